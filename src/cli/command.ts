@@ -1,0 +1,42 @@
+// The shape of a CLI command; each lives in src/cli/commands/<name>.ts and is listed in registry.ts.
+import type { LoadedConfig } from '../config/load.js';
+
+export interface CliIO {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface CliContext {
+  io: CliIO;
+  /** Loaded lazily: commands that need no config (help, rewrite from flags) never read it. */
+  config(): LoadedConfig;
+  /** Value of the global --config flag, if given. */
+  configFlag: string | undefined;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full help text printed by `virt-consolelog COMMAND --help`. */
+  usage: string;
+  run(args: string[], ctx: CliContext): Promise<number>;
+}
+
+/** Exit codes of the CLI (documented in the man page and README). */
+export const EXIT = {
+  ok: 0,
+  /** The operation failed (I/O error, peer unreachable, ...). */
+  failure: 1,
+  /** Bad command line or bad input (malformed XML, bad config value). */
+  usage: 2,
+  /** The domain or thing asked for does not exist. */
+  notFound: 3,
+  /** Partly done: some domains or segments failed (enable --all, sync, prune). */
+  partial: 4,
+} as const;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,97 @@
+// virt-consolelog CLI entry: global flags, then one command from the registry.
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { EXIT, UsageError, type CliContext, type CliIO } from './command.js';
+import { COMMANDS } from './registry.js';
+
+declare const VIRT_CONSOLELOG_VERSION: string;
+export const VERSION = typeof VIRT_CONSOLELOG_VERSION === 'string' ? VIRT_CONSOLELOG_VERSION : 'dev';
+
+export function mainUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: virt-consolelog [--config FILE] COMMAND [ARGS...]',
+    '',
+    'Guest console logging for libvirt hosts.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Global options:',
+    '  --config FILE  configuration file (default: $VIRT_CONSOLELOG_CONFIG or /etc/virt-consolelog/virt-consolelog.conf)',
+    '  --help, -h     this help; COMMAND --help for a command',
+    '  --version      print the version',
+    '',
+    'Exit codes: 0 ok, 1 failure, 2 usage or bad input, 3 not found, 4 partly done.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  let configFlag: string | undefined;
+  const args = [...argv];
+  while (args.length && args[0]?.startsWith('-')) {
+    const a = args.shift() as string;
+    if (a === '--version') {
+      io.stdout.write(`virt-consolelog ${VERSION}\n`);
+      return EXIT.ok;
+    } else if (a === '--help' || a === '-h') {
+      io.stdout.write(mainUsage() + '\n');
+      return EXIT.ok;
+    } else if (a === '--config') {
+      configFlag = args.shift();
+      if (!configFlag) return usageError(io, '--config needs a file');
+    } else if (a.startsWith('--config=')) {
+      configFlag = a.slice('--config='.length);
+    } else {
+      return usageError(io, `unknown option ${a}`);
+    }
+  }
+  const name = args.shift();
+  if (!name) return usageError(io, 'no command given');
+  if (name === 'help') {
+    const target = COMMANDS.find((c) => c.name === args[0]);
+    io.stdout.write((target ? target.usage : mainUsage()) + '\n');
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return usageError(io, `unknown command "${name}"`);
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout.write(command.usage + '\n');
+    return EXIT.ok;
+  }
+  let loaded: LoadedConfig | undefined;
+  const ctx: CliContext = {
+    io,
+    configFlag,
+    config() {
+      if (!loaded) {
+        loaded = loadConfig(configFlag, io.env);
+        for (const e of loaded.errors)
+          io.stderr.write(`virt-consolelog: config: ${e.message} (default used)\n`);
+      }
+      return loaded;
+    },
+  };
+  try {
+    return await command.run(args, ctx);
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, e.message, command.name);
+    io.stderr.write(`virt-consolelog ${command.name}: ${(e as Error).message}\n`);
+    return EXIT.failure;
+  }
+}
+
+function usageError(io: CliIO, message: string, command?: string): number {
+  io.stderr.write(`virt-consolelog${command ? ` ${command}` : ''}: ${message}\n`);
+  io.stderr.write(`Try 'virt-consolelog ${command ? `${command} ` : ''}--help'.\n`);
+  return EXIT.usage;
+}
+
+// Run when bundled as the executable (not when imported by tests).
+if (process.argv[1] && /virt-consolelog(\.mjs)?$/.test(process.argv[1])) {
+  process.exitCode = await main(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  });
+}

@@ -1,0 +1,141 @@
+// The configuration keys, their types and defaults: the one place that documents them.
+
+export interface Config {
+  /** Root of the store: <log_root>/<domain uuid>/... */
+  logRoot: string;
+  /** Plugin state: host facts cache, event journal, transfer key, pending work. */
+  stateDir: string;
+  /** Name of this host in the store and in metadata hints; empty = the system host name. */
+  hostName: string;
+  /** Paths from domain XML are only read, sealed or moved when they lie inside one of these. */
+  allowedRoots: string[];
+  /** Backend that a `type='file'` serial/console becomes so that `virsh console` works. */
+  fileSerialBecomes: 'pty';
+  /** Also give parallel ports an append-mode log (off: parallel ports are never touched). */
+  rewriteParallel: boolean;
+  /** Keep a log path that lies outside the store where it is (Nova reads its own instance folder). */
+  keepForeignLogPath: boolean;
+  /** Cap on live + archived bytes of one domain; the oldest sealed segments go first. 0 = none. */
+  domainCapBytes: number;
+  /** Cap on the whole store; the oldest sealed segments of any domain go first. 0 = none. */
+  globalCapBytes: number;
+  /** gzip sealed segments of at least this many bytes; -1 = never compress. */
+  compressMinBytes: number;
+  /** Sealed history older than this many days is pruned; 0 = keep until a cap removes it. */
+  retentionDays: number;
+  /** Strict mode: a hook error fails the guest operation instead of failing open. */
+  strict: boolean;
+  /** After a hook event, a detached job upgrades the persistent definition (virt-consolelog enable). */
+  autoEnable: boolean;
+  /** Hosts that may hold a guest's earlier history when no metadata hint names one. */
+  peers: string[];
+  /** How to reach a peer's export command: "ssh", or "command" (transport_command, for labs and tests). */
+  transport: 'ssh' | 'command';
+  /** argv prefix for transport "command"; "{host}" is replaced by the peer name. */
+  transportCommand: string[];
+  /** ssh user and private key of the dedicated transfer key. */
+  sshUser: string;
+  sshKey: string;
+  /** Seconds a transfer may take before it is abandoned (and retried later). */
+  transferTimeoutSeconds: number;
+  /** How long a hook waits for a domain lock before it fails open, and when a lock counts as stale. */
+  lockWaitMs: number;
+  lockStaleMs: number;
+  /** Size cap of the plugin's own event journal (rotated, 3 files kept). */
+  journalMaxBytes: number;
+  /** Mode of log files and segments the plugin creates. */
+  logFileMode: number;
+}
+
+export type KeyKind = 'string' | 'bool' | 'int' | 'mode' | 'list' | 'enum';
+
+export interface KeySpec {
+  key: keyof Config;
+  kind: KeyKind;
+  values?: readonly string[];
+  doc: string;
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/virt-consolelog/virt-consolelog.conf';
+
+export const DEFAULTS: Readonly<Config> = Object.freeze({
+  logRoot: '/var/log/libvirt/consolelog',
+  stateDir: '/var/lib/virt-consolelog',
+  hostName: '',
+  allowedRoots: ['/var/log/libvirt', '/var/lib/libvirt', '/var/lib/nova/instances'],
+  fileSerialBecomes: 'pty',
+  rewriteParallel: false,
+  keepForeignLogPath: true,
+  domainCapBytes: 64 * 1024 * 1024,
+  globalCapBytes: 0,
+  compressMinBytes: 4096,
+  retentionDays: 0,
+  strict: false,
+  autoEnable: true,
+  peers: [],
+  transport: 'ssh',
+  transportCommand: [],
+  sshUser: 'root',
+  sshKey: '/var/lib/virt-consolelog/ssh/id_ed25519',
+  transferTimeoutSeconds: 120,
+  lockWaitMs: 5000,
+  lockStaleMs: 30000,
+  journalMaxBytes: 1024 * 1024,
+  logFileMode: 0o640,
+} satisfies Config);
+
+/** File key (snake_case, as in libvirt's own .conf files) -> spec. */
+export const KEYS: Readonly<Record<string, KeySpec>> = {
+  log_root: { key: 'logRoot', kind: 'string', doc: 'root folder of the store' },
+  state_dir: {
+    key: 'stateDir',
+    kind: 'string',
+    doc: 'plugin state (host facts, journal, key, pending work)',
+  },
+  host_name: { key: 'hostName', kind: 'string', doc: 'this host in the store and in hints; "" = hostname' },
+  allowed_roots: {
+    key: 'allowedRoots',
+    kind: 'list',
+    doc: 'only paths from domain XML inside these are acted on',
+  },
+  file_serial_becomes: {
+    key: 'fileSerialBecomes',
+    kind: 'enum',
+    values: ['pty'],
+    doc: "backend a type='file' serial becomes",
+  },
+  rewrite_parallel: { key: 'rewriteParallel', kind: 'bool', doc: 'also log parallel ports' },
+  keep_foreign_log_path: {
+    key: 'keepForeignLogPath',
+    kind: 'bool',
+    doc: 'keep a log path outside the store (Nova) and only turn truncation into append',
+  },
+  domain_cap_bytes: { key: 'domainCapBytes', kind: 'int', doc: 'per-domain cap, live + archive; 0 = none' },
+  global_cap_bytes: { key: 'globalCapBytes', kind: 'int', doc: 'whole-store cap; 0 = none' },
+  compress_min_bytes: {
+    key: 'compressMinBytes',
+    kind: 'int',
+    doc: 'gzip sealed segments from this size; -1 = never',
+  },
+  retention_days: {
+    key: 'retentionDays',
+    kind: 'int',
+    doc: 'prune sealed history older than this; 0 = caps only',
+  },
+  strict: { key: 'strict', kind: 'bool', doc: 'hook errors fail the guest operation (default: fail open)' },
+  auto_enable: { key: 'autoEnable', kind: 'bool', doc: 'upgrade persistent definitions after hook events' },
+  peers: { key: 'peers', kind: 'list', doc: 'hosts that may hold earlier history' },
+  transport: { key: 'transport', kind: 'enum', values: ['ssh', 'command'], doc: 'how peers are reached' },
+  transport_command: { key: 'transportCommand', kind: 'list', doc: 'argv prefix for transport "command"' },
+  ssh_user: { key: 'sshUser', kind: 'string', doc: 'ssh user on peers' },
+  ssh_key: { key: 'sshKey', kind: 'string', doc: 'dedicated transfer key' },
+  transfer_timeout_seconds: {
+    key: 'transferTimeoutSeconds',
+    kind: 'int',
+    doc: 'abandon a transfer after this',
+  },
+  lock_wait_ms: { key: 'lockWaitMs', kind: 'int', doc: 'bounded wait for a domain lock' },
+  lock_stale_ms: { key: 'lockStaleMs', kind: 'int', doc: 'a lock not refreshed for this long is stale' },
+  journal_max_bytes: { key: 'journalMaxBytes', kind: 'int', doc: 'event journal size cap' },
+  log_file_mode: { key: 'logFileMode', kind: 'mode', doc: 'mode of files the plugin creates (octal)' },
+};
