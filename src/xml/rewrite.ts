@@ -1,0 +1,233 @@
+// The domain-XML rewrite (DESIGN.md "The XML rewrite"): pure, XML text + host facts + config -> XML text.
+// Edits are spliced into the original text: everything outside the changed elements is byte-identical.
+import { posix } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { domainDir, isInside, isSafeComponent, liveLogPath } from '../store/layout.js';
+import {
+  chardevNodes,
+  domainIdentity,
+  listChardevs,
+  type ChardevInfo,
+  type ChardevNode,
+} from './chardevs.js';
+import {
+  XmlRewriteError,
+  appendChild,
+  escapeAttr,
+  parseDomainDocument,
+  removeElement,
+  setAttr,
+  splice,
+  type DomainDocument,
+  type Edit,
+} from './doc.js';
+import { metadataEdits, readMetadataOf, type ConsolelogMetadata } from './metadata.js';
+
+export { XmlRewriteError };
+
+export interface HostFacts {
+  host: string;
+  /** libvirt >= 1.3.3 and QEMU >= 2.6: `<log>` on a chardev works. */
+  canLogChardev: boolean;
+  libvirtVersion?: string;
+  qemuVersion?: string;
+  /** Why the host cannot log chardevs (when canLogChardev is false). */
+  reason?: string;
+}
+
+export interface RewriteOptions {
+  config: Config;
+  facts: HostFacts;
+  mode: 'migrate' | 'restore' | 'define';
+}
+
+export interface RewriteResult {
+  xml: string;
+  changed: boolean;
+  /** The chardevs after the rewrite. */
+  devices: ChardevInfo[];
+  degraded?: string;
+  /** The host recorded in the incoming metadata, when it differs from this one (a hop). */
+  previousHost?: string;
+  generation: number;
+  warnings: string[];
+}
+
+/** What one chardev should look like after the rewrite. */
+interface Plan {
+  node: ChardevNode;
+  /** New backend type, when it changes. */
+  type?: string;
+  removeSources: boolean;
+  /** Log path to have (with append='on'); undefined = leave `<log>` as it is. */
+  log?: string;
+  stripLog: boolean;
+}
+
+/** An absolute, normalised path without `..` (paths from XML are not trusted). */
+function cleanPath(p: string | undefined): string | undefined {
+  if (!p || !p.startsWith('/') || p.includes('\0')) return undefined;
+  if (p.split('/').some((c) => c === '..' || c === '.')) return undefined;
+  return posix.normalize(p);
+}
+
+export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResult {
+  const { config, facts } = opts;
+  if (!isSafeComponent(facts.host))
+    throw new Error(`host name ${JSON.stringify(facts.host)} cannot name a store folder (set host_name)`);
+  const doc = parseDomainDocument(xml);
+  const nodes = chardevNodes(doc);
+  const managed = nodes.filter((n) => n.info.element !== 'parallel' || config.rewriteParallel);
+  const warnings: string[] = [];
+  // Documents without a chardev we manage are left byte-identical (no metadata either).
+  if (managed.length === 0) {
+    return { xml, changed: false, devices: nodes.map((n) => n.info), generation: 0, warnings };
+  }
+  const { uuid } = domainIdentity(doc);
+  const hostDir = posix.join(domainDir(config.logRoot, uuid), facts.host);
+  const live = (device: string) => liveLogPath(config.logRoot, uuid, facts.host, device);
+
+  /** Where an existing path (old file source or truncating log) may keep logging. */
+  const keepOrLive = (device: string, path: string | undefined, what: string): string => {
+    const p = cleanPath(path);
+    if (p && isInside(config.logRoot, p)) {
+      // Store paths are ours: each host writes its own folder (two hosts never share a file).
+      return isInside(hostDir, p) ? (path as string) : live(device);
+    }
+    if (p && config.keepForeignLogPath && config.allowedRoots.some((r) => isInside(r, p)))
+      return path as string;
+    if (path !== undefined)
+      warnings.push(
+        `${device}: ${what} ${JSON.stringify(path)} is outside allowed_roots; logging to ${live(device)}`,
+      );
+    return live(device);
+  };
+
+  const plans: Plan[] = [];
+  const byDevice = new Map<string, Plan>();
+  for (const node of managed) {
+    if (node.info.isSerialAlias) continue;
+    const { info } = node;
+    const plan: Plan = { node, removeSources: false, stripLog: false };
+    if (!facts.canLogChardev) {
+      // Old host: keep the interactive backend (and a file serial as it is), drop what it cannot do.
+      plan.stripLog = node.log !== undefined;
+    } else {
+      if (info.type === 'file') {
+        plan.type = config.fileSerialBecomes;
+        plan.removeSources = node.sources.length > 0;
+      }
+      if (node.log) {
+        const p = cleanPath(info.logFile);
+        const inStore = p !== undefined && isInside(config.logRoot, p);
+        // An append-mode log outside the store is someone's deliberate choice: left exactly as is.
+        if (!info.logAppend || inStore || info.logFile === undefined)
+          plan.log = keepOrLive(info.device, info.logFile, 'log file');
+      } else if (info.type === 'file') {
+        plan.log = keepOrLive(info.device, info.sourcePath, 'file source');
+      } else {
+        plan.log = live(info.device);
+      }
+    }
+    plans.push(plan);
+    byDevice.set(info.device, plan);
+  }
+
+  // Two devices on one log path would make virtlogd refuse the second (EBUSY) and the guest fail.
+  const used = new Set<string>();
+  for (const plan of plans) {
+    const final = plan.stripLog ? undefined : (plan.log ?? plan.node.info.logFile);
+    if (final === undefined) continue;
+    if (used.has(final) && plan.log !== undefined && plan.log !== live(plan.node.info.device)) {
+      warnings.push(
+        `${plan.node.info.device}: log ${JSON.stringify(final)} is used by another device; logging to ${live(plan.node.info.device)}`,
+      );
+      plan.log = live(plan.node.info.device);
+    }
+    used.add(plan.log ?? final);
+  }
+
+  // The x86 console alias mirrors serial0 (libvirt re-derives it from serial0 anyway).
+  const serial0 = byDevice.get('serial0');
+  for (const node of managed) {
+    if (!node.info.isSerialAlias || !serial0) continue;
+    const s = serial0.node.info;
+    const plan: Plan = { node, removeSources: false, stripLog: false };
+    const newType = serial0.type ?? s.type;
+    if (newType !== node.info.type || node.info.type === 'file') {
+      plan.type = newType;
+      plan.removeSources = serial0.removeSources || (node.info.type === 'file' && newType !== 'file');
+    }
+    if (serial0.stripLog || (!facts.canLogChardev && node.log)) plan.stripLog = node.log !== undefined;
+    else {
+      const want = serial0.log ?? s.logFile;
+      if (want !== undefined && (node.info.logFile !== want || !node.info.logAppend)) plan.log = want;
+      if (want === undefined && node.log) plan.stripLog = true;
+    }
+    plans.push(plan);
+  }
+
+  const edits: Edit[] = [];
+  for (const plan of plans) edits.push(...chardevEdits(doc, plan));
+
+  // Metadata: the host the guest runs on now; a hop to another host is a new generation.
+  const before = readMetadataOf(doc);
+  const hop = before.host !== undefined && before.host !== facts.host;
+  const generation = (before.generation ?? 0) + (hop ? 1 : 0);
+  const meta: ConsolelogMetadata = { ...before, host: facts.host, generation };
+  delete meta.degraded;
+  const degraded = facts.canLogChardev ? undefined : (facts.reason ?? 'this host cannot log chardevs');
+  if (degraded !== undefined) {
+    meta.degraded = degraded;
+    warnings.push(`host cannot log chardevs (${degraded}): <log> removed, consoles stay interactive`);
+  }
+  edits.push(...metadataEdits(doc, meta));
+
+  const out = splice(xml, edits);
+  // Re-parse what we produce: a bug here must never reach libvirt as a broken document.
+  let devices: ChardevInfo[];
+  try {
+    devices = listChardevs(out);
+  } catch (e) {
+    throw new Error(`internal: rewrite produced unparsable XML (${(e as Error).message})`);
+  }
+  const result: RewriteResult = { xml: out, changed: out !== xml, devices, generation, warnings };
+  if (degraded !== undefined) result.degraded = degraded;
+  if (hop) result.previousHost = before.host;
+  return result;
+}
+
+function chardevEdits(doc: DomainDocument, plan: Plan): Edit[] {
+  const { src } = doc;
+  const { node } = plan;
+  const { el } = node;
+  const edits: Edit[] = [];
+  const quote = el.attrs[0]?.quote ?? "'";
+  const hasType = el.attrs.some((a) => a.name === 'type');
+  if (plan.type !== undefined && (plan.type !== node.info.type || !hasType)) {
+    edits.push(setAttr(el, 'type', plan.type, 'first'));
+  } else if (!hasType && plan.log !== undefined) {
+    // <log> needs a typed chardev in libvirt's schema; libvirt's default type is pty.
+    edits.push(setAttr(el, 'type', 'pty', 'first'));
+  }
+  const removed = new Set(plan.removeSources ? node.sources : []);
+  for (const s of removed) edits.push(removeElement(src, s));
+  if (plan.stripLog && node.log) {
+    edits.push(removeElement(src, node.log));
+    return edits;
+  }
+  if (plan.log === undefined) return edits;
+  if (node.log) {
+    if (node.info.logFile !== plan.log) edits.push(setAttr(node.log, 'file', plan.log));
+    if (!node.info.logAppend) edits.push(setAttr(node.log, 'append', 'on'));
+    return edits;
+  }
+  const logXml = `<log file=${quote}${escapeAttr(plan.log, quote)}${quote} append=${quote}on${quote}/>`;
+  // Where libvirt formats it: after the remaining <source>/<protocol>, else first.
+  const anchors = node.el.children.filter(
+    (c) => !removed.has(c) && (c.name === 'source' || c.name === 'protocol'),
+  );
+  const anchor = anchors[anchors.length - 1];
+  edits.push(...appendChild(doc, el, logXml, anchor ?? 'first'));
+  return edits;
+}
