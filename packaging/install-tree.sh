@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs virt-consolelog into DESTDIR with the file layout both packages ship (debian/rules and
+# the rpm spec call this; lab hosts use it to get exactly the packaged layout).
+# usage: sh packaging/install-tree.sh DESTDIR   (run from the source tree, after `npm run build`)
+# VCL_NO_MAN=1 skips the man page (it needs go-md2man); VCL_LIBDIR replaces /usr/lib/virt-consolelog
+# in the hook launcher (labs whose hosts see the tree at another path).
+set -eu
+dest=${1:?usage: install-tree.sh DESTDIR}
+libdir=/usr/lib/virt-consolelog
+hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
+for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in; do
+  [ -f "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
+done
+# The commented sample configuration is the conffile.
+[ -f packaging/virt-consolelog.conf ] || {
+  echo "install-tree.sh: packaging/virt-consolelog.conf missing (the shipped configuration)" >&2
+  exit 1
+}
+
+install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$dest/etc/virt-consolelog" \
+  "$dest/etc/default" "$dest/usr/lib/tmpfiles.d" "$dest/usr/share/bash-completion/completions"
+install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
+# The CLI runs on the distribution's Node, named directly rather than through env.
+sed '1s|^#!.*$|#!/usr/bin/node|' dist/virt-consolelog.mjs > "$dest$libdir/virt-consolelog.mjs"
+chmod 0755 "$dest$libdir/virt-consolelog.mjs"
+ln -sf ../lib/virt-consolelog/virt-consolelog.mjs "$dest/usr/bin/virt-consolelog"
+sed "s|@HOOK_JS@|$hook_js|g" dist/hook-launcher.sh.in > "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
+chmod 0755 "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
+install -m 0644 packaging/virt-consolelog.conf "$dest/etc/virt-consolelog/virt-consolelog.conf"
+install -m 0644 packaging/virt-consolelog.default "$dest/etc/default/virt-consolelog"
+install -m 0644 packaging/virt-consolelog.tmpfiles "$dest/usr/lib/tmpfiles.d/virt-consolelog.conf"
+install -m 0644 packaging/virt-consolelog.bash-completion \
+  "$dest/usr/share/bash-completion/completions/virt-consolelog"
+if [ "${VCL_NO_MAN:-0}" != 1 ]; then
+  install -d "$dest/usr/share/man/man8"
+  node packaging/man.mjs dist/virt-consolelog.mjs "$dest/usr/share/man/man8/virt-consolelog.8"
+fi

@@ -1,0 +1,110 @@
+# virt-consolelog: install/remove logic shared by the .deb maintainer scripts and the .rpm
+# scriptlets. Inlined into them at package build time (the purge step runs after /usr is gone),
+# so it defines functions only; the caller runs vcl_configure or vcl_purge. POSIX sh, no
+# percent signs (rpm would expand them as macros).
+
+VCL_STORE=/var/log/libvirt/consolelog
+VCL_STATE=/var/lib/virt-consolelog
+VCL_KEY=/var/lib/virt-consolelog/ssh/id_ed25519
+VCL_CONFDIR=/etc/virt-consolelog
+# Marker file (or env VIRT_CONSOLELOG_PURGE_LOGS=yes) that lets a purge remove the store too.
+VCL_PURGE_LOGS_MARKER=/etc/virt-consolelog/purge-logs
+
+vcl_log() {
+  echo "virt-consolelog: $*" >&2
+}
+
+# Store and state folders; also done by systemd-tmpfiles where it runs, but hosts without
+# systemd need them too.
+vcl_make_dirs() {
+  [ -d /var/log/libvirt ] || mkdir -m 0755 /var/log/libvirt
+  [ -d "$VCL_STORE" ] || mkdir -m 0750 "$VCL_STORE"
+  [ -d "$VCL_STATE" ] || mkdir -m 0700 "$VCL_STATE"
+  [ -d "$VCL_STATE/ssh" ] || mkdir -m 0700 "$VCL_STATE/ssh"
+}
+
+# The dedicated transfer key (never root's own key): created once, kept on upgrade.
+vcl_make_key() {
+  if [ -e "$VCL_KEY" ]; then
+    return 0
+  fi
+  if ! command -v ssh-keygen > /dev/null 2>&1; then
+    vcl_log "ssh-keygen not found: no transfer key created (install openssh-client, then reinstall)"
+    return 0
+  fi
+  host=$(hostname 2> /dev/null || echo host)
+  if ssh-keygen -q -t ed25519 -N '' -C "virt-consolelog@$host" -f "$VCL_KEY" < /dev/null; then
+    vcl_log "created transfer key $VCL_KEY.pub (authorize it on peer hosts, see virt-consolelog(8))"
+  else
+    vcl_log "could not create transfer key $VCL_KEY"
+  fi
+}
+
+# Records the reload we sent in $VCL_STATE/reloaded-DAEMON ("PID STARTTIME-TICKS"; its mtime is
+# the reload time), so that `virt-consolelog doctor` can tell that the running daemon has looked
+# for hooks since the hook appeared (the start time tells a reused pid apart).
+vcl_note_reload() {
+  [ -d "$VCL_STATE" ] || return 0
+  ticks=$(sed 's/^.*) //' "/proc/$2/stat" 2> /dev/null | cut -d ' ' -f 20)
+  echo "$2 ${ticks:-0}" > "$VCL_STATE/reloaded-$1"
+}
+
+# libvirt caches at daemon start (and on SIGHUP) whether any qemu hook exists: reload, never
+# restart, a running libvirtd or virtqemud so that a first hook on this host is discovered.
+vcl_reload_daemons() {
+  if [ -d /run/systemd/system ] && command -v systemctl > /dev/null 2>&1; then
+    for daemon in libvirtd virtqemud; do
+      if systemctl is-active --quiet "$daemon.service" 2> /dev/null; then
+        pid=$(systemctl show -p MainPID --value "$daemon.service" 2> /dev/null)
+        if systemctl reload "$daemon.service"; then
+          vcl_log "reloaded $daemon so that it finds the hook"
+          vcl_note_reload "$daemon" "${pid:-0}"
+        else
+          vcl_log "could not reload $daemon: run 'systemctl reload $daemon' before starting guests"
+        fi
+      fi
+    done
+    return 0
+  fi
+  # No systemd: the daemons' own pid files (they follow mount namespaces and chroots, unlike
+  # a search by process name).
+  for daemon in libvirtd virtqemud; do
+    [ -r "/run/$daemon.pid" ] || continue
+    pid=$(cat "/run/$daemon.pid" 2> /dev/null)
+    case "$pid" in '' | *[!0-9]*) continue ;; esac
+    # A stale pid file may name an unrelated process: signal only the daemon it names.
+    comm=$(cat "/proc/$pid/comm" 2> /dev/null) || continue
+    [ "$comm" = "$daemon" ] || continue
+    if kill -HUP "$pid" 2> /dev/null; then
+      vcl_log "reloaded $daemon (pid $pid, SIGHUP) so that it finds the hook"
+      vcl_note_reload "$daemon" "$pid"
+    else
+      vcl_log "could not signal $daemon (pid $pid): reload it before starting guests"
+    fi
+  done
+  return 0
+}
+
+vcl_configure() {
+  vcl_make_dirs
+  vcl_make_key
+  vcl_reload_daemons
+}
+
+# Purge: configuration and state (the transfer key included) go; guests' logs stay unless the
+# operator opted in beforehand.
+vcl_purge() {
+  purge_logs=no
+  case "${VIRT_CONSOLELOG_PURGE_LOGS:-}" in yes | 1 | true) purge_logs=yes ;; esac
+  [ -e "$VCL_PURGE_LOGS_MARKER" ] && purge_logs=yes
+  rm -rf "$VCL_CONFDIR" "$VCL_STATE"
+  if [ "$purge_logs" = yes ]; then
+    if [ -d "$VCL_STORE" ] && [ ! -L "$VCL_STORE" ]; then
+      rm -rf "$VCL_STORE"
+      vcl_log "removed the guests' console logs in $VCL_STORE (opted in)"
+    fi
+  elif [ -d "$VCL_STORE" ]; then
+    vcl_log "kept the guests' console logs in $VCL_STORE"
+  fi
+  return 0
+}
