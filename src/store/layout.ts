@@ -50,3 +50,72 @@ export function isInside(root: string, path: string): boolean {
   const p = posix.normalize(path);
   return p === r || p.startsWith(r + '/');
 }
+
+export const DOMAIN_STATE_FILE = 'domain.json';
+export const SEAL_STATE_FILE = 'sealed.json';
+export const LOCK_NAME = '.lock';
+export const ARCHIVE_NAME = 'archive';
+
+export function domainStatePath(logRoot: string, uuid: string): string {
+  return posix.join(domainDir(logRoot, uuid), DOMAIN_STATE_FILE);
+}
+
+export function sealStatePath(logRoot: string, uuid: string): string {
+  return posix.join(domainDir(logRoot, uuid), SEAL_STATE_FILE);
+}
+
+export function lockPath(logRoot: string, uuid: string): string {
+  return posix.join(domainDir(logRoot, uuid), LOCK_NAME);
+}
+
+const KEY_RE = /^(\d{6})-(\d{8})-([A-Za-z0-9][A-Za-z0-9_.-]{0,127})$/;
+
+/** A segment key sorts in history order: generation, then sequence, then host. */
+export function segmentKey(generation: number, seq: number, host: string): string {
+  if (!Number.isSafeInteger(generation) || generation < 0 || generation > 999999)
+    throw new Error(`generation out of range: ${generation}`);
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq > 99999999)
+    throw new Error(`segment sequence out of range: ${seq}`);
+  return `${String(generation).padStart(6, '0')}-${String(seq).padStart(8, '0')}-${assertSafeComponent('host name', host)}`;
+}
+
+export function parseSegmentKey(key: string): { generation: number; seq: number; host: string } | undefined {
+  const m = KEY_RE.exec(key);
+  if (!m || !isSafeComponent(m[3] ?? '')) return undefined;
+  return { generation: Number(m[1]), seq: Number(m[2]), host: m[3] as string };
+}
+
+/** File names of one archived segment inside `archive/`. */
+export function segmentFileNames(key: string): { plain: string; gz: string; sidecar: string } {
+  if (!parseSegmentKey(key)) throw new Error(`not a segment key: ${JSON.stringify(key)}`);
+  return { plain: `${key}.seg`, gz: `${key}.seg.gz`, sidecar: `${key}.json` };
+}
+
+/** What an archive directory entry is: a segment file, a sidecar, a temp file, or something else. */
+export function classifyArchiveEntry(
+  name: string,
+): { kind: 'plain' | 'gz' | 'sidecar'; key: string } | { kind: 'temp' } | { kind: 'other' } {
+  if (name.startsWith('.tmp-')) return { kind: 'temp' };
+  const m = /^(.*?)(\.seg\.gz|\.seg|\.json)$/.exec(name);
+  if (!m || !parseSegmentKey(m[1] ?? '')) return { kind: 'other' };
+  const kind = m[2] === '.seg.gz' ? 'gz' : m[2] === '.seg' ? 'plain' : 'sidecar';
+  return { kind, key: m[1] as string };
+}
+
+/**
+ * virtlogd's rotation set of a live file, oldest first: `name.N` ... `name.0`, then `name`.
+ * `entries` are the names in the live file's folder.
+ */
+export function rotationSet(baseName: string, entries: readonly string[]): string[] {
+  const backups: { name: string; n: number }[] = [];
+  let hasBase = false;
+  for (const e of entries) {
+    if (e === baseName) hasBase = true;
+    else if (e.startsWith(baseName + '.')) {
+      const suffix = e.slice(baseName.length + 1);
+      if (/^(0|[1-9]\d{0,2})$/.test(suffix)) backups.push({ name: e, n: Number(suffix) });
+    }
+  }
+  backups.sort((a, b) => b.n - a.n);
+  return [...backups.map((b) => b.name), ...(hasBase ? [baseName] : [])];
+}

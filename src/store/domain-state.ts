@@ -1,0 +1,79 @@
+// domain.json: what the store knows about a domain apart from its content: names seen (the UUID
+// is the key, names are metadata), per host the live sources from the last XML, the current boot
+// per device, the generation, and the last event. Pure helpers; I/O is in store.ts.
+
+export interface BootRef {
+  id: string;
+  host: string;
+  /** ISO time the boot was prepared. */
+  at: string;
+}
+
+export interface DeviceState {
+  /** Live source: the `<log file>` or the file backend's path, as in the last XML seen. */
+  path: string;
+  /** `log` = a `<log>` element (virtlogd); `file` = a `type='file'` backend (QEMU writes). */
+  kind: 'log' | 'file';
+  /** The last start opened it with truncation (append off). */
+  truncating: boolean;
+  /** The boot prepared last on this host for this device. */
+  boot?: BootRef;
+}
+
+export interface HostState {
+  generation: number;
+  devices: Record<string, DeviceState>;
+  lastEvent?: { kind: string; at: string; reason?: string };
+  /** Why capture is degraded on this host (paths refused, XML unparsable...), from the last event. */
+  degraded?: string[];
+}
+
+export interface DomainState {
+  version: 1;
+  uuid: string;
+  names: { name: string; firstSeen: string; lastSeen: string }[];
+  maxGeneration: number;
+  hosts: Record<string, HostState>;
+}
+
+export function emptyDomainState(uuid: string): DomainState {
+  return { version: 1, uuid, names: [], maxGeneration: 0, hosts: {} };
+}
+
+export function parseDomainState(uuid: string, text: string | undefined): DomainState {
+  if (text === undefined) return emptyDomainState(uuid);
+  try {
+    const v = JSON.parse(text) as DomainState;
+    if (v?.version !== 1 || typeof v.hosts !== 'object' || !Array.isArray(v.names))
+      return emptyDomainState(uuid);
+    return { ...v, uuid };
+  } catch {
+    // A corrupt domain.json loses only metadata (names, last sources): content is in the files.
+    return emptyDomainState(uuid);
+  }
+}
+
+export function noteName(state: DomainState, name: string, now: Date): DomainState {
+  const at = now.toISOString();
+  const names = state.names.filter((n) => n.name !== name);
+  const old = state.names.find((n) => n.name === name);
+  names.push({ name, firstSeen: old?.firstSeen ?? at, lastSeen: at });
+  return { ...state, names };
+}
+
+/** The name a domain was last seen with. */
+export function currentName(state: DomainState): string | undefined {
+  return [...state.names].sort((a, b) => (a.lastSeen < b.lastSeen ? -1 : 1)).at(-1)?.name;
+}
+
+export function hostState(state: DomainState, host: string): HostState {
+  return state.hosts[host] ?? { generation: state.maxGeneration, devices: {} };
+}
+
+export function withHost(state: DomainState, host: string, h: HostState): DomainState {
+  return {
+    ...state,
+    hosts: { ...state.hosts, [host]: h },
+    maxGeneration: Math.max(state.maxGeneration, h.generation),
+  };
+}

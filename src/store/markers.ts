@@ -1,0 +1,81 @@
+// Boot markers: the one line the plugin appends to an append-mode log at `prepare begin`
+// (ARCHITECTURE.md "Boot markers"), and a scanner that finds them (and counts lines) in a byte stream.
+
+export interface BootMark {
+  /** Byte offset of the boundary in the piece of content it was found in. */
+  offset: number;
+  id: string;
+  host: string;
+  at: string;
+  /** Length of the in-band marker line at `offset` (0: a boundary without a marker line). */
+  markerBytes: number;
+}
+
+const MARKER_RE =
+  /^--- virt-consolelog boot=([A-Za-z0-9_.-]{1,64}) host=([A-Za-z0-9_.-]{1,128}) at=(\S{1,40}) ---$/;
+/** Longest marker line, newline included: longer lines are never markers. */
+export const MAX_MARKER_BYTES = 300;
+
+export function bootMarkerLine(id: string, host: string, at: Date): string {
+  return `--- virt-consolelog boot=${id} host=${host} at=${at.toISOString()} ---\n`;
+}
+
+/** Parses one line (without its newline); undefined if it is not a boot marker. */
+export function parseBootMarker(line: string): { id: string; host: string; at: string } | undefined {
+  const m = MARKER_RE.exec(line);
+  return m ? { id: m[1] as string, host: m[2] as string, at: m[3] as string } : undefined;
+}
+
+/** Streaming scan: counts newlines and finds marker lines, whatever the chunk boundaries. */
+export class MarkerScanner {
+  lines = 0;
+  readonly marks: BootMark[] = [];
+  private pos = 0;
+  private lineStart = 0;
+  /** Bytes of the current line so far, only while it may still be a marker. */
+  private carry: Buffer[] = [];
+  private carryLen = 0;
+  private carryOn = true;
+
+  constructor(private readonly base = 0) {}
+
+  feed(chunk: Buffer): void {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, from);
+      const end = nl < 0 ? chunk.length : nl + 1;
+      if (this.carryOn) {
+        const piece = chunk.subarray(from, end);
+        if (this.carryLen + piece.length > MAX_MARKER_BYTES) {
+          this.carryOn = false;
+          this.carry = [];
+        } else {
+          this.carry.push(piece);
+          this.carryLen += piece.length;
+        }
+      }
+      if (nl < 0) {
+        this.pos += chunk.length - from;
+        return;
+      }
+      this.pos += end - from;
+      this.lines++;
+      if (this.carryOn) {
+        const line = Buffer.concat(this.carry).toString('latin1');
+        const m = parseBootMarker(line.slice(0, -1));
+        if (m)
+          this.marks.push({
+            offset: this.base + this.lineStart,
+            ...m,
+            markerBytes: this.pos - this.lineStart,
+          });
+      }
+      this.lineStart = this.pos;
+      this.carry = [];
+      this.carryLen = 0;
+      this.carryOn = true;
+      from = end;
+      if (from >= chunk.length) return;
+    }
+  }
+}

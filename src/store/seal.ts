@@ -1,0 +1,355 @@
+// Sealing: copy the bytes of a live (origin) file beyond its watermark into a new archive segment.
+// Order of a seal (crash-safe: a kill -9 at any point loses nothing and shows no half segment):
+//   1. content -> archive/.tmp-* , fsync        (invisible)
+//   2. sidecar archive/<key>.json, atomically   (invisible: no segment yet)
+//   3. rename .tmp-* -> <key>.seg, fsync dir    (visible, complete)
+//   4. sealed.json with the new watermark       (a crash before it is replayed from the sidecar)
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { BootRef, DomainState } from './domain-state.js';
+import { hostState } from './domain-state.js';
+import { rotationSet } from './layout.js';
+import { withDomainLock, type LockInfo } from './lock.js';
+import { MarkerScanner, type BootMark } from './markers.js';
+import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
+import { cleanArchive, newKey, publishSegment, type SegmentMeta } from './segments.js';
+import {
+  ensureDomainDir,
+  readDomainState,
+  readSealState,
+  writeDomainState,
+  writeSealState,
+} from './store.js';
+import {
+  advance,
+  dropVanished,
+  findTracked,
+  HEAD_BYTES,
+  headHash,
+  unsealedStart,
+  upsertTracked,
+  type FileIdentity,
+  type SealState,
+} from './watermarks.js';
+
+const C = fs.constants;
+const CHUNK = 1024 * 1024;
+
+/** An open, locked domain store: state files loaded, written back by save(). */
+export interface LockedStore {
+  config: Config;
+  uuid: string;
+  dir: SafeDir;
+  archive: SafeDir;
+  domain: DomainState;
+  seal: SealState;
+  lock: LockInfo;
+  signal: AbortSignal;
+  /** Messages about repairs done on open (crash leftovers removed, watermarks replayed). */
+  repairs: string[];
+  save(): void;
+}
+
+/**
+ * Runs `fn` on the domain's store under its lock (creating the store if needed); state files are
+ * saved after `fn` returns. Waits at most config.lockWaitMs (LockTimeoutError after).
+ */
+export async function withStore<T>(
+  config: Config,
+  uuid: string,
+  fn: (s: LockedStore) => Promise<T> | T,
+): Promise<T> {
+  const dir = ensureDomainDir(config, uuid);
+  try {
+    return await withDomainLock(config, uuid, async (lock, signal) => {
+      const archive = dir.sub('archive', true);
+      try {
+        const repairs = cleanArchive(archive).map((n) => `removed crash leftover archive/${n}`);
+        const { state: seal, repaired } = readSealState(dir, archive);
+        if (repaired) repairs.push(repaired);
+        const store: LockedStore = {
+          config,
+          uuid,
+          dir,
+          archive,
+          domain: readDomainState(dir, uuid),
+          seal,
+          lock,
+          signal,
+          repairs,
+          save() {
+            if (signal.aborted) throw signal.reason as Error;
+            writeSealState(dir, store.seal, config.logFileMode);
+            writeDomainState(dir, store.domain, config.logFileMode);
+          },
+        };
+        const out = await fn(store);
+        store.save();
+        return out;
+      } finally {
+        archive.close();
+      }
+    });
+  } finally {
+    dir.close();
+  }
+}
+
+export interface SealRequest {
+  host: string;
+  device: string;
+  /** Live source path (from XML or domain.json). */
+  path: string;
+  generation: number;
+  reason: string;
+  /** The boot that wrote this device's content since its last start (domain.json). */
+  boot?: BootRef;
+  /** The next start truncates the live file in place: remember its ctime. */
+  truncateNext: boolean;
+}
+
+export interface SealOutcome {
+  device: string;
+  path: string;
+  segments: { key: string; bytes: number; from: string }[];
+  /** Why nothing was done (path refused, missing...). */
+  skipped?: string;
+  /** True when the path was refused for safety (outside roots, symlink): capture is degraded. */
+  refused?: boolean;
+}
+
+/** The roots inside which a path from XML may be acted on: allowed_roots and the store. */
+export function actionRoots(config: Config): string[] {
+  return [...config.allowedRoots, config.logRoot];
+}
+
+/** Opens the folder holding `path` without following symlinks; explains a refusal. */
+export function openParentSafely(
+  config: Config,
+  path: string,
+): { dir: SafeDir; name: string } | { refused: string } | { missing: true } {
+  const loc = locateAllowed(path, actionRoots(config));
+  if (!loc)
+    return {
+      refused: `${path} is outside the allowed roots (${actionRoots(config).join(', ')}): left alone`,
+    };
+  try {
+    return { dir: SafeDir.openBeneath(loc.root, loc.dirs), name: loc.name };
+  } catch (e) {
+    if (e instanceof UnsafePathError) return { refused: e.message };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { missing: true };
+    throw e;
+  }
+}
+
+function identity(st: fs.Stats): FileIdentity {
+  return {
+    dev: st.dev,
+    ino: st.ino,
+    birthtimeMs: Math.floor(st.birthtimeMs),
+    size: st.size,
+    ctimeMs: st.ctimeMs,
+  };
+}
+
+function readAt(fd: number, len: number, pos: number): Buffer {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = fs.readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/** Seals one device's live files (virtlogd's rotation set, oldest first). Store must be locked. */
+export function sealDevice(store: LockedStore, req: SealRequest, now: Date): SealOutcome {
+  const outcome: SealOutcome = { device: req.device, path: req.path, segments: [] };
+  const opened = openParentSafely(store.config, req.path);
+  if ('refused' in opened) return { ...outcome, skipped: opened.refused, refused: true };
+  if ('missing' in opened) return { ...outcome, skipped: 'no live file yet' };
+  const { dir, name } = opened;
+  try {
+    const set = rotationSet(name, dir.list());
+    const present: FileIdentity[] = [];
+    for (const file of set) {
+      let fd: number;
+      try {
+        fd = dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
+      } catch (e) {
+        if (e instanceof UnsafePathError) {
+          outcome.skipped = e.message;
+          outcome.refused = true;
+          continue;
+        }
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      try {
+        const st = fs.fstatSync(fd);
+        if (!st.isFile()) {
+          outcome.skipped = `${dir.display(file)} is not a regular file: left alone`;
+          outcome.refused = true;
+          continue;
+        }
+        const id = identity(st);
+        present.push(id);
+        const tracked = findTracked(store.seal, id);
+        const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
+        const isBase = file === name;
+        if (id.size > start) {
+          const key = sealRange(
+            store,
+            req,
+            fd,
+            dir.display(file),
+            id,
+            start,
+            st,
+            rewritten,
+            tracked?.updated,
+            now,
+          );
+          outcome.segments.push({ key, bytes: id.size - start, from: dir.display(file) });
+        }
+        const head = readAt(fd, Math.min(HEAD_BYTES, id.size), 0);
+        store.seal = upsertTracked(
+          store.seal,
+          advance(
+            { host: req.host, device: req.device, path: dir.display(file), id, offset: id.size, head, now },
+            req.truncateNext && isBase,
+          ),
+        );
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    store.seal = dropVanished(store.seal, req.host, req.device, present);
+    return outcome;
+  } finally {
+    dir.close();
+  }
+}
+
+function sealRange(
+  store: LockedStore,
+  req: SealRequest,
+  fd: number,
+  displayPath: string,
+  id: FileIdentity,
+  start: number,
+  st: fs.Stats,
+  rewritten: boolean,
+  sealedBefore: string | undefined,
+  now: Date,
+): string {
+  const { archive, config } = store;
+  const seq = store.seal.nextSeq;
+  const key = newKey(req.generation, seq, req.host);
+  const tmp = archive.tempName(key);
+  const out = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, config.logFileMode);
+  const hash = createHash('sha256');
+  const scan = new MarkerScanner();
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let pos = start;
+    while (pos < id.size) {
+      const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, id.size - pos), pos);
+      if (n === 0) throw new Error(`${displayPath} shrank while sealing`);
+      const chunk = buf.subarray(0, n);
+      hash.update(chunk);
+      scan.feed(chunk);
+      let w = 0;
+      while (w < n) w += fs.writeSync(out, chunk, w, n - w);
+      pos += n;
+    }
+    fs.fsyncSync(out);
+  } catch (e) {
+    fs.closeSync(out);
+    archive.unlink(tmp);
+    throw e;
+  }
+  fs.closeSync(out);
+  const boots: BootMark[] = [...scan.marks];
+  if (rewritten && boots[0]?.offset !== 0) {
+    boots.unshift({
+      offset: 0,
+      id: req.boot?.id ?? `unknown-${key}`,
+      host: req.host,
+      at: req.boot?.at ?? new Date(st.birthtimeMs || st.ctimeMs).toISOString(),
+      markerBytes: 0,
+    });
+  }
+  const head = readAt(fd, Math.min(HEAD_BYTES, id.size), 0);
+  const meta: SegmentMeta = {
+    version: 1,
+    key,
+    host: req.host,
+    generation: req.generation,
+    seq,
+    device: req.device,
+    reason: req.reason,
+    origin: { host: req.host, path: displayPath, dev: id.dev, ino: id.ino, start, end: id.size },
+    plainBytes: id.size - start,
+    lines: scan.lines,
+    firstTime:
+      (!rewritten && sealedBefore) || req.boot?.at || new Date(st.birthtimeMs || st.ctimeMs).toISOString(),
+    lastTime: st.mtime.toISOString(),
+    sha256: hash.digest('hex'),
+    boots,
+    sealedAt: now.toISOString(),
+    watermark: advance(
+      { host: req.host, device: req.device, path: displayPath, id, offset: id.size, head, now },
+      false,
+    ),
+  };
+  publishSegment(archive, tmp, meta, config.logFileMode);
+  store.seal = { ...store.seal, nextSeq: seq + 1 };
+  return key;
+}
+
+export interface HostSealResult {
+  outcomes: SealOutcome[];
+  repairs: string[];
+  lock: LockInfo;
+}
+
+/**
+ * Seals every live file of `host` that domain.json knows (on demand: stop, release, migration
+ * hand-over, `virt-consolelog` commands). Takes the domain lock; safe to call any time.
+ */
+export async function sealHost(
+  config: Config,
+  uuid: string,
+  host: string,
+  reason: string,
+  now = new Date(),
+): Promise<HostSealResult> {
+  return withStore(config, uuid, (store) => ({
+    outcomes: sealHostLocked(store, host, reason, now),
+    repairs: store.repairs,
+    lock: store.lock,
+  }));
+}
+
+/** sealHost for a store already locked. */
+export function sealHostLocked(store: LockedStore, host: string, reason: string, now: Date): SealOutcome[] {
+  const h = hostState(store.domain, host);
+  return Object.entries(h.devices).map(([device, d]) =>
+    sealDevice(
+      store,
+      {
+        host,
+        device,
+        path: d.path,
+        generation: h.generation,
+        reason,
+        ...(d.boot ? { boot: d.boot } : {}),
+        truncateNext: false,
+      },
+      now,
+    ),
+  );
+}

@@ -1,0 +1,346 @@
+// Archived segments: `archive/<key>.seg[.gz]` + `archive/<key>.json` (sidecar).
+// Visibility rule: the sidecar is written (atomically) first, the segment is renamed into place
+// last; a sidecar without its segment, and any `.tmp-*` file, is an orphan of a crash and removed
+// under the lock. Content never changes once visible (compression writes `.seg.gz` whole, then
+// removes `.seg`), so readers need no lock for content.
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import type { Config } from '../config/schema.js';
+import {
+  ARCHIVE_NAME,
+  classifyArchiveEntry,
+  normaliseUuid,
+  parseSegmentKey,
+  segmentFileNames,
+  segmentKey,
+} from './layout.js';
+import type { BootMark } from './markers.js';
+import { SafeDir } from './safe-fs.js';
+import type { TrackedFile } from './watermarks.js';
+
+const C = fs.constants;
+
+/** The sidecar of a segment: everything a reader or a peer needs without opening the content. */
+export interface SegmentMeta {
+  version: 1;
+  key: string;
+  host: string;
+  generation: number;
+  seq: number;
+  device: string;
+  /** Why it was sealed: `restart` (before a truncating start), `stop`, `migrated`, `destroyed`, `imported`... */
+  reason: string;
+  /** Where the bytes came from: the live file and the byte range of it. */
+  origin: { host: string; path: string; dev: number; ino: number; start: number; end: number };
+  plainBytes: number;
+  /** Newline count of the plain content. */
+  lines: number;
+  firstTime: string;
+  lastTime: string;
+  /** sha256 (hex) of the plain content: the content address for imports. */
+  sha256: string;
+  /** Boot boundaries inside the content (in-band markers, or an implicit one at 0). */
+  boots: BootMark[];
+  sealedAt: string;
+  /** The watermark this seal produced (replayed if sealed.json missed it in a crash). */
+  watermark?: TrackedFile;
+  /** Set on segments fetched from a peer: the peer's host and its key there. */
+  importedFrom?: { host: string; key: string };
+}
+
+export interface SegmentInfo extends SegmentMeta {
+  /** File name inside archive/ holding the content. */
+  file: string;
+  compressed: boolean;
+  /** Bytes on disk (compressed size for .gz). */
+  storedBytes: number;
+}
+
+function uuidOf(uuid: string): string {
+  const u = normaliseUuid(uuid);
+  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
+  return u;
+}
+
+/** Opens <log_root>/<uuid>/archive (creating it if asked); undefined if it does not exist. */
+export function openArchive(config: Config, uuid: string, create = false): SafeDir | undefined {
+  try {
+    if (create) SafeDir.openRoot(config.logRoot, true).close();
+    return SafeDir.openBeneath(config.logRoot, [uuidOf(uuid), ARCHIVE_NAME], create, 0o750);
+  } catch (e) {
+    if (!create && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function parseMeta(text: string | undefined, key: string): SegmentMeta | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const m = JSON.parse(text) as SegmentMeta;
+    return m?.version === 1 && m.key === key && Number.isSafeInteger(m.plainBytes) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lists the visible segments of an opened archive, in history (key) order. */
+export function listArchive(archive: SafeDir): SegmentInfo[] {
+  const files = new Map<string, { plain?: boolean; gz?: boolean; sidecar?: boolean }>();
+  for (const name of archive.list()) {
+    const c = classifyArchiveEntry(name);
+    if (c.kind === 'temp' || c.kind === 'other') continue;
+    const e = files.get(c.key) ?? {};
+    e[c.kind] = true;
+    files.set(c.key, e);
+  }
+  const out: SegmentInfo[] = [];
+  for (const key of [...files.keys()].sort()) {
+    const e = files.get(key);
+    if (!e?.sidecar || !(e.plain || e.gz)) continue;
+    const names = segmentFileNames(key);
+    const meta = parseMeta(archive.readText(names.sidecar), key);
+    if (!meta) continue;
+    // Both exist only between compression's rename and its unlink: the plain one is complete too.
+    const file = e.plain ? names.plain : names.gz;
+    const st = archive.lstat(file);
+    if (!st?.isFile()) continue;
+    out.push({ ...meta, file, compressed: !e.plain, storedBytes: st.size });
+  }
+  return out;
+}
+
+/**
+ * A domain's archived segments with their sidecar metadata, oldest first (for the reader, retention
+ * and migration: a peer lists these to decide what to fetch). Empty if the domain has no archive.
+ */
+export function listSegments(config: Config, uuid: string): SegmentInfo[] {
+  const archive = openArchive(config, uuid);
+  if (!archive) return [];
+  try {
+    return listArchive(archive);
+  } finally {
+    archive.close();
+  }
+}
+
+/**
+ * A segment's plain content from byte `offset` as a stream (gzip segments are decompressed and
+ * the first `offset` bytes skipped). Throws ENOENT if the segment is gone (pruned meanwhile).
+ */
+export function openSegment(config: Config, uuid: string, key: string, offset = 0): Readable {
+  const archive = openArchive(config, uuid);
+  if (!archive) throw Object.assign(new Error(`no archive for ${uuid}`), { code: 'ENOENT' });
+  try {
+    const names = segmentFileNames(key);
+    let fd: number;
+    let gz = false;
+    try {
+      fd = archive.open(names.plain, C.O_RDONLY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fd = archive.open(names.gz, C.O_RDONLY);
+      gz = true;
+    }
+    if (!gz) return fs.createReadStream('', { fd, start: offset, highWaterMark: 256 * 1024 });
+    return fs
+      .createReadStream('', { fd, highWaterMark: 256 * 1024 })
+      .pipe(createGunzip())
+      .pipe(skipBytes(offset));
+  } finally {
+    archive.close();
+  }
+}
+
+function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        return cb();
+      }
+      const out = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      cb(null, out);
+    },
+  });
+}
+
+/** Removes crash leftovers: temp files, and sidecars whose segment never became visible. Call under the lock. */
+export function cleanArchive(archive: SafeDir): string[] {
+  const removed: string[] = [];
+  const entries = archive.list();
+  const segs = new Set<string>();
+  for (const name of entries) {
+    const c = classifyArchiveEntry(name);
+    if (c.kind === 'plain' || c.kind === 'gz') segs.add(c.key);
+  }
+  for (const name of entries) {
+    const c = classifyArchiveEntry(name);
+    if (c.kind === 'temp' || (c.kind === 'sidecar' && !segs.has(c.key))) {
+      if (archive.unlink(name)) removed.push(name);
+    }
+  }
+  if (removed.length) archive.fsync();
+  return removed;
+}
+
+/** Test hook: throw at a named step of a segment write, to simulate a kill -9 there. */
+export let failpoint: string | undefined;
+export function setFailpoint(name: string | undefined): void {
+  failpoint = name;
+}
+function maybeFail(step: string): void {
+  if (failpoint === step) throw new Error(`failpoint ${step}`);
+}
+
+/**
+ * Publishes a segment whose content is already complete and fsynced in temp file `tempName`:
+ * sidecar first, then the rename that makes it visible. Call under the lock.
+ */
+export function publishSegment(archive: SafeDir, tempName: string, meta: SegmentMeta, mode: number): void {
+  const names = segmentFileNames(meta.key);
+  maybeFail('before-sidecar');
+  archive.writeAtomic(names.sidecar, JSON.stringify(meta) + '\n', mode);
+  maybeFail('before-segment-rename');
+  archive.rename(tempName, names.plain);
+  archive.fsync();
+  maybeFail('after-segment-rename');
+}
+
+/** Key for a new segment of this store. */
+export function newKey(generation: number, seq: number, host: string): string {
+  return segmentKey(generation, seq, host);
+}
+
+export interface ImportResult {
+  key: string;
+  /** False when an identical segment (same sha256 from the same origin) was already there. */
+  imported: boolean;
+}
+
+/**
+ * Imports a segment fetched from a peer, idempotently. `meta` is the peer's sidecar, `content`
+ * its plain bytes. The segment is content-addressed by sha256 + origin host + peer key: importing
+ * it again is a no-op. Content is verified against meta.sha256/plainBytes before it becomes
+ * visible; a partial or corrupt transfer leaves nothing visible. Call under the domain lock
+ * (withDomainLock); `nextSeq` is not touched (imported keys keep the peer's key when free).
+ */
+export async function importSegment(
+  config: Config,
+  uuid: string,
+  meta: SegmentMeta,
+  content: AsyncIterable<Buffer> | Readable,
+): Promise<ImportResult> {
+  const peerKey = parseSegmentKey(meta.key);
+  if (!peerKey) throw new Error(`bad segment key from peer: ${JSON.stringify(meta.key)}`);
+  if (!/^[0-9a-f]{64}$/.test(meta.sha256)) throw new Error('bad sha256 in peer sidecar');
+  const archive = openArchive(config, uuid, true) as SafeDir;
+  try {
+    const originKey = meta.importedFrom?.key ?? meta.key;
+    const originHost = meta.importedFrom?.host ?? meta.host;
+    const existing = listArchive(archive);
+    const same = existing.find(
+      (s) =>
+        s.sha256 === meta.sha256 &&
+        (s.importedFrom?.host ?? s.host) === originHost &&
+        (s.importedFrom?.key ?? s.key) === originKey,
+    );
+    if (same) return { key: same.key, imported: false };
+    const tmp = archive.tempName('import');
+    const fd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, config.logFileMode);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      const out = fs.createWriteStream('', { fd, autoClose: false });
+      await pipeline(
+        content,
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        out,
+      );
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      archive.unlink(tmp);
+      throw e;
+    }
+    fs.closeSync(fd);
+    const sha = hash.digest('hex');
+    if (sha !== meta.sha256 || bytes !== meta.plainBytes) {
+      archive.unlink(tmp);
+      throw new Error(
+        `segment ${meta.key} from ${originHost}: content does not match its sidecar (${bytes} bytes, sha256 ${sha})`,
+      );
+    }
+    const taken = new Set(existing.map((s) => s.key));
+    let key = meta.key;
+    for (let seq = peerKey.seq; taken.has(key); seq++)
+      key = segmentKey(peerKey.generation, seq, peerKey.host);
+    const { watermark: _peerWatermark, ...rest } = meta;
+    const mine: SegmentMeta = {
+      ...rest,
+      key,
+      seq: parseSegmentKey(key)?.seq ?? peerKey.seq,
+      reason: meta.reason,
+      importedFrom: { host: originHost, key: originKey },
+    };
+    publishSegment(archive, tmp, mine, config.logFileMode);
+    return { key, imported: true };
+  } finally {
+    archive.close();
+  }
+}
+
+/**
+ * Replaces a plain segment by its gzip form (written whole to a temp file, fsynced, renamed,
+ * then the plain file removed). Returns the bytes saved. Call under the lock.
+ */
+export async function compressSegment(archive: SafeDir, key: string, mode: number): Promise<number> {
+  const names = segmentFileNames(key);
+  const src = archive.lstat(names.plain);
+  if (!src?.isFile()) return 0;
+  const tmp = archive.tempName(key);
+  const infd = archive.open(names.plain, C.O_RDONLY);
+  const outfd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, mode);
+  try {
+    await pipeline(
+      fs.createReadStream('', { fd: infd, autoClose: false }),
+      createGzip({ level: 6 }),
+      fs.createWriteStream('', { fd: outfd, autoClose: false }),
+    );
+    fs.fsyncSync(outfd);
+  } catch (e) {
+    archive.unlink(tmp);
+    throw e;
+  } finally {
+    fs.closeSync(infd);
+    fs.closeSync(outfd);
+  }
+  const size = archive.lstat(tmp)?.size ?? 0;
+  if (size >= src.size) {
+    archive.unlink(tmp);
+    return 0;
+  }
+  archive.rename(tmp, names.gz);
+  archive.fsync();
+  archive.unlink(names.plain);
+  archive.fsync();
+  return src.size - size;
+}
+
+/** Deletes a segment: content first (it stops being visible), then its sidecar. Call under the lock. */
+export function deleteSegment(archive: SafeDir, key: string): void {
+  const names = segmentFileNames(key);
+  archive.unlink(names.plain);
+  archive.unlink(names.gz);
+  archive.unlink(names.sidecar);
+}

@@ -1,0 +1,94 @@
+// Opening a domain's store and its two state files (domain.json, sealed.json) under the lock.
+import type { Config } from '../config/schema.js';
+import {
+  ARCHIVE_NAME,
+  classifyArchiveEntry,
+  DOMAIN_STATE_FILE,
+  normaliseUuid,
+  parseSegmentKey,
+  SEAL_STATE_FILE,
+  segmentFileNames,
+} from './layout.js';
+import { parseDomainState, type DomainState } from './domain-state.js';
+import { SafeDir } from './safe-fs.js';
+import { emptySealState, parseSealState, upsertTracked, type SealState } from './watermarks.js';
+import type { SegmentMeta } from './segments.js';
+
+export function uuidOrThrow(uuid: string): string {
+  const u = normaliseUuid(uuid);
+  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
+  return u;
+}
+
+/** Ensures <log_root>/<uuid>/ and its archive exist; returns the open domain folder. */
+export function ensureDomainDir(config: Config, uuid: string): SafeDir {
+  const root = SafeDir.openRoot(config.logRoot, true, 0o755);
+  try {
+    const dir = root.sub(uuidOrThrow(uuid), true, 0o750);
+    dir.sub(ARCHIVE_NAME, true, 0o750).close();
+    return dir;
+  } finally {
+    root.close();
+  }
+}
+
+/** Opens <log_root>/<uuid>/ if it exists. */
+export function openDomainDir(config: Config, uuid: string): SafeDir | undefined {
+  try {
+    return SafeDir.openBeneath(config.logRoot, [uuidOrThrow(uuid)]);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export function readDomainState(dir: SafeDir, uuid: string): DomainState {
+  return parseDomainState(uuidOrThrow(uuid), dir.readText(DOMAIN_STATE_FILE));
+}
+
+export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): void {
+  dir.writeAtomic(DOMAIN_STATE_FILE, JSON.stringify(state, null, 1) + '\n', mode);
+}
+
+/**
+ * Reads sealed.json and brings it up to date with the archive: segments published after the last
+ * sealed.json write (a crash in between) have their watermarks replayed from their sidecars; a
+ * corrupt sealed.json is rebuilt from all sidecars. Call under the lock.
+ */
+export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealState; repaired?: string } {
+  const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
+  let state = parsed ?? emptySealState();
+  const replay: SegmentMeta[] = [];
+  for (const name of archive.list()) {
+    const c = classifyArchiveEntry(name);
+    if (c.kind !== 'sidecar') continue;
+    const k = parseSegmentKey(c.key);
+    if (!k || (parsed && k.seq < state.nextSeq)) continue;
+    const names = segmentFileNames(c.key);
+    if (!archive.lstat(names.plain) && !archive.lstat(names.gz)) continue;
+    try {
+      replay.push(JSON.parse(archive.readText(name) ?? '') as SegmentMeta);
+    } catch {
+      // An unreadable sidecar is skipped: its segment is not visible to readers either.
+    }
+  }
+  replay.sort((a, b) => (a.key < b.key ? -1 : 1));
+  for (const m of replay) {
+    // Imported keys count too, so their sidecars are not re-read at every seal.
+    state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
+    const w = m.watermark;
+    if (m.importedFrom || !w) continue;
+    const cur = state.files.find((f) => f.dev === w.dev && f.ino === w.ino);
+    if (!cur || cur.offset < w.offset) state = upsertTracked(state, w);
+  }
+  const repaired = !parsed
+    ? `sealed.json was unreadable: rebuilt from ${replay.length} sidecars`
+    : replay.length
+      ? `replayed ${replay.length} segment(s) sealed before a crash`
+      : undefined;
+  return { state, ...(repaired ? { repaired } : {}) };
+}
+
+export function writeSealState(dir: SafeDir, state: SealState, mode: number): void {
+  dir.writeAtomic(SEAL_STATE_FILE, JSON.stringify(state) + '\n', mode);
+}

@@ -1,0 +1,147 @@
+// Seal watermarks (sealed.json): per origin file, identified by device + inode (+ birth time and a
+// hash of its first bytes, against inode reuse), the offset up to which it is sealed. virtlogd's
+// rotation renames keep the inode, so a watermark follows `x.log` -> `x.log.0`. Pure functions.
+import { createHash } from 'node:crypto';
+
+/** How many leading bytes identify a file's content, with dev+ino, against inode reuse and truncation. */
+export const HEAD_BYTES = 256;
+
+export interface TrackedFile {
+  host: string;
+  device: string;
+  /** Path where it was last seen (for messages and the reader; the inode is the identity). */
+  path: string;
+  dev: number;
+  ino: number;
+  /** 0 where the file system does not report a birth time. */
+  birthtimeMs: number;
+  /** sha256 (hex) of the first headLen bytes at the time of the last seal. */
+  head: string;
+  headLen: number;
+  /** Bytes [0, offset) are sealed into the archive. */
+  offset: number;
+  /**
+   * Set when the next start truncates this file in place (same inode): if its ctime changed
+   * since, the content was rewritten from offset 0 by a new boot.
+   */
+  truncateAfter?: { ctimeMs: number };
+  updated: string;
+}
+
+export interface SealState {
+  version: 1;
+  /** Next segment sequence number of this store (keys never repeat). */
+  nextSeq: number;
+  files: TrackedFile[];
+}
+
+export function emptySealState(): SealState {
+  return { version: 1, nextSeq: 1, files: [] };
+}
+
+/** Parses sealed.json; a corrupt file yields undefined (the caller rebuilds it from sidecars). */
+export function parseSealState(text: string | undefined): SealState | undefined {
+  if (text === undefined) return emptySealState();
+  try {
+    const v = JSON.parse(text) as SealState;
+    if (v?.version !== 1 || !Array.isArray(v.files) || !Number.isSafeInteger(v.nextSeq)) return undefined;
+    return v;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  birthtimeMs: number;
+  size: number;
+  ctimeMs: number;
+}
+
+export function headHash(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function findTracked(
+  state: SealState,
+  id: Pick<FileIdentity, 'dev' | 'ino'>,
+): TrackedFile | undefined {
+  return state.files.find((f) => f.dev === id.dev && f.ino === id.ino);
+}
+
+export interface UnsealedStart {
+  /** First byte of the file not yet sealed. */
+  start: number;
+  /** The content was rewritten from 0 (truncated in place, or a reused inode): a new boot began there. */
+  rewritten: boolean;
+}
+
+/**
+ * Where the unsealed part of a file begins. `headOf(len)` returns the hash of the file's first
+ * `len` bytes now. Anything that does not match the tracked file exactly counts as new content
+ * from 0: a byte sealed twice is better than a byte lost.
+ */
+export function unsealedStart(
+  tracked: TrackedFile | undefined,
+  id: FileIdentity,
+  headOf: (len: number) => string,
+): UnsealedStart {
+  if (!tracked) return { start: 0, rewritten: false };
+  const sameBirth = !tracked.birthtimeMs || !id.birthtimeMs || tracked.birthtimeMs === id.birthtimeMs;
+  if (!sameBirth || id.size < tracked.offset) return { start: 0, rewritten: true };
+  if (tracked.truncateAfter && tracked.truncateAfter.ctimeMs !== id.ctimeMs)
+    return { start: 0, rewritten: true };
+  if (tracked.headLen > 0 && headOf(tracked.headLen) !== tracked.head) return { start: 0, rewritten: true };
+  return { start: tracked.offset, rewritten: false };
+}
+
+/** The watermark after sealing a file up to `offset`. */
+export function advance(
+  at: {
+    host: string;
+    device: string;
+    path: string;
+    id: FileIdentity;
+    offset: number;
+    head: Buffer;
+    now: Date;
+  },
+  truncateNext: boolean,
+): TrackedFile {
+  const headLen = Math.min(at.offset, HEAD_BYTES, at.head.length);
+  return {
+    host: at.host,
+    device: at.device,
+    path: at.path,
+    dev: at.id.dev,
+    ino: at.id.ino,
+    birthtimeMs: at.id.birthtimeMs,
+    head: headHash(at.head.subarray(0, headLen)),
+    headLen,
+    offset: at.offset,
+    ...(truncateNext ? { truncateAfter: { ctimeMs: at.id.ctimeMs } } : {}),
+    updated: at.now.toISOString(),
+  };
+}
+
+/** Replaces or adds a tracked file (by dev+ino). */
+export function upsertTracked(state: SealState, t: TrackedFile): SealState {
+  return { ...state, files: [...state.files.filter((f) => !(f.dev === t.dev && f.ino === t.ino)), t] };
+}
+
+/** Drops watermarks of a host's device whose files are gone (deleted by virtlogd after rotation). */
+export function dropVanished(
+  state: SealState,
+  host: string,
+  device: string,
+  present: readonly Pick<FileIdentity, 'dev' | 'ino'>[],
+): SealState {
+  return {
+    ...state,
+    files: state.files.filter(
+      (f) =>
+        f.host !== host || f.device !== device || present.some((p) => p.dev === f.dev && p.ino === f.ino),
+    ),
+  };
+}

@@ -1,0 +1,102 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { sealDevice, withStore } from '../../src/store/seal.js';
+import { listSegments, openSegment, setFailpoint } from '../../src/store/segments.js';
+import { liveLogPath } from '../../src/store/layout.js';
+import { tempConfig, UUID } from './helpers.js';
+
+async function readAll(s: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+async function allContent(config: ReturnType<typeof tempConfig>): Promise<string> {
+  let out = '';
+  for (const s of listSegments(config, UUID)) out += await readAll(openSegment(config, UUID, s.key));
+  return out;
+}
+
+function sealOnce(config: ReturnType<typeof tempConfig>, path: string, truncateNext = false) {
+  return withStore(config, UUID, (store) =>
+    sealDevice(
+      store,
+      { host: 'hosta', device: 'serial0', path, generation: 0, reason: 'test', truncateNext },
+      new Date(),
+    ),
+  );
+}
+
+test('seal copies only new bytes and follows rotation by inode', async (t) => {
+  const config = tempConfig();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  fs.mkdirSync(join(live, '..'), { recursive: true });
+  fs.writeFileSync(live, 'one\ntwo\n');
+  const r1 = await sealOnce(config, live);
+  t.is(r1.segments.length, 1);
+  fs.appendFileSync(live, 'three\n');
+  fs.renameSync(live, live + '.0'); // virtlogd rotation
+  fs.writeFileSync(live, 'four\n');
+  const r2 = await sealOnce(config, live);
+  t.deepEqual(
+    r2.segments.map((s) => s.bytes),
+    [6, 5],
+  );
+  const r3 = await sealOnce(config, live);
+  t.is(r3.segments.length, 0);
+  t.is(await allContent(config), 'one\ntwo\nthree\nfour\n');
+});
+
+test('a truncating restart is detected and its new content sealed from 0', async (t) => {
+  const config = tempConfig();
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  fs.mkdirSync(join(path, '..'), { recursive: true });
+  fs.writeFileSync(path, 'boot1 line\n');
+  await sealOnce(config, path, true);
+  await new Promise((r) => setTimeout(r, 20));
+  fs.writeFileSync(path, 'boot2 longer line here\n'); // O_TRUNC in place, same inode
+  const r = await sealOnce(config, path, true);
+  t.is(r.segments.length, 1);
+  t.is(await allContent(config), 'boot1 line\nboot2 longer line here\n');
+  const segs = listSegments(config, UUID);
+  t.is(segs[1]?.boots[0]?.offset, 0);
+});
+
+test('paths outside the roots and symlinks are refused', async (t) => {
+  const config = tempConfig();
+  const outside = join(config.base, 'elsewhere.log');
+  fs.writeFileSync(outside, 'secret\n');
+  const r = await sealOnce(config, outside);
+  t.true(r.refused);
+  const dir = join(config.allowedRoots[0] as string, 'inst');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.symlinkSync(outside, join(dir, 'console.log'));
+  const r2 = await sealOnce(config, join(dir, 'console.log'));
+  t.true(r2.refused);
+  fs.symlinkSync(config.base, join(config.allowedRoots[0] as string, 'link'));
+  const r3 = await sealOnce(config, join(config.allowedRoots[0] as string, 'link', 'elsewhere.log'));
+  t.true(r3.refused);
+  t.is(listSegments(config, UUID).length, 0);
+});
+
+for (const step of ['before-sidecar', 'before-segment-rename', 'after-segment-rename']) {
+  test.serial(`a crash at ${step} loses nothing and duplicates nothing`, async (t) => {
+    const config = tempConfig();
+    const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+    fs.mkdirSync(join(live, '..'), { recursive: true });
+    fs.writeFileSync(live, 'a\n');
+    await sealOnce(config, live);
+    fs.appendFileSync(live, 'b\n');
+    setFailpoint(step);
+    await t.throwsAsync(sealOnce(config, live));
+    setFailpoint(undefined);
+    const visible = listSegments(config, UUID);
+    t.true(visible.length === 1 || visible.length === 2);
+    fs.appendFileSync(live, 'c\n');
+    await sealOnce(config, live);
+    t.is(await allContent(config), 'a\nb\nc\n');
+    const names = fs.readdirSync(join(config.logRoot, UUID, 'archive'));
+    t.false(names.some((n) => n.startsWith('.tmp-')));
+  });
+}
