@@ -1,0 +1,283 @@
+// Runs INSIDE `unshare -m` (started by bench/hook.ts): times hook runs spawned the way libvirt spawns
+// them and prints one JSON object on stdout. Never run directly: it mounts over /etc and /var/lib.
+//
+// Timing uses node:child_process spawnSync rather than execa (the house rule for src/): the harness's own
+// overhead is part of every sample, baseline included, so it must be as small as possible.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bootLog } from './lib/bootlog.js';
+import { domainXml } from './lib/domainxml.js';
+import { enterSandbox, writeConfig } from './lib/sandbox.js';
+import { prng, shuffled, summarise, type Summary } from './lib/stats.js';
+
+interface Args {
+  root: string;
+  repo: string;
+  parentNamespace: string;
+  shellRounds: number;
+  nodeRounds: number;
+  sealBytes: number;
+  bigXmlBytes: number;
+}
+
+interface Case {
+  name: string;
+  /** Which target group it belongs to, for the report. */
+  group: 'baseline' | 'ignored' | 'handled';
+  argv: string[];
+  exe: string;
+  stdin: string;
+  reset?: () => void;
+  /** Checked after the first run; a string describes what was verified (or why not). */
+  verify?: (stdout: Buffer) => string;
+}
+
+export interface CaseResult {
+  name: string;
+  group: string;
+  exe: string;
+  argv: string[];
+  stdinBytes: number;
+  ms: Summary;
+  nonZeroExits: number;
+  stderrSample: string;
+  stdoutBytes: number;
+  verified: string;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as Args;
+const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// What libvirt leaves in a hook's environment (LIBVIRT-FACTS.md): LC_ALL=C, PATH, HOME, USER, LOGNAME.
+const HOOK_ENV = { LC_ALL: 'C', PATH: HOOK_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root' };
+
+const root = args.root;
+const { confDir } = enterSandbox(root, args.parentNamespace);
+const store = join(root, 'store');
+const legacy = join(root, 'legacy');
+mkdirSync(store, { recursive: true });
+mkdirSync(legacy, { recursive: true });
+const HOST = 'benchhost';
+writeConfig(confDir, { logRoot: store, allowedRoots: [store, legacy], hostName: HOST });
+
+const noop = join(root, 'noop-hook');
+writeFileSync(noop, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+const hook = join(args.repo, 'dist', 'virt-consolelog-hook');
+const hookJs = join(args.repo, 'dist', 'hook.mjs');
+const node = '/usr/bin/node';
+
+const U = (n: number) => `0000000${n}-0000-4000-8000-00000000000${n}`;
+const typical = domainXml({ name: 'bench-typical', uuid: U(1), serial: { type: 'pty' } });
+const liveLog = join(store, U(2), HOST, 'serial0.log');
+const enabled = domainXml({ name: 'bench-enabled', uuid: U(2), serial: { type: 'pty', log: liveLog } });
+const legacyLog = join(legacy, U(3), 'console.log');
+const sealing = domainXml({ name: 'bench-seal', uuid: U(3), serial: { type: 'file', path: legacyLog } });
+const big = domainXml({
+  name: 'bench-big',
+  uuid: U(4),
+  serial: { type: 'pty' },
+  minBytes: args.bigXmlBytes,
+});
+const stopLog = join(store, U(5), HOST, 'serial0.log');
+const stopping = domainXml({ name: 'bench-stop', uuid: U(5), serial: { type: 'pty', log: stopLog } });
+
+const sealContent = Buffer.from(bootLog(3, { runtimeBytes: args.sealBytes })).subarray(0, args.sealBytes);
+const bootContent = Buffer.from(bootLog(2, { runtimeBytes: 64 * 1024 }));
+
+function resetDomain(uuid: string): void {
+  rmSync(join(store, uuid), { recursive: true, force: true });
+}
+
+function writeFresh(path: string, content: Buffer): void {
+  mkdirSync(join(path, '..'), { recursive: true });
+  rmSync(path, { force: true }); // a new inode, as after a fresh guest start
+  writeFileSync(path, content);
+}
+
+/** Sums plain bytes recorded by sealed segments' sidecars (archive/<key>.json). */
+function sealedBytes(uuid: string): { segments: number; bytes: number } {
+  const dir = join(store, uuid, 'archive');
+  if (!existsSync(dir)) return { segments: 0, bytes: 0 };
+  let segments = 0;
+  let bytes = 0;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    segments++;
+    try {
+      const side = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+      const n = side.plainBytes ?? side.bytes ?? side.size;
+      if (typeof n === 'number') bytes += n;
+    } catch {
+      /* counted as a segment; bytes unknown */
+    }
+  }
+  return { segments, bytes };
+}
+
+function validates(xml: Buffer): string {
+  if (xml.length === 0) return 'empty output (XML unchanged)';
+  const f = join(root, 'out.xml');
+  writeFileSync(f, xml);
+  const r = spawnSync('virt-xml-validate', [f, 'domain'], { encoding: 'utf8' });
+  return r.status === 0
+    ? `rewritten XML (${xml.length} bytes) validates`
+    : `INVALID XML: ${r.stderr || r.stdout}`;
+}
+
+const shellCases: Case[] = [
+  {
+    name: 'noop-sh-hook',
+    group: 'baseline',
+    exe: noop,
+    argv: ['bench-typical', 'reconnect', 'begin', '-'],
+    stdin: typical,
+  },
+  {
+    name: 'reconnect-begin',
+    group: 'ignored',
+    exe: hook,
+    argv: ['bench-typical', 'reconnect', 'begin', '-'],
+    stdin: typical,
+  },
+  {
+    name: 'start-begin',
+    group: 'ignored',
+    exe: hook,
+    argv: ['bench-typical', 'start', 'begin', '-'],
+    stdin: typical,
+  },
+];
+
+const nodeCases: Case[] = [
+  {
+    name: 'noop-sh-hook',
+    group: 'baseline',
+    exe: noop,
+    argv: ['bench-typical', 'prepare', 'begin', '-'],
+    stdin: typical,
+  },
+  { name: 'node-e-0', group: 'baseline', exe: node, argv: ['-e', '0'], stdin: typical },
+  {
+    name: 'node-hook.mjs-ignored',
+    group: 'baseline',
+    exe: node,
+    argv: [hookJs, 'bench-typical', 'reconnect', 'begin', '-'],
+    stdin: typical,
+  },
+  {
+    name: 'prepare-begin-marker',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-enabled', 'prepare', 'begin', '-'],
+    stdin: enabled,
+    reset: () => writeFresh(liveLog, bootContent),
+    verify: () => {
+      const tail = readFileSync(liveLog, 'utf8').slice(-300);
+      return tail.includes('--- virt-consolelog boot=') ? 'boot marker appended' : 'NO boot marker appended';
+    },
+  },
+  {
+    name: 'prepare-begin-seal-2MiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-seal', 'prepare', 'begin', '-'],
+    stdin: sealing,
+    reset: () => {
+      resetDomain(U(3));
+      writeFresh(legacyLog, sealContent);
+    },
+    verify: () => {
+      const s = sealedBytes(U(3));
+      return s.bytes >= args.sealBytes
+        ? `sealed ${s.bytes} bytes into ${s.segments} segment(s)`
+        : `NOT SEALED: ${s.segments} segment(s), ${s.bytes} bytes recorded`;
+    },
+  },
+  {
+    name: 'migrate-begin-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big', 'migrate', 'begin', '-'],
+    stdin: big,
+    verify: validates,
+  },
+  {
+    name: 'migrate-begin-typical',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-typical', 'migrate', 'begin', '-'],
+    stdin: typical,
+    verify: validates,
+  },
+  {
+    name: 'stopped-end',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-stop', 'stopped', 'end', '-'],
+    stdin: stopping,
+    reset: () => {
+      resetDomain(U(5));
+      writeFresh(stopLog, bootContent);
+    },
+  },
+  {
+    name: 'release-end',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-stop', 'release', 'end', 'destroyed'],
+    stdin: stopping,
+  },
+];
+
+function runOnce(c: Case): { ms: number; status: number | null; stdout: Buffer; stderr: string } {
+  c.reset?.();
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(c.exe, c.argv, { input: c.stdin, env: HOOK_ENV, maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') throw r.error;
+  return { ms, status: r.status, stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr ?? '').toString() };
+}
+
+function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
+  const rand = prng(seed);
+  const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  const info = new Map<string, { nonZero: number; stderr: string; stdoutBytes: number; verified: string }>();
+  // Warm-up: page cache, host-facts cache in the state folder, first-run work.
+  for (const c of cases) {
+    const r = runOnce(c);
+    info.set(c.name, {
+      nonZero: 0,
+      stderr: r.stderr.slice(0, 500),
+      stdoutBytes: r.stdout.length,
+      verified: c.verify ? c.verify(r.stdout) : '-',
+    });
+  }
+  for (let i = 0; i < rounds; i++) {
+    for (const c of shuffled(cases, rand)) {
+      const r = runOnce(c);
+      samples.get(c.name)?.push(r.ms);
+      const inf = info.get(c.name);
+      if (inf && r.status !== 0) inf.nonZero++;
+      if (inf && !inf.stderr && r.stderr) inf.stderr = r.stderr.slice(0, 500);
+    }
+  }
+  return cases.map((c) => {
+    const inf = info.get(c.name) ?? { nonZero: 0, stderr: '', stdoutBytes: 0, verified: '-' };
+    return {
+      name: c.name,
+      group: c.group,
+      exe: c.exe === hook ? 'dist/virt-consolelog-hook' : c.exe === noop ? '#!/bin/sh no-op' : c.exe,
+      argv: c.argv.map((a) => (a === hookJs ? 'dist/hook.mjs' : a)),
+      stdinBytes: Buffer.byteLength(c.stdin),
+      ms: summarise(samples.get(c.name) ?? []),
+      nonZeroExits: inf.nonZero,
+      stderrSample: inf.stderr,
+      stdoutBytes: inf.stdoutBytes,
+      verified: inf.verified,
+    };
+  });
+}
+
+const shell = measure(shellCases, args.shellRounds, 1);
+const nodeRuns = measure(nodeCases, args.nodeRounds, 2);
+process.stdout.write(JSON.stringify({ shell, node: nodeRuns }) + '\n');

@@ -1,0 +1,82 @@
+// Target 1: hook cost per event, the compiled hook as installed vs a no-op #!/bin/sh hook, both spawned as
+// libvirt spawns hooks. The measuring runs in a private mount namespace (bench/hook-ns.ts).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CaseResult } from './hook-ns.js';
+import { mountNamespace } from './lib/sandbox.js';
+import { ratio } from './lib/stats.js';
+import type { Target } from './lib/result.js';
+
+export interface HookBench {
+  shellRounds: number;
+  nodeRounds: number;
+  cases: { shell: CaseResult[]; node: CaseResult[] };
+  targets: Target[];
+}
+
+export async function benchHook(repo: string, opts: { quick: boolean }): Promise<HookBench> {
+  const root = mkdtempSync(join(tmpdir(), 'vcl-bench-hook-'));
+  const shellRounds = opts.quick ? 60 : 400;
+  const nodeRounds = opts.quick ? 8 : 40;
+  try {
+    const out = execFileSync(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        process.execPath,
+        '--import',
+        'tsx',
+        join(repo, 'bench', 'hook-ns.ts'),
+        JSON.stringify({
+          root,
+          repo,
+          parentNamespace: mountNamespace(),
+          shellRounds,
+          nodeRounds,
+          sealBytes: 2 * 1024 * 1024,
+          bigXmlBytes: 50 * 1024,
+        }),
+      ],
+      { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const cases = JSON.parse(out) as HookBench['cases'];
+    return { shellRounds, nodeRounds, cases, targets: hookTargets(cases) };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function hookTargets(cases: HookBench['cases']): Target[] {
+  const get = (list: CaseResult[], name: string) => list.find((c) => c.name === name);
+  const noop = get(cases.shell, 'noop-sh-hook');
+  const targets: Target[] = [];
+  for (const name of ['reconnect-begin', 'start-begin']) {
+    const c = get(cases.shell, name);
+    if (!c || !noop) continue;
+    const r = ratio(c.ms.median, noop.ms.median);
+    targets.push({
+      id: `hook.ignored.${name}`,
+      what: `ignored event \`${c.argv.slice(1, 3).join(' ')}\`: median vs no-op sh hook`,
+      limit: '<= 2.0x',
+      measured: `${c.ms.median} ms vs ${noop.ms.median} ms = ${r}x`,
+      met: r <= 2 && c.nonZeroExits === 0,
+    });
+  }
+  for (const name of ['prepare-begin-seal-2MiB', 'migrate-begin-50KiB']) {
+    const c = get(cases.node, name);
+    if (!c) continue;
+    const works = !/^(NOT|INVALID|NO )/.test(c.verified);
+    targets.push({
+      id: `hook.${name}`,
+      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${name.endsWith('2MiB') ? '2 MiB log to seal' : '50 KiB domain XML'}): median`,
+      limit: '< 100 ms',
+      measured: `${c.ms.median} ms (${c.verified})`,
+      met: c.ms.median < 100 && works && c.nonZeroExits === 0,
+    });
+  }
+  return targets;
+}
