@@ -2,7 +2,7 @@
 // Edits are spliced into the original text: everything outside the changed elements is byte-identical.
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { domainDir, isInside, isSafeComponent, liveLogPath } from '../store/layout.js';
+import { domainDir, isInside, isSafeComponent, liveLogPath, normaliseUuid } from '../store/layout.js';
 import {
   chardevNodes,
   domainIdentity,
@@ -13,6 +13,7 @@ import {
 import {
   XmlRewriteError,
   appendChild,
+  child,
   escapeAttr,
   parseDomainDocument,
   removeElement,
@@ -230,4 +231,21 @@ function chardevEdits(doc: DomainDocument, plan: Plan): Edit[] {
   const anchor = anchors[anchors.length - 1];
   edits.push(...appendChild(doc, el, logXml, anchor ?? 'first'));
   return edits;
+}
+
+/**
+ * For XML generated before libvirt assigns a UUID: adds `<uuid>` (after `<name>`), so the domain
+ * and its logs share it. Unchanged when the XML already has this UUID; refused when another.
+ */
+export function addDomainUuid(xml: string, uuid: string): string {
+  const want = normaliseUuid(uuid);
+  if (!want) throw new XmlRewriteError(`not a UUID: ${JSON.stringify(uuid)}`);
+  const doc = parseDomainDocument(xml);
+  const existing = child(doc.root, 'uuid');
+  if (existing) {
+    const have = normaliseUuid(existing.text);
+    if (have === want) return xml;
+    throw new XmlRewriteError(`the XML already has <uuid>${existing.text.trim()}</uuid>, not ${want}`);
+  }
+  return splice(xml, appendChild(doc, doc.root, `<uuid>${want}</uuid>`, child(doc.root, 'name') ?? 'first'));
 }
