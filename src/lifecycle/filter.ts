@@ -2,6 +2,7 @@
 // nothing = unchanged). Rewrite so every serial/console logs in append mode (src/xml/rewrite.ts).
 import { getHostFacts } from '../host/facts.js';
 import { XmlRewriteError, rewriteDomainXml } from '../xml/rewrite.js';
+import { startHistoryFetch } from '../transfer/start.js';
 import type { HandlerResult, HookContext } from './context.js';
 
 export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
@@ -24,13 +25,14 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
     );
   }
 
-  // ---- HISTORY FETCH (migration work, issue on transfer) -----------------------------------
-  // On `migrate begin` with result.previousHost set, the migration work starts the detached fetch
-  // of the guest's earlier history here, e.g.:
-  //   if (mode === 'migrate' && result.previousHost)
-  //     startHistoryFetch(ctx, { uuid, previousHost: result.previousHost, generation: result.generation });
-  // It must not block: detached child, stdio ignored, unref() (libvirt waits for our fds).
-  // -------------------------------------------------------------------------------------------
+  // History fetch (src/transfer/start.ts): record + detached job; never blocks on the network.
+  if (mode === 'migrate') {
+    try {
+      startHistoryFetch(ctx, result);
+    } catch (e) {
+      ctx.report(`history fetch not started: ${(e as Error).message}`);
+    }
+  }
 
   return result.changed ? { xml: result.xml } : {};
 }

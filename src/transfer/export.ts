@@ -1,0 +1,192 @@
+// The read-only export a peer runs through ssh's forced command (`virt-consolelog serve-export`):
+// one validated request in, the listing or bytes of ONE domain's store out. Every file is reached
+// through the store's symlink-proof SafeDir walk from log_root; nothing a peer sends becomes a path
+// except validated single components (uuid, host, device, segment key).
+import * as fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import type { Config } from '../config/schema.js';
+import { ARCHIVE_NAME, isSafeComponent, rotationSet } from '../store/layout.js';
+import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
+import { listSegments, openSegment, type SegmentInfo } from '../store/segments.js';
+import { openDomainDir, readDomainState, readSealState } from '../store/store.js';
+import type { SealState } from '../store/watermarks.js';
+import {
+  PROTOCOL_VERSION,
+  type ExportRequest,
+  type ListedLive,
+  type ListedSegment,
+  type Listing,
+} from './protocol.js';
+
+const C = fs.constants;
+
+/** A refusal the peer should see as "not found" (exit 3) rather than as a failure. */
+export class ExportNotFound extends Error {
+  override name = 'ExportNotFound';
+}
+
+function listedSegment(s: SegmentInfo): ListedSegment {
+  const { file: _file, compressed: _compressed, storedBytes: _stored, ...sidecar } = s;
+  return {
+    key: s.key,
+    host: s.host,
+    generation: s.generation,
+    seq: s.seq,
+    bytes: s.plainBytes,
+    sha256: s.sha256,
+    reason: s.reason,
+    sidecar: sidecar as unknown as Record<string, unknown>,
+  };
+}
+
+/**
+ * Sizes and watermarks of this host's live files of the domain (the devices domain.json records for
+ * this host, with virtlogd's rotations). Only metadata (sizes) leaves through this, never content;
+ * paths outside the store and the allowed roots, and symlinks, are skipped.
+ */
+function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState | undefined): ListedLive[] {
+  const state = readDomainState(dir, uuid);
+  const me = state.hosts[config.hostName];
+  if (!me) return [];
+  const out: ListedLive[] = [];
+  for (const [device, d] of Object.entries(me.devices).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const where = locateAllowed(d.path, [config.logRoot, ...config.allowedRoots]);
+    if (!where) continue;
+    let folder: SafeDir;
+    try {
+      folder = SafeDir.openBeneath(where.root, where.dirs);
+    } catch {
+      continue;
+    }
+    try {
+      for (const name of rotationSet(where.name, folder.list())) {
+        const st = folder.lstat(name);
+        if (!st?.isFile()) continue;
+        const w = seal?.files.find((f) => f.dev === st.dev && f.ino === st.ino);
+        out.push({
+          host: config.hostName,
+          device,
+          file: name,
+          bytes: st.size,
+          sealed: Math.min(w?.offset ?? 0, st.size),
+        });
+      }
+    } finally {
+      folder.close();
+    }
+  }
+  return out;
+}
+
+/** The listing of one domain: its sealed segments (all hosts' history this store holds) and this host's live files. */
+export function buildListing(config: Config, uuid: string, now = new Date()): Listing {
+  const listing: Listing = {
+    protocol: PROTOCOL_VERSION,
+    uuid,
+    exporter: config.hostName,
+    at: now.toISOString(),
+    segments: [],
+    live: [],
+  };
+  const dir = openDomainDir(config, uuid);
+  if (!dir) return listing; // A domain this host never saw: an empty listing, not an error.
+  try {
+    listing.segments = listSegments(config, uuid).map(listedSegment);
+    let seal: SealState | undefined;
+    let archive: SafeDir | undefined;
+    try {
+      archive = dir.sub(ARCHIVE_NAME);
+      seal = readSealState(dir, archive).state;
+    } catch {
+      seal = undefined; // no archive yet: nothing sealed
+    } finally {
+      archive?.close();
+    }
+    listing.live = liveFiles(config, dir, uuid, seal);
+  } finally {
+    dir.close();
+  }
+  return listing;
+}
+
+/** Streams one segment's plain bytes from `offset`. */
+async function sendSegment(
+  config: Config,
+  uuid: string,
+  key: string,
+  offset: number,
+  out: Writable,
+): Promise<void> {
+  // Only keys the archive lists are served: the key is looked up, never used to build a path blindly.
+  const seg = listSegments(config, uuid).find((s) => s.key === key);
+  if (!seg) throw new ExportNotFound(`domain ${uuid} has no segment ${key}`);
+  if (offset > seg.plainBytes)
+    throw new ExportNotFound(`offset ${offset} is past the end of ${key} (${seg.plainBytes} bytes)`);
+  let stream;
+  try {
+    stream = openSegment(config, uuid, key, offset);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ExportNotFound(`segment ${key} was removed meanwhile`);
+    throw e;
+  }
+  await pipeline(stream, out, { end: false });
+}
+
+/** Streams a live file of the store (`<uuid>/<host>/<device>.log`) from `offset`. */
+async function sendLive(
+  config: Config,
+  uuid: string,
+  host: string,
+  device: string,
+  offset: number,
+  out: Writable,
+): Promise<void> {
+  if (!isSafeComponent(host)) throw new UnsafePathError(`bad host ${JSON.stringify(host)}`);
+  let folder: SafeDir;
+  try {
+    folder = SafeDir.openBeneath(config.logRoot, [uuid, host]);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ExportNotFound(`domain ${uuid} has no live files of ${host}`);
+    throw e;
+  }
+  let fd: number;
+  try {
+    fd = folder.open(`${device}.log`, C.O_RDONLY | C.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ExportNotFound(`no live file ${host}/${device}.log`);
+    throw e;
+  } finally {
+    folder.close();
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new UnsafePathError(`${host}/${device}.log is not a regular file`);
+  }
+  // The file grows while we read: send what it held when asked, so the answer is well defined.
+  const end = st.size;
+  if (offset >= end) {
+    fs.closeSync(fd);
+    return;
+  }
+  await pipeline(fs.createReadStream('', { fd, start: offset, end: end - 1 }), out, { end: false });
+}
+
+/** Serves one request onto `out`. Throws ExportNotFound, UnsafePathError or I/O errors. */
+export async function serveExport(config: Config, request: ExportRequest, out: Writable): Promise<void> {
+  switch (request.verb) {
+    case 'list': {
+      const text = JSON.stringify(buildListing(config, request.uuid)) + '\n';
+      await new Promise<void>((resolve, reject) => out.write(text, (e) => (e ? reject(e) : resolve())));
+      return;
+    }
+    case 'get':
+      return sendSegment(config, request.uuid, request.key, request.offset, out);
+    case 'live':
+      return sendLive(config, request.uuid, request.host, request.device, request.offset, out);
+  }
+}

@@ -1,0 +1,396 @@
+// The fetching side: asks the host(s) that may hold a domain's earlier history for their listing,
+// downloads what this store lacks (resumable, offset-based, into <state_dir>/transfer/), verifies
+// it by sha256 and imports it through the store (content-addressed: a re-run never duplicates a
+// byte; a partial download is never visible). Completion = the previous host sealed its part after
+// the guest left it (see ARCHITECTURE.md "Migration hand-over").
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { domainDir } from '../store/layout.js';
+import { withDomainLock } from '../store/lock.js';
+import { SafeDir, locateAllowed } from '../store/safe-fs.js';
+import { importSegment, listSegments, type SegmentMeta } from '../store/segments.js';
+import { ensureDomainDir } from '../store/store.js';
+import { parseListing, type ListedSegment, type Listing } from './protocol.js';
+import {
+  FetchBusyError,
+  partialDir,
+  readFetchRecord,
+  withFetchLock,
+  writeFetchRecord,
+  type FetchRecord,
+} from './state.js';
+import { TransportError, callPeerText, callPeerToFile } from './transport.js';
+
+const C = fs.constants;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long a job started at `migrate begin` polls the previous host for its final seal. */
+export const SEAL_WAIT_MS = 10 * 60 * 1000;
+/** Consecutive failed listings after which a job stops trying (the next sync or event retries). */
+const MAX_LIST_FAILURES = 3;
+
+export interface FetchOptions {
+  /** Keep polling the source until its seal after the guest left appears (bounded by sealWaitMs). */
+  waitForSeal: boolean;
+  sealWaitMs?: number;
+  /** Progress lines (the job has no terminal; `sync` prints them). */
+  log?: (line: string) => void;
+}
+
+/** Identity of a segment's content across stores: origin host + origin key + sha256 (as the store dedups). */
+export function originId(
+  sidecar: Record<string, unknown>,
+  key: string,
+  host: string,
+  sha256: string,
+): string {
+  const from = sidecar.importedFrom as { host?: unknown; key?: unknown } | undefined;
+  const h = typeof from?.host === 'string' ? from.host : host;
+  const k = typeof from?.key === 'string' ? from.key : key;
+  return `${h}\0${k}\0${sha256}`;
+}
+
+/** Segments of `listing` this store lacks, in history order (pure). */
+export function planFetch(listing: Listing, have: ReadonlySet<string>): ListedSegment[] {
+  return listing.segments
+    .filter((s) => !have.has(originId(s.sidecar, s.key, s.host, s.sha256)))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/**
+ * Whether the listing shows that `source` has sealed its part after the guest left it (pure):
+ * a segment of `source` beyond the baseline (the keys it had while the guest was still leaving),
+ * or, without a baseline (a later sync), every live file of `source` sealed to its end.
+ */
+export function sourceSealed(
+  listing: Listing,
+  source: string,
+  baseline: readonly string[] | undefined,
+): boolean {
+  if (baseline) {
+    const before = new Set(baseline);
+    if (listing.segments.some((s) => s.host === source && !before.has(s.key))) return true;
+    return false;
+  }
+  return listing.live.filter((l) => l.host === source).every((l) => l.sealed >= l.bytes);
+}
+
+/** Keys of `source`'s own segments in a listing: the baseline the final seal is told apart from. */
+export function baselineOf(listing: Listing, source: string): string[] {
+  return listing.segments.filter((s) => s.host === source).map((s) => s.key);
+}
+
+function localIds(config: Config, uuid: string): Set<string> {
+  return new Set(
+    listSegments(config, uuid).map((s) =>
+      originId(s as unknown as Record<string, unknown>, s.key, s.host, s.sha256),
+    ),
+  );
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * True when the segment's bytes are already readable here as the same byte range of the same live
+ * file: a file serial on a shared instances folder (NFS), which both hosts log into. Importing it
+ * would show those bytes twice (once from the archive, once from the live file); the local store
+ * seals them in its own time. Paths from the peer's sidecar are only looked at inside the allowed
+ * roots, without following symlinks, and only read to compare a hash.
+ */
+export function sameBytesHere(config: Config, seg: ListedSegment): boolean {
+  const o = seg.sidecar.origin as
+    { path?: unknown; ino?: unknown; start?: unknown; end?: unknown } | undefined;
+  if (!o || typeof o.path !== 'string' || typeof o.ino !== 'number') return false;
+  if (
+    typeof o.start !== 'number' ||
+    typeof o.end !== 'number' ||
+    o.end - o.start !== seg.bytes ||
+    seg.bytes === 0
+  )
+    return false;
+  const where = locateAllowed(o.path, config.allowedRoots);
+  if (!where) return false;
+  let folder: SafeDir;
+  try {
+    folder = SafeDir.openBeneath(where.root, where.dirs);
+  } catch {
+    return false;
+  }
+  try {
+    // virtlogd may have rotated it since: the inode follows `x.log` -> `x.log.0` ...
+    for (const name of [where.name, ...Array.from({ length: 10 }, (_, i) => `${where.name}.${i}`)]) {
+      const st = folder.lstat(name);
+      if (!st?.isFile() || st.ino !== o.ino || st.size < o.end) continue;
+      const fd = folder.open(name, C.O_RDONLY | C.O_NONBLOCK);
+      try {
+        const hash = createHash('sha256');
+        const buf = Buffer.alloc(256 * 1024);
+        let pos = o.start;
+        while (pos < o.end) {
+          const n = fs.readSync(fd, buf, 0, Math.min(buf.length, o.end - pos), pos);
+          if (n <= 0) return false;
+          hash.update(buf.subarray(0, n));
+          pos += n;
+        }
+        return hash.digest('hex') === seg.sha256;
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    folder.close();
+  }
+}
+
+interface Counters {
+  segments: number;
+  bytes: number;
+  skippedShared: number;
+}
+
+/**
+ * Downloads one segment into its partial file (resuming at the partial file's size), verifies it
+ * and imports it. A short download stays for the next attempt; a corrupt one is removed.
+ */
+async function fetchSegment(
+  config: Config,
+  uuid: string,
+  peer: string,
+  seg: ListedSegment,
+  c: Counters,
+): Promise<void> {
+  const dir = partialDir(config.stateDir, uuid);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const part = posix.join(dir, `${seg.key}.${seg.sha256.slice(0, 16)}.part`);
+  let have = 0;
+  try {
+    const st = fs.lstatSync(part);
+    if (!st.isFile()) throw new Error(`${part} is not a regular file`);
+    have = st.size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  if (have > seg.bytes) {
+    fs.unlinkSync(part);
+    have = 0;
+  }
+  if (have < seg.bytes) {
+    await callPeerToFile(config, peer, ['get', uuid, seg.key, String(have)], part, {
+      timeoutMs: config.transferTimeoutSeconds * 1000,
+    });
+  } else if (!fs.existsSync(part)) {
+    fs.writeFileSync(part, '', { mode: 0o600 }); // an empty segment
+  }
+  const size = fs.statSync(part).size;
+  if (size < seg.bytes)
+    throw new Error(`segment ${seg.key}: got ${size} of ${seg.bytes} bytes (resumed next time)`);
+  const sha = await sha256OfFile(part);
+  if (size !== seg.bytes || sha !== seg.sha256) {
+    fs.unlinkSync(part);
+    throw new Error(
+      `segment ${seg.key}: content does not match the peer's sidecar (${size} bytes, sha256 ${sha}): discarded`,
+    );
+  }
+  ensureDomainDir(config, uuid).close();
+  const result = await withDomainLock(config, uuid, () =>
+    importSegment(config, uuid, seg.sidecar as unknown as SegmentMeta, fs.createReadStream(part)),
+  );
+  fs.unlinkSync(part);
+  if (result.imported) {
+    c.segments++;
+    c.bytes += seg.bytes;
+  }
+}
+
+async function listPeer(config: Config, peer: string, uuid: string): Promise<Listing> {
+  const text = await callPeerText(config, peer, ['list', uuid], {
+    timeoutMs: config.transferTimeoutSeconds * 1000,
+  });
+  return parseListing(text, uuid);
+}
+
+/** Fetches every segment of `listing` this store lacks; returns the errors (the rest still goes on). */
+async function fetchMissing(
+  config: Config,
+  uuid: string,
+  peer: string,
+  listing: Listing,
+  c: Counters,
+): Promise<string[]> {
+  const errors: string[] = [];
+  const have = localIds(config, uuid);
+  for (const seg of planFetch(listing, have)) {
+    if (sameBytesHere(config, seg)) {
+      c.skippedShared++;
+      continue;
+    }
+    try {
+      await fetchSegment(config, uuid, peer, seg, c);
+    } catch (e) {
+      errors.push(`${seg.key}: ${(e as Error).message}`);
+      if (e instanceof TransportError && e.unreachable) break;
+    }
+  }
+  return errors;
+}
+
+/** Whether the store is shared with `host` (its live folder is visible in our own store): nothing to copy. */
+export function sharedWith(config: Config, uuid: string, host: string): boolean {
+  try {
+    return (
+      fs.lstatSync(posix.join(domainDir(config.logRoot, uuid), host)).isDirectory() &&
+      host !== config.hostName
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Works on a domain's fetch record until its history is here, the poll window ends, or the source
+ * cannot be reached. Holds the domain's fetch lock (waiting up to `lockWaitMs` for another job).
+ */
+export async function runFetch(
+  config: Config,
+  uuid: string,
+  opts: FetchOptions,
+  lockWaitMs = 0,
+): Promise<FetchRecord> {
+  const log = opts.log ?? (() => undefined);
+  const end = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      return await withFetchLock(config.stateDir, uuid, () => fetchLocked(config, uuid, opts, log));
+    } catch (e) {
+      if (!(e instanceof FetchBusyError) || Date.now() >= end) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+async function fetchLocked(
+  config: Config,
+  uuid: string,
+  opts: FetchOptions,
+  log: (line: string) => void,
+): Promise<FetchRecord> {
+  const found = readFetchRecord(config.stateDir, uuid);
+  if (!found) throw new Error(`no history fetch recorded for domain ${uuid}`);
+  let rec: FetchRecord = { ...found, status: 'running', pid: process.pid, attempts: found.attempts + 1 };
+  rec.lastAttempt = new Date().toISOString();
+  const save = () => writeFetchRecord(config.stateDir, rec);
+  save();
+  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0 };
+  const sources = rec.candidates.filter((h) => h !== config.hostName);
+  const shared = sources.filter((h) => sharedWith(config, uuid, h));
+  if (shared.length) {
+    log(`store shared with ${shared.join(', ')}: nothing to copy`);
+    rec = { ...rec, status: 'nothing', lastError: undefined, source: shared[0] };
+    delete rec.pid;
+    save();
+    return rec;
+  }
+  if (sources.length === 0) {
+    rec = {
+      ...rec,
+      status: 'nothing',
+      lastError: 'no previous host known (no metadata hint, no peers configured)',
+    };
+    delete rec.pid;
+    save();
+    return rec;
+  }
+  const errors: string[] = [];
+  let complete = 0;
+  let reached = 0;
+  const deadline = Date.now() + (opts.sealWaitMs ?? SEAL_WAIT_MS);
+  for (const source of sources) {
+    let failures = 0;
+    let delay = 500;
+    for (;;) {
+      let listing: Listing | undefined;
+      try {
+        listing = await listPeer(config, source, uuid);
+        failures = 0;
+      } catch (e) {
+        failures++;
+        const msg = `${source}: ${(e as Error).message}`;
+        log(msg);
+        if (failures >= MAX_LIST_FAILURES || !opts.waitForSeal || Date.now() >= deadline) {
+          errors.push(msg);
+          break;
+        }
+      }
+      if (listing) {
+        // Only the hint's host (or, without one, each peer that hosted the guest) owes a final seal.
+        const owes = rec.previousHost
+          ? source === rec.previousHost
+          : listing.live.some((l) => l.host === source);
+        // The baseline is what the source had while the guest was still leaving it: only the
+        // first job (started at migrate begin) sees that moment.
+        if (opts.waitForSeal && found.attempts === 0 && rec.baseline === undefined && owes) {
+          rec.baseline = baselineOf(listing, source);
+        }
+        const segErrors = await fetchMissing(config, uuid, source, listing, c);
+        rec = {
+          ...rec,
+          source,
+          segmentsFetched: found.segmentsFetched + c.segments,
+          bytesFetched: found.bytesFetched + c.bytes,
+        };
+        save();
+        if (segErrors.length) {
+          errors.push(...segErrors.map((m) => `${source}: ${m}`));
+          reached++;
+          break;
+        }
+        const done =
+          !owes ||
+          (rec.baseline !== undefined && sourceSealed(listing, source, rec.baseline)) ||
+          // Without a baseline (the source was unreachable at first), a source sealed to the end.
+          (rec.baseline === undefined && sourceSealed(listing, source, undefined));
+        if (done) {
+          log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
+          complete++;
+          reached++;
+          break;
+        }
+        if (!opts.waitForSeal || Date.now() >= deadline) {
+          // The window is over: a source that printed nothing since leaves no new segment.
+          if (sourceSealed(listing, source, undefined) && opts.waitForSeal) {
+            complete++;
+          } else {
+            log(`${source}: its part of the history is not sealed yet`);
+          }
+          reached++;
+          break;
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 1.5, 5000);
+    }
+  }
+  rec = {
+    ...rec,
+    status:
+      complete === sources.length
+        ? 'complete'
+        : reached === 0 || errors.length
+          ? 'failed'
+          : 'waiting-for-seal',
+    lastError: errors.length ? errors.slice(-3).join('; ') : undefined,
+  };
+  if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
+  delete rec.pid;
+  save();
+  return rec;
+}
