@@ -1,0 +1,67 @@
+// virt-consolelog doctor: checks this host's setup and says what to fix (exit 0: no problem).
+import { evaluate, formatReport, problemCount } from '../../doctor/checks.js';
+import { gatherFacts } from '../../doctor/gather.js';
+import { reloadDaemons } from '../../doctor/reload.js';
+import { EXIT, UsageError, type Command } from '../command.js';
+
+const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
+
+Checks this host: libvirt and QEMU versions, virtlogd, the hook (installed, executable, its
+Node.js, seen by the running libvirtd/virtqemud), the store and state folders (writable), the
+transfer key, and each configured peer (one request through the configured transport). Every
+problem comes with the command that fixes it.
+
+libvirt looks for qemu hooks only when the daemon starts or reloads (SIGHUP). The hook counts as
+seen when the daemon started after the hook file appeared (its ctime), when a reload sent by the
+package (or by --reload) reached the same daemon process afterwards (recorded in
+state_dir/reloaded-DAEMON), or when another qemu hook existed when the daemon started.
+
+Options:
+  --json      one JSON object: {"ok", "problems", "warnings", "checks": [{"name", "status", "message", "fix"}]}
+  --no-peers  skip the peer probes (no network)
+  --reload    first reload (SIGHUP, never restart) the running libvirtd/virtqemud so that it finds the hook
+
+Exit codes: 0 no problem (warnings allowed), 1 problems found, 2 bad command line.`;
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  summary: 'check this host (libvirt, QEMU, virtlogd, hook, store, key, peers) and say what to fix',
+  usage: USAGE,
+  async run(args, ctx) {
+    let json = false;
+    let peers = true;
+    let reload = false;
+    for (const a of args) {
+      if (a === '--json') json = true;
+      else if (a === '--no-peers') peers = false;
+      else if (a === '--reload') reload = true;
+      else throw new UsageError(`unknown argument ${a}`);
+    }
+    const loaded = ctx.config();
+    const errors = loaded.errors.map((e) => e.message);
+    let facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
+    if (reload) {
+      for (const r of await reloadDaemons(facts.daemons, loaded.config.stateDir)) {
+        const what = `${r.daemon} (pid ${r.pid})`;
+        ctx.io.stderr.write(
+          r.error
+            ? `virt-consolelog doctor: could not reload ${what}: ${r.error}\n`
+            : `virt-consolelog doctor: reloaded ${what}\n`,
+        );
+      }
+      facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
+    }
+    const checks = evaluate(facts);
+    const problems = problemCount(checks);
+    if (json) {
+      const warnings = checks.filter((c) => c.status === 'warn').length;
+      ctx.io.stdout.write(
+        JSON.stringify({ ok: problems === 0, problems, warnings, host: facts.hostName, checks }, null, 2) +
+          '\n',
+      );
+    } else {
+      ctx.io.stdout.write(formatReport(checks));
+    }
+    return problems === 0 ? EXIT.ok : EXIT.failure;
+  },
+};

@@ -1,0 +1,351 @@
+// The doctor's adapter: reads what the checks judge from this host (files under /etc, /run,
+// /proc, the state dir), runs the binaries' --version and probes the peers' export.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { Config } from '../config/schema.js';
+import { getHostFacts, LIBVIRT_DAEMONS, QEMU_DIRS, qemuCandidates, type ProbePaths } from '../host/facts.js';
+import { parseListing } from '../transfer/protocol.js';
+import { peerArgv } from '../transfer/transport.js';
+import type {
+  DaemonFacts,
+  DoctorFacts,
+  HookFileFacts,
+  PathFacts,
+  PeerFacts,
+  ReloadRecord,
+} from './checks.js';
+
+export interface DoctorPaths {
+  /** /etc/libvirt/hooks: the main `qemu` script and `qemu.d/`. */
+  hooksDir: string;
+  /** /run: daemons' pid files, libvirt/virtlogd-sock. */
+  runDir: string;
+  procDir: string;
+  qemuConf: string;
+  /** /etc/default/virt-consolelog (VIRT_CONSOLELOG_NODE). */
+  defaultFile: string;
+  /** Where the hook launcher looks for Node, in its order (after VIRT_CONSOLELOG_NODE). */
+  nodeCandidates: readonly string[];
+  probe: ProbePaths;
+}
+
+export const SYSTEM_PATHS: Readonly<DoctorPaths> = {
+  hooksDir: '/etc/libvirt/hooks',
+  runDir: '/run',
+  procDir: '/proc',
+  qemuConf: '/etc/libvirt/qemu.conf',
+  defaultFile: '/etc/default/virt-consolelog',
+  nodeCandidates: ['/usr/bin/node', '/usr/bin/nodejs', '/usr/local/bin/node'],
+  probe: { libvirtDaemons: LIBVIRT_DAEMONS, qemuDirs: QEMU_DIRS },
+};
+
+export const DAEMONS = ['libvirtd', 'virtqemud'] as const;
+/** A UUID no domain has: listing it proves the export answers without reading any history. */
+const PROBE_UUID = '00000000-0000-0000-0000-000000000000';
+/** Clock ticks per second of /proc/PID/stat: USER_HZ, fixed at 100 in Linux's user ABI. */
+const USER_HZ = 100;
+const PEER_CONNECT_TIMEOUT_S = 3;
+const PEER_TIMEOUT_MS = 10_000;
+
+export interface GatherOptions {
+  paths?: DoctorPaths;
+  /** Probe the peers (network); false for --no-peers. */
+  peers?: boolean;
+}
+
+function readText(path: string, max = 64 * 1024): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const buf = Buffer.alloc(max);
+    const n = fs.readSync(fd, buf, 0, max, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function isExecutableFile(path: string): { ok: boolean; ctimeMs: number } | undefined {
+  try {
+    // stat, not lstat: libvirt follows a symlinked hook too.
+    const st = fs.statSync(path);
+    return { ok: st.isFile() && (st.mode & 0o111) !== 0, ctimeMs: st.ctimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hook.mjs a launcher runs: `exec "$node" "/path/hook.mjs"` in packaging/hook-launcher.sh.in. */
+export function launcherTarget(text: string): string | undefined {
+  return /exec\s+"\$node"\s+"([^"]+)"/.exec(text)?.[1];
+}
+
+function isOurLauncher(text: string): boolean {
+  return text.includes('virt-consolelog') && launcherTarget(text) !== undefined;
+}
+
+function gatherHooks(hooksDir: string): Pick<DoctorFacts, 'hooks' | 'otherHooks'> {
+  const hooks: HookFileFacts[] = [];
+  const otherHooks: { path: string; ctimeMs: number }[] = [];
+  const main = join(hooksDir, 'qemu');
+  const mainStat = isExecutableFile(main);
+  if (mainStat?.ok) otherHooks.push({ path: main, ctimeMs: mainStat.ctimeMs });
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(join(hooksDir, 'qemu.d')).sort();
+  } catch {
+    names = [];
+  }
+  for (const name of names) {
+    const path = join(hooksDir, 'qemu.d', name);
+    const st = isExecutableFile(path);
+    if (!st) continue;
+    const text = readText(path);
+    if (text !== undefined && isOurLauncher(text)) {
+      const target = launcherTarget(text);
+      hooks.push({
+        path,
+        executable: st.ok,
+        ctimeMs: st.ctimeMs,
+        target,
+        targetExists: target !== undefined && fs.existsSync(target),
+      });
+    } else if (st.ok) {
+      otherHooks.push({ path, ctimeMs: st.ctimeMs });
+    }
+  }
+  return { hooks, otherHooks };
+}
+
+/** VIRT_CONSOLELOG_NODE from the /etc/default file (a plain assignment; the file is not executed). */
+export function defaultFileNode(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  let value: string | undefined;
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?VIRT_CONSOLELOG_NODE=(?:"([^"]*)"|'([^']*)'|(\S*))\s*$/.exec(line);
+    if (m) value = m[1] ?? m[2] ?? m[3];
+  }
+  return value || undefined;
+}
+
+async function gatherNode(paths: DoctorPaths): Promise<DoctorFacts['node']> {
+  const override = defaultFileNode(readText(paths.defaultFile));
+  for (const candidate of [override, ...paths.nodeCandidates]) {
+    if (!candidate || !isExecutableFile(candidate)?.ok) continue;
+    const r = await execa(candidate, ['--version'], { reject: false, timeout: 5000, stdin: 'ignore' });
+    const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(String(r.stdout).trim());
+    return { path: candidate, version: m ? `${m[1]}.${m[2]}.${m[3]}` : undefined };
+  }
+  return { path: undefined, version: undefined };
+}
+
+/** Start of a process: clock ticks since boot (stat field 22) and ms since the epoch. */
+export function processStart(procDir: string, pid: number): { ticks: number; atMs: number } | undefined {
+  const stat = readText(join(procDir, String(pid), 'stat'));
+  const uptime = readText(join(procDir, 'uptime'));
+  if (!stat || !uptime) return undefined;
+  // Fields after the command name (which may hold spaces and parentheses) start at field 3.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(rest[19]);
+  const up = Number(uptime.split(' ')[0]);
+  if (!Number.isFinite(ticks) || !Number.isFinite(up)) return undefined;
+  // /proc/uptime has 10 ms resolution, far finer than /proc/stat's whole-second btime.
+  return { ticks, atMs: Math.round(Date.now() - up * 1000 + (ticks * 1000) / USER_HZ) };
+}
+
+/** The process a pid file names, if it is alive and is `name` (a stale pid file may name another). */
+export function pidFromFile(paths: DoctorPaths, pidFile: string, name: string): number | undefined {
+  const pid = Number(readText(pidFile)?.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const comm = readText(join(paths.procDir, String(pid), 'comm'))?.trim();
+  return comm === name ? pid : undefined;
+}
+
+export function gatherDaemons(paths: DoctorPaths): DaemonFacts[] {
+  const out: DaemonFacts[] = [];
+  for (const name of DAEMONS) {
+    const pid = pidFromFile(paths, join(paths.runDir, `${name}.pid`), name);
+    if (pid === undefined) continue;
+    const start = processStart(paths.procDir, pid);
+    out.push({ name, pid, startedAtMs: start?.atMs, startTicks: start?.ticks });
+  }
+  return out;
+}
+
+export function reloadRecordPath(stateDir: string, daemon: string): string {
+  return join(stateDir, `reloaded-${daemon}`);
+}
+
+function gatherReloads(stateDir: string): ReloadRecord[] {
+  const out: ReloadRecord[] = [];
+  for (const daemon of DAEMONS) {
+    const path = reloadRecordPath(stateDir, daemon);
+    const text = readText(path, 256);
+    if (!text) continue;
+    const [pid, ticks] = text.trim().split(/\s+/).map(Number);
+    if (!Number.isInteger(pid) || !Number.isInteger(ticks)) continue;
+    out.push({ daemon, pid: pid as number, startTicks: ticks as number, atMs: fs.statSync(path).mtimeMs });
+  }
+  return out;
+}
+
+/** stdio_handler from qemu.conf; "logd" is libvirt's default. */
+export function stdioHandler(qemuConf: string | undefined): string {
+  let value = 'logd';
+  for (const line of (qemuConf ?? '').split('\n')) {
+    const m = /^\s*stdio_handler\s*=\s*"([^"]*)"/.exec(line);
+    if (m) value = m[1] as string;
+  }
+  return value;
+}
+
+/** Writes and removes a file in `dir`: the only sure test that root can write there. */
+export function probeWritable(dir: string): PathFacts {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    return { path: dir, problem: `${(e as NodeJS.ErrnoException).code ?? 'error'}: missing` };
+  }
+  if (!st.isDirectory()) return { path: dir, problem: 'not a directory' };
+  const probe = join(dir, `.virt-consolelog-doctor-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const C = fs.constants;
+  try {
+    const fd = fs.openSync(probe, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, 'x');
+    } finally {
+      fs.closeSync(fd);
+      fs.unlinkSync(probe);
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return { path: dir, problem: `${err.code ?? 'error'}: ${err.message}` };
+  }
+  let freeBytes: number | undefined;
+  try {
+    const s = fs.statfsSync(dir);
+    freeBytes = s.bavail * s.bsize;
+  } catch {
+    freeBytes = undefined;
+  }
+  return { path: dir, problem: undefined, freeBytes };
+}
+
+/** One request through the configured transport, with a short connect timeout. */
+export async function probePeer(config: Config, peer: string): Promise<PeerFacts> {
+  const started = Date.now();
+  const ms = () => Date.now() - started;
+  let argv: string[];
+  try {
+    argv = peerArgv(config, peer, ['list', PROBE_UUID]).map((a) =>
+      a.startsWith('ConnectTimeout=') ? `ConnectTimeout=${PEER_CONNECT_TIMEOUT_S}` : a,
+    );
+  } catch (e) {
+    return { name: peer, problem: (e as Error).message, unreachable: true, ms: ms() };
+  }
+  const [file, ...args] = argv as [string, ...string[]];
+  const r = await execa(file, args, {
+    reject: false,
+    timeout: PEER_TIMEOUT_MS,
+    stdin: 'ignore',
+    encoding: 'utf8',
+  });
+  if (r.timedOut)
+    return {
+      name: peer,
+      problem: `no answer within ${PEER_TIMEOUT_MS / 1000} s`,
+      unreachable: true,
+      ms: ms(),
+    };
+  if (r.exitCode !== 0) {
+    const stderr = String(r.stderr ?? '')
+      .trim()
+      .split('\n')
+      .slice(-2)
+      .join(' / ');
+    const cause = r.exitCode === undefined ? (r.shortMessage ?? 'cannot run') : `exit ${r.exitCode}`;
+    return {
+      name: peer,
+      problem: `${file} failed (${cause})${stderr ? `: ${stderr}` : ''}`,
+      // ssh reports its own failures (connection, authentication) as 255.
+      unreachable: r.exitCode === undefined || (config.transport === 'ssh' && r.exitCode === 255),
+      ms: ms(),
+    };
+  }
+  try {
+    const listing = parseListing(String(r.stdout), PROBE_UUID);
+    return { name: peer, problem: undefined, exporter: listing.exporter, ms: ms() };
+  } catch (e) {
+    return {
+      name: peer,
+      problem: `reached, but the answer is not an export listing: ${(e as Error).message}`,
+      ms: ms(),
+    };
+  }
+}
+
+export async function gatherFacts(
+  config: Config,
+  configPath: string,
+  configErrors: string[],
+  opts: GatherOptions = {},
+): Promise<DoctorFacts> {
+  const paths = opts.paths ?? SYSTEM_PATHS;
+  const exists = (p: string) => isExecutableFile(p)?.ok === true;
+  // Before the host facts: their cache write would create a missing state dir.
+  const store = probeWritable(config.logRoot);
+  const state = probeWritable(config.stateDir);
+  const [hostFacts, node, peers] = await Promise.all([
+    getHostFacts(config, undefined, paths.probe),
+    gatherNode(paths),
+    opts.peers === false
+      ? Promise.resolve(undefined)
+      : Promise.all(config.peers.map((p) => probePeer(config, p))),
+  ]);
+  const virtlogdSocket = join(paths.runDir, 'libvirt', 'virtlogd-sock');
+  let keyMode: number | undefined;
+  let keyExists = false;
+  try {
+    keyMode = fs.statSync(config.sshKey).mode & 0o7777;
+    keyExists = true;
+  } catch {
+    keyExists = false;
+  }
+  return {
+    configPath,
+    configErrors,
+    hostName: config.hostName,
+    libvirt: { version: hostFacts.libvirtVersion, binaryFound: paths.probe.libvirtDaemons.some(exists) },
+    qemu: {
+      version: hostFacts.qemuVersion,
+      binaryFound: qemuCandidates(undefined, paths.probe.qemuDirs).some(exists),
+    },
+    virtlogd: {
+      pid: pidFromFile(paths, join(paths.runDir, 'virtlogd.pid'), 'virtlogd'),
+      socket: fs.existsSync(virtlogdSocket) ? virtlogdSocket : undefined,
+    },
+    stdioHandler: stdioHandler(readText(paths.qemuConf)),
+    hooksDir: paths.hooksDir,
+    ...gatherHooks(paths.hooksDir),
+    node,
+    daemons: gatherDaemons(paths),
+    reloads: gatherReloads(config.stateDir),
+    store,
+    state,
+    transport: config.transport,
+    sshUser: config.sshUser,
+    key: {
+      path: config.sshKey,
+      exists: keyExists,
+      mode: keyMode,
+      publicExists: fs.existsSync(`${config.sshKey}.pub`),
+    },
+    peers,
+    configuredPeers: config.peers,
+  };
+}
