@@ -1,6 +1,142 @@
-// prepare begin: filled in by the store work (issue 4).
+// prepare begin: ensure the store, seal what this start would truncate, append boot markers,
+// record names, sources and generation in domain.json. Never fails the start (run.ts fails open).
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { HandlerResult, HookContext } from './context.js';
+import { decidePrepare } from './decide-prepare.js';
+import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
+import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
+import type { Config } from '../config/schema.js';
+import { hostState, noteName, withHost, type BootRef } from '../store/domain-state.js';
+import { normaliseUuid } from '../store/layout.js';
+import { LockTimeoutError } from '../store/lock.js';
+import { bootMarkerLine } from '../store/markers.js';
+import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
+import { actionRoots, sealDevice, withStore } from '../store/seal.js';
+import { resolveDomain } from '../store/find.js';
 
-export async function handlePrepare(_ctx: HookContext): Promise<HandlerResult> {
+const C = fs.constants;
+
+export function newBootId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** The domain's UUID from XML that the full parser refused, else from the store by name. */
+function fallbackUuid(config: Config, xml: string, name: string): string | undefined {
+  const m = /<uuid>\s*([0-9A-Fa-f-]{32,36})\s*<\/uuid>/.exec(xml);
+  const fromXml = m ? normaliseUuid(m[1] as string) : undefined;
+  return fromXml ?? resolveDomain(config, name)[0]?.uuid;
+}
+
+/**
+ * Appends a boot marker line to an append-mode log, creating the file (config.logFileMode) and
+ * its folders inside the allowed roots. Never follows a symlink.
+ */
+export function appendBootMarker(config: Config, path: string, line: string): void {
+  const loc = locateAllowed(path, actionRoots(config));
+  if (!loc) throw new UnsafePathError(`${path} is outside the allowed roots: no boot marker written`);
+  const dir = SafeDir.openBeneath(loc.root, loc.dirs, true, 0o750);
+  try {
+    const fd = dir.open(loc.name, C.O_RDWR | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK, config.logFileMode);
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file: no boot marker written`);
+      let text = line;
+      if (st.size > 0) {
+        const last = Buffer.alloc(1);
+        fs.readSync(fd, last, 0, 1, st.size - 1);
+        // A marker must start a line; the guest's unfinished last line is ended first.
+        if (last[0] !== 10) text = '\n' + line;
+      }
+      fs.writeSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    dir.close();
+  }
+}
+
+export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
+  const { config } = ctx;
+  const host = config.hostName;
+  const now = ctx.now();
+  let uuid: string | undefined;
+  let name = ctx.event.domain;
+  let chardevs: ChardevInfo[] | undefined;
+  let metadata: ConsolelogMetadata = {};
+  try {
+    const id = readDomainIdentity(ctx.xml);
+    uuid = id.uuid;
+    name = id.name || name;
+    chardevs = listChardevs(ctx.xml);
+    metadata = readConsolelogMetadata(ctx.xml);
+  } catch (e) {
+    ctx.report(`domain XML not understood (${(e as Error).message}): sealing every source the store knows`);
+    uuid = fallbackUuid(config, ctx.xml, name);
+    if (!uuid) {
+      ctx.report('no UUID in the XML and no store entry for this name: nothing sealed');
+      return {};
+    }
+  }
+  const boot: BootRef = { id: newBootId(), host, at: now.toISOString() };
+  try {
+    await withStore(config, uuid, (store) => {
+      for (const r of store.repairs) ctx.note(r);
+      if (store.lock.recovered) ctx.report(store.lock.recovered);
+      if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
+      const prev = hostState(store.domain, host);
+      const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
+      const degraded: string[] = [];
+      for (const step of plan.seal) {
+        const out = sealDevice(
+          store,
+          {
+            host,
+            device: step.device,
+            path: step.path,
+            generation: prev.generation,
+            reason: step.reason,
+            ...(step.boot ? { boot: step.boot } : {}),
+            truncateNext: step.truncateNext,
+            truncating: step.truncateNext,
+          },
+          now,
+        );
+        if (out.refused) {
+          ctx.report(`${step.device}: ${out.skipped}`);
+          degraded.push(`${step.device}: ${out.skipped}`);
+        }
+        for (const s of out.segments)
+          ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
+      }
+      const line = bootMarkerLine(boot.id, host, now);
+      for (const m of plan.markers) {
+        try {
+          appendBootMarker(config, m.path, line);
+        } catch (e) {
+          ctx.report(`${m.device}: ${(e as Error).message}`);
+          degraded.push(`${m.device}: ${(e as Error).message}`);
+        }
+      }
+      for (const n of plan.notes) ctx.note(n);
+      if (!Object.keys(plan.devices).length)
+        degraded.push('no serial or console is logged: sealed-only capture');
+      let domain = noteName(store.domain, name, now);
+      domain = withHost(domain, host, {
+        generation: plan.generation,
+        devices: plan.devices,
+        lastEvent: { kind: 'prepare', at: now.toISOString() },
+        ...(degraded.length ? { degraded } : {}),
+      });
+      store.domain = domain;
+      ctx.note(
+        `boot ${boot.id}: ${plan.markers.length} marker(s), ${plan.seal.length} source(s) checked for sealing`,
+      );
+    });
+  } catch (e) {
+    if (e instanceof LockTimeoutError) ctx.report(`${e.message}: nothing sealed, start goes on`);
+    else throw e;
+  }
   return {};
 }

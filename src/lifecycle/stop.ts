@@ -1,10 +1,73 @@
-// stopped end / release end: filled in by the store work (issue 4).
+// stopped end / release end: seal this host's part of the history, then (release) retention.
 import type { HandlerResult, HookContext } from './context.js';
+import { decideStop } from './decide-stop.js';
+import { readDomainIdentity } from '../xml/chardevs.js';
+import { hostState, withHost } from '../store/domain-state.js';
+import { resolveDomain } from '../store/find.js';
+import { normaliseUuid } from '../store/layout.js';
+import { LockTimeoutError } from '../store/lock.js';
+import { applyDomainRetention } from '../store/retention.js';
+import { sealHostLocked, withStore } from '../store/seal.js';
 
-export async function handleStopped(_ctx: HookContext): Promise<HandlerResult> {
+function uuidOf(ctx: HookContext): string | undefined {
+  try {
+    return readDomainIdentity(ctx.xml).uuid;
+  } catch {
+    const m = /<uuid>\s*([0-9A-Fa-f-]{32,36})\s*<\/uuid>/.exec(ctx.xml);
+    return (m && normaliseUuid(m[1] as string)) || resolveDomain(ctx.config, ctx.event.domain)[0]?.uuid;
+  }
+}
+
+async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<HandlerResult> {
+  const uuid = uuidOf(ctx);
+  if (!uuid) {
+    ctx.report('domain UUID unknown (XML not understood, name not in the store): nothing sealed');
+    return {};
+  }
+  const { config } = ctx;
+  const host = config.hostName;
+  const now = ctx.now();
+  try {
+    await withStore(config, uuid, async (store) => {
+      for (const r of store.repairs) ctx.note(r);
+      if (store.lock.recovered) ctx.report(store.lock.recovered);
+      const plan = decideStop(kind, ctx.event.extra, store.domain, host);
+      for (const out of sealHostLocked(store, host, plan.reason, now)) {
+        if (out.refused) ctx.report(`${out.device}: ${out.skipped}`);
+        for (const s of out.segments)
+          ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${plan.reason})`);
+      }
+      const h = hostState(store.domain, host);
+      store.domain = withHost(store.domain, host, {
+        ...h,
+        lastEvent: {
+          kind,
+          at: now.toISOString(),
+          reason: plan.reason + (plan.inferred ? ' (inferred)' : ''),
+        },
+      });
+      if (plan.retention) {
+        store.save(); // the seal is durable before the slower compression starts
+        const r = await applyDomainRetention(store, now);
+        for (const c of r.compressed) ctx.note(`compressed ${c.key} (saved ${c.saved} bytes)`);
+        for (const d of r.deleted) ctx.note(`pruned ${d.key} (${d.bytes} bytes, ${d.why})`);
+        if (r.overCap !== undefined)
+          ctx.report(
+            `live files alone (${r.overCap} bytes) exceed domain_cap_bytes ${config.domainCapBytes}`,
+          );
+      }
+    });
+  } catch (e) {
+    if (e instanceof LockTimeoutError) ctx.report(`${e.message}: not sealed now, the next event seals it`);
+    else throw e;
+  }
   return {};
 }
 
-export async function handleRelease(_ctx: HookContext): Promise<HandlerResult> {
-  return {};
+export async function handleStopped(ctx: HookContext): Promise<HandlerResult> {
+  return stop(ctx, 'stopped');
+}
+
+export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
+  return stop(ctx, 'release');
 }

@@ -107,6 +107,8 @@ export interface SealRequest {
   boot?: BootRef;
   /** The next start truncates the live file in place: remember its ctime. */
   truncateNext: boolean;
+  /** The device's source is truncated at every start: its content from 0 is one boot's output. */
+  truncating?: boolean;
 }
 
 export interface SealOutcome {
@@ -200,6 +202,7 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
         const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
         const isBase = file === name;
         if (id.size > start) {
+          const bootAt0 = rewritten || (start === 0 && !tracked && !!req.truncating && !!req.boot);
           const key = sealRange(
             store,
             req,
@@ -208,7 +211,7 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
             id,
             start,
             st,
-            rewritten,
+            bootAt0,
             tracked?.updated,
             now,
           );
@@ -348,6 +351,7 @@ export function sealHostLocked(store: LockedStore, host: string, reason: string,
         reason,
         ...(d.boot ? { boot: d.boot } : {}),
         truncateNext: false,
+        truncating: d.truncating,
       },
       now,
     ),

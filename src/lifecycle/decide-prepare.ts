@@ -1,0 +1,95 @@
+// What `prepare begin` does to the store, decided from the XML and domain.json alone (pure).
+import type { ChardevInfo } from '../xml/chardevs.js';
+import type { ConsolelogMetadata } from '../xml/metadata.js';
+import type { BootRef, DeviceState, DomainState } from '../store/domain-state.js';
+import { hostState } from '../store/domain-state.js';
+
+export interface PrepareInput {
+  host: string;
+  /** Chardevs of the XML; undefined when the XML could not be parsed. */
+  chardevs: ChardevInfo[] | undefined;
+  metadata: ConsolelogMetadata;
+  state: DomainState;
+  boot: BootRef;
+}
+
+export interface SealStep {
+  device: string;
+  path: string;
+  /** The start about to happen truncates this path in place. */
+  truncateNext: boolean;
+  reason: 'restart' | 'source-changed' | 'unparsed-xml';
+  boot?: BootRef;
+}
+
+export interface PreparePlan {
+  generation: number;
+  /** Seal these before QEMU starts (the content is about to be truncated or forgotten). */
+  seal: SealStep[];
+  /** Append a boot marker to these append-mode logs. */
+  markers: { device: string; path: string }[];
+  /** This host's devices after the start (domain.json). */
+  devices: Record<string, DeviceState>;
+  notes: string[];
+}
+
+/** The log a chardev is captured in: virtlogd's `<log>` if any, else a file backend's own file. */
+export function capturedSource(c: ChardevInfo): Omit<DeviceState, 'boot'> | undefined {
+  if (c.isSerialAlias) return undefined;
+  if (c.logFile) return { path: c.logFile, kind: 'log', truncating: !c.logAppend };
+  if (c.type === 'file' && c.sourcePath)
+    return { path: c.sourcePath, kind: 'file', truncating: !c.sourceAppend };
+  return undefined;
+}
+
+export function decidePrepare(input: PrepareInput): PreparePlan {
+  const prev = hostState(input.state, input.host);
+  const generation = Math.max(input.metadata.generation ?? 0, input.state.maxGeneration);
+  const plan: PreparePlan = { generation, seal: [], markers: [], devices: {}, notes: [] };
+  if (!input.chardevs) {
+    // Unknown XML: whatever it does, the sources we knew may be truncated; seal them all.
+    for (const [device, d] of Object.entries(prev.devices)) {
+      plan.seal.push({
+        device,
+        path: d.path,
+        truncateNext: true,
+        reason: 'unparsed-xml',
+        ...(d.boot ? { boot: d.boot } : {}),
+      });
+      plan.devices[device] = { ...d, truncating: true, boot: input.boot };
+    }
+    plan.notes.push('XML not parsed: sealed the sources domain.json knew');
+    return plan;
+  }
+  for (const c of input.chardevs) {
+    const src = capturedSource(c);
+    if (!src) continue;
+    const old = prev.devices[c.device];
+    if (src.truncating) {
+      plan.seal.push({
+        device: c.device,
+        path: src.path,
+        truncateNext: true,
+        reason: 'restart',
+        ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
+      });
+    } else {
+      plan.markers.push({ device: c.device, path: src.path });
+    }
+    plan.devices[c.device] = { ...src, boot: input.boot };
+  }
+  // Sources no longer used (path changed, device gone): seal what they hold before we forget them.
+  for (const [device, d] of Object.entries(prev.devices)) {
+    if (plan.devices[device]?.path === d.path) continue;
+    plan.seal.push({
+      device,
+      path: d.path,
+      truncateNext: false,
+      reason: 'source-changed',
+      ...(d.boot ? { boot: d.boot } : {}),
+    });
+  }
+  // Seal old sources first: history order within a device is old path, then the current one.
+  plan.seal.sort((a, b) => Number(a.reason !== 'source-changed') - Number(b.reason !== 'source-changed'));
+  return plan;
+}

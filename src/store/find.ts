@@ -1,0 +1,61 @@
+// Finding domains in the store: by UUID, or by a name recorded in their domain.json.
+import * as fs from 'node:fs';
+import type { Config } from '../config/schema.js';
+import { currentName, parseDomainState, type DomainState } from './domain-state.js';
+import { DOMAIN_STATE_FILE, isUuid, normaliseUuid } from './layout.js';
+import { SafeDir } from './safe-fs.js';
+
+/** UUIDs of every domain folder in the store. */
+export function listDomainUuids(config: Config): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(config.logRoot);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return names.filter(isUuid).sort();
+}
+
+export function readDomainStateOf(config: Config, uuid: string): DomainState | undefined {
+  let dir: SafeDir;
+  try {
+    dir = SafeDir.openBeneath(config.logRoot, [uuid]);
+  } catch {
+    return undefined;
+  }
+  try {
+    return parseDomainState(uuid, dir.readText(DOMAIN_STATE_FILE));
+  } catch {
+    return undefined;
+  } finally {
+    dir.close();
+  }
+}
+
+export interface DomainMatch {
+  uuid: string;
+  state: DomainState;
+  /** The name it was last seen with. */
+  name: string | undefined;
+}
+
+/**
+ * Resolves what an operator typed: a UUID (any case, with or without dashes) or a domain name.
+ * A name may match several UUIDs (a name re-used by a new domain): newest use first.
+ */
+export function resolveDomain(config: Config, what: string): DomainMatch[] {
+  const uuid = normaliseUuid(what);
+  if (uuid) {
+    const state = readDomainStateOf(config, uuid);
+    return state ? [{ uuid, state, name: currentName(state) }] : [];
+  }
+  const out: (DomainMatch & { lastSeen: string })[] = [];
+  for (const u of listDomainUuids(config)) {
+    const state = readDomainStateOf(config, u);
+    const n = state?.names.find((x) => x.name === what);
+    if (state && n) out.push({ uuid: u, state, name: currentName(state), lastSeen: n.lastSeen });
+  }
+  out.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : -1));
+  return out.map(({ lastSeen: _l, ...m }) => m);
+}

@@ -1,0 +1,149 @@
+// Retention: per-domain cap (live + archive), global cap, retention_days. Oldest segments go
+// first; live files (virtlogd's, still being written) are never deleted, only counted.
+import type { Config } from '../config/schema.js';
+import { rotationSet } from './layout.js';
+import { compressSegment, deleteSegment, listArchive, type SegmentInfo } from './segments.js';
+import type { LockedStore } from './seal.js';
+import { openParentSafely } from './seal.js';
+import type { DomainState } from './domain-state.js';
+
+export interface RetentionSegment {
+  uuid: string;
+  key: string;
+  storedBytes: number;
+  lastTime: string;
+}
+
+export interface RetentionInput {
+  segments: RetentionSegment[];
+  /** Live bytes per domain (counted against caps, never deleted). */
+  liveBytes: Record<string, number>;
+  domainCapBytes: number;
+  globalCapBytes: number;
+  retentionDays: number;
+  now: Date;
+}
+
+export interface RetentionPlan {
+  delete: { uuid: string; key: string; bytes: number; why: 'age' | 'domain cap' | 'global cap' }[];
+  /** Domains still over their cap after deleting every segment (live files alone exceed it). */
+  overCap: { uuid: string; bytes: number }[];
+}
+
+/** Pure: which segments to delete. Segment order within a domain is key order (history order). */
+export function planRetention(input: RetentionInput): RetentionPlan {
+  const plan: RetentionPlan = { delete: [], overCap: [] };
+  const gone = new Set<string>();
+  const del = (s: RetentionSegment, why: RetentionPlan['delete'][number]['why']) => {
+    gone.add(`${s.uuid}/${s.key}`);
+    plan.delete.push({ uuid: s.uuid, key: s.key, bytes: s.storedBytes, why });
+  };
+  const alive = () => input.segments.filter((s) => !gone.has(`${s.uuid}/${s.key}`));
+  if (input.retentionDays > 0) {
+    const limit = input.now.getTime() - input.retentionDays * 86400_000;
+    for (const s of input.segments) if (Date.parse(s.lastTime) < limit) del(s, 'age');
+  }
+  const uuids = [...new Set([...input.segments.map((s) => s.uuid), ...Object.keys(input.liveBytes)])];
+  if (input.domainCapBytes > 0) {
+    for (const uuid of uuids) {
+      const segs = alive()
+        .filter((s) => s.uuid === uuid)
+        .sort((a, b) => (a.key < b.key ? -1 : 1));
+      let total = (input.liveBytes[uuid] ?? 0) + segs.reduce((n, s) => n + s.storedBytes, 0);
+      for (const s of segs) {
+        if (total <= input.domainCapBytes) break;
+        del(s, 'domain cap');
+        total -= s.storedBytes;
+      }
+      if (total > input.domainCapBytes) plan.overCap.push({ uuid, bytes: total });
+    }
+  }
+  if (input.globalCapBytes > 0) {
+    const segs = alive().sort((a, b) =>
+      a.lastTime < b.lastTime ? -1 : a.lastTime > b.lastTime ? 1 : a.key < b.key ? -1 : 1,
+    );
+    let total =
+      Object.values(input.liveBytes).reduce((n, b) => n + b, 0) + segs.reduce((n, s) => n + s.storedBytes, 0);
+    for (const s of segs) {
+      if (total <= input.globalCapBytes) break;
+      del(s, 'global cap');
+      total -= s.storedBytes;
+    }
+  }
+  return plan;
+}
+
+/** Bytes of a domain's live files readable on this host (every host's, on a shared store). */
+export function liveBytesOf(config: Config, state: DomainState): number {
+  let total = 0;
+  const seen = new Set<string>();
+  for (const h of Object.values(state.hosts)) {
+    for (const d of Object.values(h.devices)) {
+      const opened = openParentSafely(config, d.path);
+      if (!('dir' in opened)) continue;
+      try {
+        for (const f of rotationSet(opened.name, opened.dir.list())) {
+          const st = opened.dir.lstat(f);
+          if (!st?.isFile() || seen.has(`${st.dev}:${st.ino}`)) continue;
+          seen.add(`${st.dev}:${st.ino}`);
+          total += st.size;
+        }
+      } finally {
+        opened.dir.close();
+      }
+    }
+  }
+  return total;
+}
+
+export interface RetentionResult {
+  compressed: { key: string; saved: number }[];
+  deleted: RetentionPlan['delete'];
+  overCap?: number;
+}
+
+/**
+ * Under the lock: compress plain segments of at least config.compressMinBytes, then apply the
+ * domain cap and retention_days to this domain (the global cap is applied by pruneAll).
+ */
+export async function applyDomainRetention(
+  store: LockedStore,
+  now: Date,
+  dryRun = false,
+): Promise<RetentionResult> {
+  const { config } = store;
+  const result: RetentionResult = { compressed: [], deleted: [] };
+  let segments: SegmentInfo[] = listArchive(store.archive);
+  if (!dryRun && config.compressMinBytes >= 0) {
+    for (const s of segments) {
+      if (s.compressed || s.storedBytes < config.compressMinBytes) continue;
+      if (store.signal.aborted) break;
+      const saved = await compressSegment(store.archive, s.key, config.logFileMode);
+      if (saved > 0) result.compressed.push({ key: s.key, saved });
+    }
+    if (result.compressed.length) segments = listArchive(store.archive);
+  }
+  const plan = planRetention({
+    segments: segments.map((s) => ({
+      uuid: store.uuid,
+      key: s.key,
+      storedBytes: s.storedBytes,
+      lastTime: s.lastTime,
+    })),
+    liveBytes: { [store.uuid]: liveBytesOf(config, store.domain) },
+    domainCapBytes: config.domainCapBytes,
+    globalCapBytes: 0,
+    retentionDays: config.retentionDays,
+    now,
+  });
+  if (!dryRun) for (const d of plan.delete) deleteSegment(store.archive, d.key);
+  if (plan.delete.length && !dryRun) store.archive.fsync();
+  result.deleted = plan.delete;
+  if (plan.overCap[0]) result.overCap = plan.overCap[0].bytes;
+  return result;
+}
+
+/** Total size of the store's folder for a domain (for status): live + archive as on disk. */
+export function archiveBytes(segments: readonly SegmentInfo[]): number {
+  return segments.reduce((n, s) => n + s.storedBytes, 0);
+}

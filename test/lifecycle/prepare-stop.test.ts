@@ -1,0 +1,93 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { listSegments, openSegment } from '../../src/store/segments.js';
+import { liveLogPath } from '../../src/store/layout.js';
+import { readJournal } from '../../src/journal/journal.js';
+import { domainXml, hook, hookEnv, UUID } from './helpers.js';
+
+async function text(s: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+test('file serial without append: each restart seals the previous boot first', async (t) => {
+  const { config, env } = hookEnv();
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  const xml = domainXml(`<serial type='file'><source path='${path}'/><target port='0'/></serial>`);
+  for (let boot = 1; boot <= 3; boot++) {
+    const r = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+    t.is(r.code, 0);
+    t.is(r.stdout, '');
+    fs.mkdirSync(join(path, '..'), { recursive: true });
+    fs.writeFileSync(path, `boot ${boot} output\n`); // QEMU opens with O_TRUNC
+    await new Promise((res) => setTimeout(res, 15));
+  }
+  await hook(env, ['guest1', 'stopped', 'end', '-'], xml);
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  const segs = listSegments(config, UUID);
+  let all = '';
+  for (const s of segs) all += await text(openSegment(config, UUID, s.key));
+  t.is(all, 'boot 1 output\nboot 2 output\nboot 3 output\n');
+  t.deepEqual(
+    segs.map((s) => s.boots.length),
+    [1, 1, 1],
+  );
+  const state = JSON.parse(fs.readFileSync(join(config.logRoot, UUID, 'domain.json'), 'utf8'));
+  t.deepEqual(
+    state.names.map((n: { name: string }) => n.name),
+    ['guest1'],
+  );
+  const journal = readJournal(config, { uuid: UUID });
+  t.is(journal.length, 5);
+  t.is(journal[0]?.extra, 'destroyed');
+});
+
+test('append-mode log: a boot marker per start, sealed at stop', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, 'hello\npartial');
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const content = fs.readFileSync(live, 'utf8');
+  const lines = content.split('\n');
+  t.regex(lines[0] as string, /^--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---$/);
+  t.is(lines[1], 'hello');
+  t.is(lines[2], 'partial');
+  t.regex(lines[3] as string, /^--- virt-consolelog boot=/);
+  await hook(env, ['guest1', 'release', 'end', '-'], xml);
+  const segs = listSegments(config, UUID);
+  t.is(segs.length, 1);
+  t.is(segs[0]?.boots.length, 2);
+  t.is(segs[0]?.reason, 'unknown');
+});
+
+test('a source outside the allowed roots is left alone and reported', async (t) => {
+  const { config, env } = hookEnv();
+  const outside = join(config.base, 'etc-shadow');
+  fs.writeFileSync(outside, 'root:x:0:0\n');
+  const xml = domainXml(`<serial type='file'><source path='${outside}'/><target port='0'/></serial>`);
+  const r = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(r.code, 0);
+  t.regex(r.stderr, /outside the allowed roots/);
+  t.is(listSegments(config, UUID).length, 0);
+  t.is(fs.readFileSync(outside, 'utf8'), 'root:x:0:0\n');
+});
+
+test('unparsable XML: the known sources are sealed anyway', async (t) => {
+  const { config, env } = hookEnv();
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  const xml = domainXml(`<serial type='file'><source path='${path}'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.mkdirSync(join(path, '..'), { recursive: true });
+  fs.writeFileSync(path, 'precious\n');
+  const r = await hook(
+    env,
+    ['guest1', 'prepare', 'begin', '-'],
+    `<domain><uuid>${UUID}</uuid><devices><serial`,
+  );
+  t.is(r.code, 0);
+  t.is(listSegments(config, UUID).length, 1);
+});
