@@ -21,6 +21,8 @@ export interface Command {
   summary: string;
   /** Full help text printed by `virt-consolelog COMMAND --help`. */
   usage: string;
+  /** Internal commands (run by the plugin itself) are left out of `virt-consolelog --help`. */
+  hidden?: boolean;
   run(args: string[], ctx: CliContext): Promise<number>;
 }
 

@@ -7,14 +7,15 @@ declare const VIRT_CONSOLELOG_VERSION: string;
 export const VERSION = typeof VIRT_CONSOLELOG_VERSION === 'string' ? VIRT_CONSOLELOG_VERSION : 'dev';
 
 export function mainUsage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const listed = COMMANDS.filter((c) => !c.hidden);
+  const width = Math.max(...listed.map((c) => c.name.length));
   return [
     'usage: virt-consolelog [--config FILE] COMMAND [ARGS...]',
     '',
     'Guest console logging for libvirt hosts.',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...listed.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Global options:',
     '  --config FILE  configuration file (default: $VIRT_CONSOLELOG_CONFIG or /etc/virt-consolelog/virt-consolelog.conf)',

@@ -1,0 +1,82 @@
+// virt-consolelog auto-enable UUID: the automatic mode's detached job (started by the hook, not
+// listed in --help; documented in the man page). Writes what it did to the plugin's journal.
+import type { HookContext } from '../../lifecycle/context.js';
+import { recordHookRun } from '../../journal/journal.js';
+import { AUTO_DEFAULTS, runAutoEnable, takeJobLock } from '../../definitions/auto.js';
+import { uriFrom } from '../../definitions/virsh.js';
+import { normaliseUuid } from '../../store/layout.js';
+import { EXIT, UsageError, type Command } from '../command.js';
+
+export const autoEnableCommand: Command = {
+  name: 'auto-enable',
+  hidden: true,
+  summary: 'internal: the automatic mode job the hook starts after a guest event',
+  usage: `usage: virt-consolelog auto-enable [--connect URI] UUID
+
+Internal: the job the hook starts, detached, after 'started begin' when auto_enable = 1 and
+the guest's persistent definition is not enabled yet. Waits for the domain's own job (start,
+migration) to end, runs 'enable' for it (retrying with backoff while the domain is busy, at
+most ${AUTO_DEFAULTS.attempts} attempts), records this host in the running guest's live metadata as the
+origin hint for a later migration, and writes what it did to the plugin's journal. One job per
+domain at a time (pid file in state_dir/definitions/auto-enable/). A domain disabled with
+'virt-consolelog disable' is left alone.`,
+  async run(args, ctx) {
+    let connect: string | undefined;
+    const rest: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i] as string;
+      if (a === '--connect' || a === '-c') connect = args[++i];
+      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+      else rest.push(a);
+    }
+    const uuid = rest.length === 1 ? normaliseUuid(rest[0] as string) : undefined;
+    if (!uuid) throw new UsageError('expected exactly one domain UUID');
+    const { config } = ctx.config();
+    const started = Date.now();
+    const notes: string[] = [];
+    const problems: string[] = [];
+    const release = await takeJobLock(config, uuid);
+    if (!release) {
+      ctx.io.stdout.write(`${uuid}: a job for this domain is already pending\n`);
+      return EXIT.ok;
+    }
+    let failed = false;
+    try {
+      const result = await runAutoEnable(uuid, config, {
+        ...AUTO_DEFAULTS,
+        virsh: { uri: uriFrom(connect, ctx.io.env), env: ctx.io.env },
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        note: (line) => {
+          notes.push(line);
+          ctx.io.stdout.write(`${uuid}: ${line}\n`);
+        },
+        now: () => new Date(),
+      });
+      failed = result.outcome === 'gave-up';
+      if (failed) problems.push('automatic enable gave up');
+    } catch (e) {
+      failed = true;
+      problems.push((e as Error).message);
+    } finally {
+      await release();
+    }
+    // The journal's contract takes a hook context: this job is journalled as event "auto-enable job".
+    const jctx: HookContext = {
+      event: { domain: uuid, op: 'auto-enable', subop: 'job', extra: '-' },
+      xml: '',
+      config,
+      report: (m) => problems.push(m),
+      note: (m) => notes.push(m),
+      env: ctx.io.env,
+      now: () => new Date(),
+    };
+    await recordHookRun(jctx, {
+      kind: 'auto-enable',
+      ms: Date.now() - started,
+      problems,
+      notes,
+      failed,
+    }).catch((e: Error) => ctx.io.stderr.write(`virt-consolelog auto-enable: journal: ${e.message}\n`));
+    return failed ? EXIT.failure : EXIT.ok;
+  },
+};

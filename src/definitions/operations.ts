@@ -1,0 +1,169 @@
+// enable / disable of one domain's persistent definition: read with virsh, plan (pure), validate,
+// define. Never restarts a guest; its live XML is untouched.
+import type { Config } from '../config/schema.js';
+import { getHostFacts } from '../host/facts.js';
+import { readDomainIdentity } from '../xml/chardevs.js';
+import { planDisable, planEnable, PlanError } from './plan.js';
+import { definitionTools } from './tools.js';
+import { defineXml, dumpInactive, isActive, unifiedDiff, VirshError, type VirshOptions } from './virsh.js';
+
+export type Outcome =
+  | 'enabled'
+  | 'already-enabled'
+  | 'disabled'
+  | 'not-enabled'
+  | 'would-change'
+  | 'unchanged'
+  | 'not-found'
+  | 'failed';
+
+export interface DomainResult {
+  domain: string;
+  outcome: Outcome;
+  /** One line for the operator. */
+  message: string;
+  /** --dry-run: the unified diff of the definition. */
+  diff?: string;
+  /** True when the definition was changed (or would be, with --dry-run). */
+  changed: boolean;
+  uuid?: string;
+  /** The domain was busy (in a job): trying again later may work. */
+  retryable?: boolean;
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  virsh: VirshOptions;
+  now?: () => Date;
+}
+
+const NEXT_START = 'takes effect at next start';
+
+async function runningNote(domain: string, opts: VirshOptions): Promise<string> {
+  const running = await isActive(domain, opts).catch(() => false);
+  return running
+    ? `; ${NEXT_START} (running now: not restarted, its live XML is untouched)`
+    : `; ${NEXT_START}`;
+}
+
+function failure(domain: string, e: unknown): DomainResult {
+  if (e instanceof VirshError && e.kind === 'not-found')
+    return { domain, outcome: 'not-found', message: `${domain}: no such domain`, changed: false };
+  const retryable = e instanceof VirshError && e.kind === 'busy';
+  return {
+    domain,
+    outcome: 'failed',
+    message: `${domain}: ${(e as Error).message}`,
+    changed: false,
+    retryable,
+  };
+}
+
+/** Enables one domain's persistent definition (a name or UUID). */
+export async function enableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
+  try {
+    const xml = await dumpInactive(domain, opts.virsh);
+    return { ...(await enableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
+  } catch (e) {
+    return failure(domain, e);
+  }
+}
+
+async function enableXml(
+  domain: string,
+  xml: string,
+  config: Config,
+  opts: RunOptions,
+): Promise<DomainResult> {
+  const facts = await getHostFacts(config, xml);
+  const plan = planEnable(
+    xml,
+    definitionTools(config, facts),
+    facts.host,
+    (opts.now ?? (() => new Date()))(),
+    config.rewriteParallel,
+  );
+  const nova = plan.nova
+    ? ' (Nova-managed: log path in the instance folder kept, truncation turned into append)'
+    : '';
+  if (!plan.changed)
+    return {
+      domain,
+      outcome: 'already-enabled',
+      message: `${domain}: already enabled, nothing changed`,
+      changed: false,
+    };
+  if (opts.dryRun) {
+    const diff = await unifiedDiff(xml, plan.xml, `${domain} (persistent definition)`, `${domain} (enabled)`);
+    return {
+      domain,
+      outcome: 'would-change',
+      message: `${domain}: would enable ${plan.devices.join(', ') || 'no device'}${nova}`,
+      diff,
+      changed: true,
+    };
+  }
+  await defineXml(plan.xml, opts.virsh);
+  const devices = plan.devices.length ? plan.devices.join(', ') : 'no device';
+  return {
+    domain,
+    outcome: 'enabled',
+    message: `${domain}: enabled (${devices} logged in append mode)${nova}${await runningNote(domain, opts.virsh)}`,
+    changed: true,
+  };
+}
+
+export async function disableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
+  try {
+    const xml = await dumpInactive(domain, opts.virsh);
+    return { ...(await disableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
+  } catch (e) {
+    return failure(domain, e);
+  }
+}
+
+async function disableXml(
+  domain: string,
+  xml: string,
+  config: Config,
+  opts: RunOptions,
+): Promise<DomainResult> {
+  const facts = await getHostFacts(config, xml);
+  let plan;
+  try {
+    plan = planDisable(xml, definitionTools(config, facts));
+  } catch (e) {
+    if (e instanceof PlanError)
+      return { domain, outcome: 'failed', message: `${domain}: ${e.message}`, changed: false };
+    throw e;
+  }
+  if (!plan.changed)
+    return {
+      domain,
+      outcome: 'not-enabled',
+      message: `${domain}: ${plan.reason ?? 'nothing to restore'}`,
+      changed: false,
+    };
+  if (opts.dryRun) {
+    const diff = await unifiedDiff(
+      xml,
+      plan.xml,
+      `${domain} (persistent definition)`,
+      `${domain} (disabled)`,
+    );
+    return {
+      domain,
+      outcome: 'would-change',
+      message: `${domain}: would restore ${plan.restored} original chardev element(s)`,
+      diff,
+      changed: true,
+    };
+  }
+  await defineXml(plan.xml, opts.virsh);
+  return {
+    domain,
+    outcome: 'disabled',
+    message: `${domain}: disabled (${plan.restored} original chardev element(s) restored)${await runningNote(domain, opts.virsh)}`,
+    changed: true,
+  };
+}

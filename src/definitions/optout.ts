@@ -1,0 +1,45 @@
+// `disable` is remembered on this host, so the automatic mode does not enable the domain again.
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { posix } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { normaliseUuid } from '../store/layout.js';
+
+export function definitionsStateDir(config: Config): string {
+  return posix.join(config.stateDir, 'definitions');
+}
+
+function optOutPath(config: Config, uuid: string): string {
+  const u = normaliseUuid(uuid);
+  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
+  return posix.join(definitionsStateDir(config), 'disabled', u);
+}
+
+export async function setOptOut(config: Config, uuid: string): Promise<void> {
+  const path = optOutPath(config, uuid);
+  await mkdir(posix.dirname(path), { recursive: true, mode: 0o755 });
+  await writeFile(path, `${new Date().toISOString()}\n`, { mode: 0o644 });
+}
+
+export async function clearOptOut(config: Config, uuid: string): Promise<void> {
+  await rm(optOutPath(config, uuid), { force: true });
+}
+
+export async function isOptedOut(config: Config, uuid: string): Promise<boolean> {
+  try {
+    await stat(optOutPath(config, uuid));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Synchronous variant for the hook (one stat, no promise machinery). */
+export function isOptedOutSync(config: Config, uuid: string): boolean {
+  try {
+    statSync(optOutPath(config, uuid));
+    return true;
+  } catch {
+    return false;
+  }
+}
