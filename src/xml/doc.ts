@@ -37,6 +37,8 @@ export interface Element {
 export interface DomainDocument {
   src: string;
   root: Element;
+  /** Line ending the document uses ("\r\n" or "\n"), for lines we add. */
+  eol: string;
 }
 
 // Typed as the global Symbol object in the .d.ts; it is a unique symbol at run time.
@@ -248,7 +250,7 @@ export function parseDomainDocument(src: string): DomainDocument {
   if (top.length !== 1) throw new XmlRewriteError(`expected one root element, found ${top.length}`);
   const root = top[0] as Element;
   if (root.name !== 'domain') throw new XmlRewriteError(`root element is <${root.name}>, expected <domain>`);
-  return { src, root };
+  return { src, root, eol: src.includes('\r\n') ? '\r\n' : '\n' };
 }
 
 export function attr(el: Element, name: string): Attr | undefined {
@@ -298,9 +300,10 @@ export function splice(src: string, edits: readonly Edit[]): string {
 /** An edit removing `el`, and its whole line when it stands alone on one. */
 export function removeElement(src: string, el: Element): Edit {
   const indent = lineIndent(src, el.start);
-  const rest = /^[ \t]*(?=\n|$)/.exec(src.slice(el.end));
+  const rest = /^[ \t]*(?=\r?\n|$)/.exec(src.slice(el.end, el.end + 200));
   if (indent !== undefined && rest) {
-    return { start: el.start - indent.length - 1, end: el.end + rest[0].length, text: '' };
+    const nl = el.start - indent.length - 1;
+    return { start: src[nl - 1] === '\r' ? nl - 1 : nl, end: el.end + rest[0].length, text: '' };
   }
   return { start: el.start, end: el.end, text: '' };
 }
@@ -322,9 +325,9 @@ export function appendChild(
   doc: DomainDocument,
   el: Element,
   childXml: string,
-  where: 'first' | 'last' | Element,
+  where: 'first' | 'last' | Element | number,
 ): Edit[] {
-  const { src } = doc;
+  const { src, eol } = doc;
   const elIndent = lineIndent(src, el.start);
   const unit = indentUnit(doc);
   const firstChild = el.children[0];
@@ -337,12 +340,13 @@ export function appendChild(
     const ws = /\s*$/.exec(src.slice(el.start, slash))?.[0].length ?? 0;
     const inner =
       childIndent !== undefined && elIndent !== undefined
-        ? `\n${childIndent}${childXml}\n${elIndent}`
+        ? `${eol}${childIndent}${childXml}${eol}${elIndent}`
         : childXml;
     return [{ start: slash - ws, end: el.end, text: `>${inner}</${el.name}>` }];
   }
-  const text = childIndent !== undefined ? `\n${childIndent}${childXml}` : childXml;
+  const text = childIndent !== undefined ? `${eol}${childIndent}${childXml}` : childXml;
   if (where === 'first') return [{ start: el.startTagEnd, end: el.startTagEnd, text }];
+  if (typeof where === 'number') return [{ start: where, end: where, text }];
   if (where !== 'last') return [{ start: where.end, end: where.end, text }];
   const last = el.children[el.children.length - 1];
   if (last) return [{ start: last.end, end: last.end, text }];
@@ -350,7 +354,9 @@ export function appendChild(
   const closeAt = src.lastIndexOf('</', el.end - 1);
   const inner = src.slice(el.startTagEnd, closeAt);
   if (/^\s*$/.test(inner) && childIndent !== undefined && elIndent !== undefined)
-    return [{ start: el.startTagEnd, end: closeAt, text: `\n${childIndent}${childXml}\n${elIndent}` }];
+    return [
+      { start: el.startTagEnd, end: closeAt, text: `${eol}${childIndent}${childXml}${eol}${elIndent}` },
+    ];
   return [{ start: closeAt, end: closeAt, text: childXml }];
 }
 

@@ -97,6 +97,7 @@ function formatConsolelog(
   quote: '"' | "'",
   indent: string | undefined,
   unit: string,
+  eol: string,
 ): string {
   const q = (v: string) => `${quote}${escapeAttr(v, quote)}${quote}`;
   const p = CONSOLELOG_PREFIX;
@@ -111,7 +112,7 @@ function formatConsolelog(
   const open = `<${p}:consolelog xmlns:${p}=${q(CONSOLELOG_NS)}>`;
   const close = `</${p}:consolelog>`;
   if (indent === undefined) return open + parts.join('') + close;
-  return [open, ...parts.map((x) => indent + unit + x), indent + close].join('\n');
+  return [open, ...parts.map((x) => indent + unit + x), indent + close].join(eol);
 }
 
 /** Edits that make the document carry `meta` (none when it already does). */
@@ -123,7 +124,7 @@ export function metadataEdits(doc: DomainDocument, meta: ConsolelogMetadata): Ed
   const quote = root.attrs[0]?.quote ?? "'";
   const unit = indentUnit(doc);
   if (existing) {
-    const text = formatConsolelog(meta, quote, lineIndent(src, existing.start), unit);
+    const text = formatConsolelog(meta, quote, lineIndent(src, existing.start), unit, doc.eol);
     return [{ start: existing.start, end: existing.end, text }];
   }
   const metadata = metadataElement(doc);
@@ -134,7 +135,7 @@ export function metadataEdits(doc: DomainDocument, meta: ConsolelogMetadata): Ed
     const childIndent =
       (first ? lineIndent(src, first.start) : undefined) ??
       (mdIndent !== undefined ? mdIndent + unit : undefined);
-    return appendChild(doc, metadata, formatConsolelog(meta, quote, childIndent, unit), 'last');
+    return appendChild(doc, metadata, formatConsolelog(meta, quote, childIndent, unit, doc.eol), 'last');
   }
   // No <metadata>: create it where libvirt itself formats it, after name/uuid/genid/title/description.
   const anchors = root.children.filter((c) =>
@@ -144,10 +145,16 @@ export function metadataEdits(doc: DomainDocument, meta: ConsolelogMetadata): Ed
   const mdIndent =
     (anchor ? lineIndent(src, anchor.start) : undefined) ??
     (rootIndent !== undefined && root.children[0] ? lineIndent(src, root.children[0].start) : undefined);
-  const inner = formatConsolelog(meta, quote, mdIndent !== undefined ? mdIndent + unit : undefined, unit);
+  const inner = formatConsolelog(
+    meta,
+    quote,
+    mdIndent !== undefined ? mdIndent + unit : undefined,
+    unit,
+    doc.eol,
+  );
   const md =
     mdIndent !== undefined
-      ? `<metadata>\n${mdIndent + unit}${inner}\n${mdIndent}</metadata>`
+      ? `<metadata>${doc.eol}${mdIndent + unit}${inner}${doc.eol}${mdIndent}</metadata>`
       : `<metadata>${inner}</metadata>`;
   return appendChild(doc, root, md, anchor ?? 'first');
 }

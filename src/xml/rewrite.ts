@@ -211,8 +211,8 @@ function chardevEdits(doc: DomainDocument, plan: Plan): Edit[] {
     // <log> needs a typed chardev in libvirt's schema; libvirt's default type is pty.
     edits.push(setAttr(el, 'type', 'pty', 'first'));
   }
-  const removed = new Set(plan.removeSources ? node.sources : []);
-  for (const s of removed) edits.push(removeElement(src, s));
+  const removals = new Map(plan.removeSources ? node.sources.map((s) => [s, removeElement(src, s)]) : []);
+  for (const r of removals.values()) edits.push(r);
   if (plan.stripLog && node.log) {
     edits.push(removeElement(src, node.log));
     return edits;
@@ -224,12 +224,10 @@ function chardevEdits(doc: DomainDocument, plan: Plan): Edit[] {
     return edits;
   }
   const logXml = `<log file=${quote}${escapeAttr(plan.log, quote)}${quote} append=${quote}on${quote}/>`;
-  // Where libvirt formats it: after the remaining <source>/<protocol>, else first.
-  const anchors = node.el.children.filter(
-    (c) => !removed.has(c) && (c.name === 'source' || c.name === 'protocol'),
-  );
-  const anchor = anchors[anchors.length - 1];
-  edits.push(...appendChild(doc, el, logXml, anchor ?? 'first'));
+  // Where libvirt formats it: after <source>/<protocol> (in the place of a removed source), else first.
+  const anchor = node.el.children.filter((c) => c.name === 'source' || c.name === 'protocol').pop();
+  const removal = anchor && removals.get(anchor);
+  edits.push(...appendChild(doc, el, logXml, removal ? removal.end : (anchor ?? 'first')));
   return edits;
 }
 
