@@ -127,7 +127,7 @@ test('corpus (capable host): every serial and real console logs in append mode, 
       if (!d.logFile || !d.logAppend) bad.push(`${c.file}: ${d.device} has no append-mode log`);
       if (d.isSerialAlias) {
         const s0 = c.result.devices.find((x) => x.device === 'serial0');
-        if (s0?.logFile !== d.logFile || s0.type !== d.type)
+        if (s0?.logFile !== d.logFile || s0?.type !== d.type)
           bad.push(`${c.file}: console alias differs from serial0`);
       } else if (d.logFile) {
         if (paths.has(d.logFile)) bad.push(`${c.file}: ${d.logFile} used twice`);
