@@ -26,7 +26,10 @@ for (const line of help.slice(start + 1)) {
   commands.push({ name: m[1], summary: m[2] });
 }
 const sections = commands.map(({ name, summary }) => {
-  const usage = run('help', name).trimEnd();
+  // A line starting with ' or . would be a roff request inside the code block: indent it.
+  const usage = run('help', name)
+    .trimEnd()
+    .replace(/^(?=['.])/gm, ' ');
   const escaped = summary.charAt(0).toUpperCase() + summary.slice(1);
   return `### ${name}\n\n${escaped}.\n\n\`\`\`\n${usage}\n\`\`\`\n`;
 });
