@@ -70,6 +70,8 @@ function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState |
           file: name,
           bytes: st.size,
           sealed: Math.min(w?.offset ?? 0, st.size),
+          path: folder.display(name),
+          ino: st.ino,
         });
       }
     } finally {

@@ -12,7 +12,7 @@ import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
-import { parseListing, type ListedSegment, type Listing } from './protocol.js';
+import { parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
 import {
   FetchBusyError,
   partialDir,
@@ -59,22 +59,43 @@ export function planFetch(listing: Listing, have: ReadonlySet<string>): ListedSe
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** A segment of `source` beyond the baseline (the keys it had while the guest was still leaving): its final seal (pure). */
+export function sealedSince(listing: Listing, source: string, baseline: readonly string[]): boolean {
+  const before = new Set(baseline);
+  return listing.segments.some((s) => s.host === source && !before.has(s.key));
+}
+
 /**
- * Whether the listing shows that `source` has sealed its part after the guest left it (pure):
- * a segment of `source` beyond the baseline (the keys it had while the guest was still leaving),
- * or, without a baseline (a later sync), every live file of `source` sealed to its end.
+ * Whether every live file of `source` is sealed to its end (pure). Files for which `isLocal` says
+ * they are readable here (shared storage) owe nothing. With `requireBytes`, a source without any
+ * live byte proves nothing (a guest that printed nothing there yet may still print).
  */
-export function sourceSealed(
+export function liveSealed(
   listing: Listing,
   source: string,
-  baseline: readonly string[] | undefined,
+  requireBytes: boolean,
+  isLocal: (l: ListedLive) => boolean = () => false,
 ): boolean {
-  if (baseline) {
-    const before = new Set(baseline);
-    if (listing.segments.some((s) => s.host === source && !before.has(s.key))) return true;
+  const live = listing.live.filter((l) => l.host === source && !isLocal(l));
+  if (requireBytes && !live.some((l) => l.bytes > 0)) return false;
+  return live.every((l) => l.sealed >= l.bytes);
+}
+
+/** A peer's live file that is the same file here (shared instances folder): same path and inode. */
+export function liveFileIsHere(config: Config, l: ListedLive): boolean {
+  const where = locateAllowed(l.path, config.allowedRoots);
+  if (!where) return false;
+  try {
+    const folder = SafeDir.openBeneath(where.root, where.dirs);
+    try {
+      const st = folder.lstat(where.name);
+      return !!st?.isFile() && st.ino === l.ino;
+    } finally {
+      folder.close();
+    }
+  } catch {
     return false;
   }
-  return listing.live.filter((l) => l.host === source).every((l) => l.sealed >= l.bytes);
 }
 
 /** Keys of `source`'s own segments in a listing: the baseline the final seal is told apart from. */
@@ -353,11 +374,13 @@ async function fetchLocked(
           reached++;
           break;
         }
+        const isHere = (l: ListedLive) => liveFileIsHere(config, l);
         const done =
           !owes ||
-          (rec.baseline !== undefined && sourceSealed(listing, source, rec.baseline)) ||
-          // Without a baseline (the source was unreachable at first), a source sealed to the end.
-          (rec.baseline === undefined && sourceSealed(listing, source, undefined));
+          (rec.baseline !== undefined && sealedSince(listing, source, rec.baseline)) ||
+          // Sealed to the end: proof enough for a later sync; the job wants bytes seen sealed,
+          // since a source that has printed nothing yet may still print before the switchover.
+          liveSealed(listing, source, opts.waitForSeal, isHere);
         if (done) {
           log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
           complete++;
@@ -366,7 +389,7 @@ async function fetchLocked(
         }
         if (!opts.waitForSeal || Date.now() >= deadline) {
           // The window is over: a source that printed nothing since leaves no new segment.
-          if (sourceSealed(listing, source, undefined) && opts.waitForSeal) {
+          if (opts.waitForSeal && liveSealed(listing, source, false, isHere)) {
             complete++;
           } else {
             log(`${source}: its part of the history is not sealed yet`);

@@ -128,6 +128,9 @@ export interface ListedLive {
   bytes: number;
   /** Bytes [0, sealed) are in the exporter's archive. */
   sealed: number;
+  /** Where it is on the exporter, and its inode: a file on shared storage is the same file here. */
+  path: string;
+  ino: number;
 }
 
 export interface Listing {
@@ -216,7 +219,9 @@ export function parseListing(text: string, uuid: string): Listing {
     const bytes = num(l, 'bytes', what);
     const sealed = num(l, 'sealed', what);
     if (sealed > bytes) throw new ProtocolError(`${what}: sealed ${sealed} > size ${bytes}`);
-    return { host, device, file, bytes, sealed };
+    const path = str(l, 'path', what);
+    if (!path.startsWith('/') || path.includes('\0')) throw new ProtocolError(`${what}: bad path`);
+    return { host, device, file, bytes, sealed, path, ino: num(l, 'ino', what) };
   });
   return { protocol, uuid, exporter, at: typeof raw.at === 'string' ? raw.at : '', segments, live };
 }
