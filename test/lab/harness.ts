@@ -72,6 +72,12 @@ export const PRIVATE_MOUNTS: ReadonlyArray<readonly [string, string]> = [
   ['/var/lib/nova', 'var-lib-nova'],
 ];
 
+/**
+ * libvirt's QEMU capability cache (/var/cache/libvirt): one folder shared by every lab on the machine
+ * (probing QEMU takes seconds), never the machine's own.
+ */
+export const CAPS_CACHE = '/tmp/vcl-lab-cache';
+
 export interface LabOptions {
   /** Number of hosts (named lab-a, lab-b, ...) or their names (= hostnames). Default 2. */
   hosts?: number | string[];
@@ -190,16 +196,19 @@ function readPid(file: string): number | undefined {
   }
 }
 
-/** Every process in mount namespace `ns` that sees a bind mount from `marker` (guards against ns id reuse). */
-function namespaceProcesses(ns: string, marker: string): number[] {
+/**
+ * Every process that sees a bind mount from `marker` (a host dir, unique per lab): the host's own
+ * namespace and the private mount namespaces libvirt gives each QEMU (qemu.conf `namespaces`).
+ */
+function namespaceProcesses(marker: string): number[] {
   const out: number[] = [];
+  const needle = ` ${marker}/`;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
     try {
-      if (readlinkSync(`/proc/${pid}/ns/mnt`) !== ns) continue;
-      if (!readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(marker)) continue;
+      if (!readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(needle)) continue;
       out.push(pid);
     } catch {
       // the process ended while we looked
@@ -213,7 +222,7 @@ function killLabSync(state: LabState, tmuxSocket: string): void {
   for (let round = 0; round < 50; round++) {
     let left = 0;
     for (const h of state.hosts) {
-      for (const pid of namespaceProcesses(h.ns, h.dir)) {
+      for (const pid of namespaceProcesses(h.dir)) {
         left++;
         try {
           process.kill(pid, 'SIGKILL');
@@ -568,6 +577,9 @@ class HostImpl implements LabHost {
       mkdirSync(inside, { recursive: true }); // mount point on the real root (empty; see header)
       await must(['mount', '--bind', this.outside(inside), inside]);
     }
+    mkdirSync(CAPS_CACHE, { recursive: true });
+    mkdirSync('/var/cache/libvirt', { recursive: true });
+    await must(['mount', '--bind', CAPS_CACHE, '/var/cache/libvirt']);
     if (this.lab.opts.network) await this.setupNetwork();
     for (const d of [
       '/run/libvirt',
