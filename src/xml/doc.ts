@@ -348,16 +348,15 @@ export function appendChild(
   if (where === 'first') return [{ start: el.startTagEnd, end: el.startTagEnd, text }];
   if (typeof where === 'number') return [{ start: where, end: where, text }];
   if (where !== 'last') return [{ start: where.end, end: where.end, text }];
-  const last = el.children[el.children.length - 1];
-  if (last) return [{ start: last.end, end: last.end, text }];
-  // No element children: put it before the closing tag, closing tag on its own line.
+  // Last: after everything inside (comments included), before the closing tag's own line.
   const closeAt = src.lastIndexOf('</', el.end - 1);
   const inner = src.slice(el.startTagEnd, closeAt);
-  if (/^\s*$/.test(inner) && childIndent !== undefined && elIndent !== undefined)
+  if (inner === '' && childIndent !== undefined && elIndent !== undefined)
     return [
       { start: el.startTagEnd, end: closeAt, text: `${eol}${childIndent}${childXml}${eol}${elIndent}` },
     ];
-  return [{ start: closeAt, end: closeAt, text: childXml }];
+  const at = el.startTagEnd + inner.trimEnd().length;
+  return [{ start: at, end: at, text }];
 }
 
 /** An edit setting attribute `name` of `el` to `value`: in place, or added (first or last). */
