@@ -106,14 +106,17 @@ async function waitForIdle(uuid: string, opts: AutoJobOptions): Promise<boolean>
   }
 }
 
-/** Our element for `virsh metadata --set`: the whole element is replaced, so everything is kept. */
+/**
+ * Our element for `virsh metadata --set`: unprefixed, libvirt puts it (and its children) into the
+ * namespace given with --uri/--key itself, and refuses an element that declares it already.
+ * The whole element is replaced, so every field is written again.
+ */
 export function hintElement(meta: ConsolelogMetadata): string {
   const q = (v: string) => `"${escapeAttr(v, '"')}"`;
-  const p = CONSOLELOG_PREFIX;
-  let inner = `<${p}:host name=${q(meta.host ?? '')} generation=${q(String(meta.generation ?? 0))}/>`;
-  if (meta.degraded !== undefined) inner += `<${p}:degraded reason=${q(meta.degraded)}/>`;
-  if (meta.original !== undefined) inner += `<${p}:original>${meta.original}</${p}:original>`;
-  return `<${p}:consolelog xmlns:${p}=${q(CONSOLELOG_NS)}>${inner}</${p}:consolelog>`;
+  let inner = `<host name=${q(meta.host ?? '')} generation=${q(String(meta.generation ?? 0))}/>`;
+  if (meta.degraded !== undefined) inner += `<degraded reason=${q(meta.degraded)}/>`;
+  if (meta.original !== undefined) inner += `<original>${meta.original}</original>`;
+  return `<consolelog>${inner}</consolelog>`;
 }
 
 /** Records this host in the running guest's live metadata when it is not there yet. */

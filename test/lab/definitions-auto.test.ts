@@ -1,0 +1,101 @@
+// Lab: the automatic mode (auto_enable = 1, the default) on a real libvirtd. A guest defined with a
+// plain pty serial and started with `virsh start`: `started begin` schedules the detached job,
+// `virsh start` is not held up by it, the job enables the persistent definition and records the
+// origin hint in the live metadata; the second boot is logged in the store, `virsh console` attaches.
+import test from 'ava';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLab, type Lab, type LabHost } from './harness.js';
+import { createGuest } from './guest.js';
+import { consoleReadLine, define, destroy, readInside, start, waitFor, waitForSeq } from './scenario.js';
+
+let lab: Lab;
+let host: LabHost;
+const NS = 'http://virt-consolelog.org/xmlns/consolelog/1.0';
+
+test.before(async () => {
+  lab = await startLab({ hosts: ['lab-a'] });
+  host = lab.host('lab-a');
+});
+test.after.always(async () => {
+  await lab?.stop();
+});
+
+function journalText(): string {
+  const dir = host.paths.varLibVcl;
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (/journal/.test(e.name)) out.push(readFileSync(join(d, e.name), 'utf8'));
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
+test.serial('auto mode: the next boot of a plain-pty guest is logged; console attaches', async (t) => {
+  const g = await createGuest(lab, { name: 'autopty', serial: 'pty' });
+  await define(host, g);
+  const storeLog = `/var/log/libvirt/consolelog/${g.uuid}/lab-a/serial0.log`;
+  // virsh start returns even though the hook started a job (its fds 0/1/2 are not libvirt's pipes).
+  await start(host, g.name);
+  const enabled = await waitFor(
+    'the automatic job to enable the persistent definition',
+    async () => {
+      const x = await host.virsh('dumpxml', '--inactive', g.name);
+      return x.includes(`<log file='${storeLog}' append='on'/>`) ? x : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 300 },
+  );
+  t.regex(enabled, /<vcl:original>/);
+  // The running guest kept its live chardevs (no restart) but got the origin hint.
+  const hint = await waitFor(
+    'the origin hint in the live metadata',
+    async () => {
+      const r = await host.virshResult('metadata', g.name, '--uri', NS, '--live');
+      return r.exitCode === 0 && /name="lab-a"/.test(r.stdout) ? r.stdout : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 300 },
+  );
+  t.regex(hint, /generation="0"/);
+  const live1 = await host.virsh('dumpxml', g.name);
+  t.notRegex(live1, /<log file=/);
+  t.is(readInside(host, storeLog), '');
+  // The job wrote what it did to the plugin's journal.
+  await waitFor('the job in the journal', () => /auto-enable/.test(journalText()), { timeoutMs: 20_000 });
+
+  // Second boot: logged through virtlogd in the store; the console still attaches.
+  await destroy(host, g.name);
+  await start(host, g.name);
+  const logged = await waitForSeq(() => readInside(host, storeLog), { minLast: 20 });
+  t.is(logged.boots.length, 1);
+  const read = await consoleReadLine(lab, host, g.name);
+  t.is<string | undefined>(read.boot, logged.boots[0]?.boot);
+  // Nothing more to do now: the definition is enabled on this host, no second job changes it.
+  const before = await host.virsh('dumpxml', '--inactive', g.name);
+  await new Promise((r) => setTimeout(r, 3000));
+  t.is(await host.virsh('dumpxml', '--inactive', g.name), before);
+  await destroy(host, g.name);
+});
+
+test.serial('auto mode leaves a disabled domain alone', async (t) => {
+  const g = await createGuest(lab, { name: 'optout', serial: 'pty' });
+  await define(host, g);
+  const en = await host.cli('enable', g.name);
+  t.is(en.exitCode, 0, en.stderr);
+  const dis = await host.cli('disable', g.name);
+  t.is(dis.exitCode, 0, dis.stderr);
+  const original = await host.virsh('dumpxml', '--inactive', g.name);
+  await start(host, g.name);
+  await waitFor(
+    'the hook to note the opt-out',
+    () => /disabled on this host/.test(journalText()) || undefined,
+    {
+      timeoutMs: 20_000,
+    },
+  ).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 3000));
+  t.is(await host.virsh('dumpxml', '--inactive', g.name), original);
+  await destroy(host, g.name);
+});
