@@ -3,6 +3,7 @@
 // through the store's symlink-proof SafeDir walk from log_root; nothing a peer sends becomes a path
 // except validated single components (uuid, host, device, segment key).
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
@@ -12,6 +13,7 @@ import { listSegments, openSegment, type SegmentInfo } from '../store/segments.j
 import { openDomainDir, readDomainState, readSealState } from '../store/store.js';
 import type { SealState } from '../store/watermarks.js';
 import {
+  HEAD_LEN,
   PROTOCOL_VERSION,
   type ExportRequest,
   type ListedLive,
@@ -38,6 +40,18 @@ function listedSegment(s: SegmentInfo): ListedSegment {
     reason: s.reason,
     sidecar: sidecar as unknown as Record<string, unknown>,
   };
+}
+
+/** sha256 of a file's first HEAD_LEN bytes: with the inode, tells a shared file from a namesake. */
+function headOf(folder: SafeDir, name: string): string {
+  const fd = folder.open(name, C.O_RDONLY | C.O_NONBLOCK);
+  try {
+    const buf = Buffer.alloc(HEAD_LEN);
+    const n = fs.readSync(fd, buf, 0, HEAD_LEN, 0);
+    return createHash('sha256').update(buf.subarray(0, n)).digest('hex');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -72,6 +86,7 @@ function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState |
           sealed: Math.min(w?.offset ?? 0, st.size),
           path: folder.display(name),
           ino: st.ino,
+          head: headOf(folder, name),
         });
       }
     } finally {

@@ -12,7 +12,7 @@ import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
-import { parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
+import { HEAD_LEN, parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
 import {
   FetchBusyError,
   partialDir,
@@ -89,7 +89,16 @@ export function liveFileIsHere(config: Config, l: ListedLive): boolean {
     const folder = SafeDir.openBeneath(where.root, where.dirs);
     try {
       const st = folder.lstat(where.name);
-      return !!st?.isFile() && st.ino === l.ino;
+      if (!st?.isFile() || st.ino !== l.ino) return false;
+      // Same inode number on two local disks happens; the same first bytes too is the same file.
+      const fd = folder.open(where.name, C.O_RDONLY | C.O_NONBLOCK);
+      try {
+        const buf = Buffer.alloc(HEAD_LEN);
+        const n = fs.readSync(fd, buf, 0, HEAD_LEN, 0);
+        return createHash('sha256').update(buf.subarray(0, n)).digest('hex') === l.head;
+      } finally {
+        fs.closeSync(fd);
+      }
     } finally {
       folder.close();
     }

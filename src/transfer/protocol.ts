@@ -131,7 +131,12 @@ export interface ListedLive {
   /** Where it is on the exporter, and its inode: a file on shared storage is the same file here. */
   path: string;
   ino: number;
+  /** sha256 (hex) of its first HEAD_LEN bytes (all of them when shorter). */
+  head: string;
 }
+
+/** Leading bytes whose hash identifies a live file's content along with its inode. */
+export const HEAD_LEN = 256;
 
 export interface Listing {
   protocol: number;
@@ -221,7 +226,9 @@ export function parseListing(text: string, uuid: string): Listing {
     if (sealed > bytes) throw new ProtocolError(`${what}: sealed ${sealed} > size ${bytes}`);
     const path = str(l, 'path', what);
     if (!path.startsWith('/') || path.includes('\0')) throw new ProtocolError(`${what}: bad path`);
-    return { host, device, file, bytes, sealed, path, ino: num(l, 'ino', what) };
+    const head = str(l, 'head', what);
+    if (!SHA256_RE.test(head)) throw new ProtocolError(`${what}: bad head hash`);
+    return { host, device, file, bytes, sealed, path, ino: num(l, 'ino', what), head };
   });
   return { protocol, uuid, exporter, at: typeof raw.at === 'string' ? raw.at : '', segments, live };
 }

@@ -69,7 +69,7 @@ interface CallOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-function failure(peer: string, words: readonly string[], e: unknown): TransportError {
+function failure(words: readonly string[], e: unknown): TransportError {
   const r = e as {
     exitCode?: number;
     timedOut?: boolean;
@@ -78,7 +78,8 @@ function failure(peer: string, words: readonly string[], e: unknown): TransportE
     code?: string;
     isMaxBuffer?: boolean;
   };
-  const what = `${peer}: ${words[0] ?? ''}`;
+  // Callers name the peer; the message says which request failed and how.
+  const what = words[0] ?? 'request';
   if (r.timedOut) return new TransportError(`${what}: timed out`, true);
   if (r.isMaxBuffer)
     return new TransportError(`${what}: answer larger than ${MAX_LISTING_BYTES} bytes`, false);
@@ -112,7 +113,7 @@ export async function callPeerText(
     });
     return r.stdout;
   } catch (e) {
-    throw failure(peer, words, e);
+    throw failure(words, e);
   }
 }
 
@@ -135,6 +136,6 @@ export async function callPeerToFile(
       extendEnv: opts.env === undefined,
     });
   } catch (e) {
-    throw failure(peer, words, e);
+    throw failure(words, e);
   }
 }

@@ -126,6 +126,7 @@ test('listings from a peer are validated field by field', (t) => {
           sealed: 5,
           path: '/x/serial0.log',
           ino: 7,
+          head: 'b'.repeat(64),
         },
       ],
     ),
@@ -151,7 +152,18 @@ test('listings from a peer are validated field by field', (t) => {
       listing(
         {},
         [],
-        [{ host: 'lab-a', device: 'serial0', file: '../x', bytes: 1, sealed: 0, path: '/x', ino: 1 }],
+        [
+          {
+            host: 'lab-a',
+            device: 'serial0',
+            file: '../x',
+            bytes: 1,
+            sealed: 0,
+            path: '/x',
+            ino: 1,
+            head: 'b'.repeat(64),
+          },
+        ],
       ),
     ],
     [
@@ -159,7 +171,18 @@ test('listings from a peer are validated field by field', (t) => {
       listing(
         {},
         [],
-        [{ host: 'lab-a', device: 'serial0', file: 'serial0.log', bytes: 1, sealed: 2, path: '/x', ino: 1 }],
+        [
+          {
+            host: 'lab-a',
+            device: 'serial0',
+            file: 'serial0.log',
+            bytes: 1,
+            sealed: 2,
+            path: '/x',
+            ino: 1,
+            head: 'b'.repeat(64),
+          },
+        ],
       ),
     ],
   ];
@@ -196,6 +219,7 @@ const liveFile = (
   sealed,
   path,
   ino: 42,
+  head: 'c'.repeat(64),
 });
 
 test('completion: a new seal beyond the baseline, or every live file of the source sealed to its end', (t) => {
