@@ -71,7 +71,7 @@ test.serial('auto mode: the next boot of a plain-pty guest is logged; console at
   const logged = await waitForSeq(() => readInside(host, storeLog), { minLast: 20 });
   t.is(logged.boots.length, 1);
   const read = await consoleReadLine(lab, host, g.name);
-  t.is<string | undefined>(read.boot, logged.boots[0]?.boot);
+  t.is(read.boot as string | undefined, logged.boots[0]?.boot);
   // Nothing more to do now: the definition is enabled on this host, no second job changes it.
   const before = await host.virsh('dumpxml', '--inactive', g.name);
   await new Promise((r) => setTimeout(r, 3000));

@@ -78,7 +78,7 @@ test.serial(
     t.not(held.stdout.trim(), '0');
     // The interactive console still works on the logged pty.
     const read = await consoleReadLine(lab, host, g.name);
-    t.is<string | undefined>(read.boot, logged.boots[0]?.boot);
+    t.is(read.boot as string | undefined, logged.boots[0]?.boot);
 
     // disable: the original chardev elements come back byte for byte, our metadata goes.
     const dis = await host.cli('disable', g.name);
