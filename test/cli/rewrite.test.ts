@@ -59,7 +59,7 @@ test('rewrite --dry-run prints a unified diff, and nothing when nothing changes'
   t.regex(r.stdout, /^--- domain.xml\n\+\+\+ domain.xml \(rewritten\)\n@@ /);
   t.regex(
     r.stdout,
-    /\n-    <serial type='file'>\n-      <source path='\/tmp\/guest1.log'\/>\n\+    <serial type='pty'>\n/,
+    /\n- {4}<serial type='file'>\n- {6}<source path='\/tmp\/guest1.log'\/>\n\+ {4}<serial type='pty'>\n/,
   );
   const done = await cli(['rewrite'], xml);
   const none = await cli(['rewrite', '--dry-run'], done.stdout);
