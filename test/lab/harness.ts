@@ -20,6 +20,9 @@
 //   await a.installHook() / a.removeHook()      // qemu.d/50-virt-consolelog + SIGHUP (LIBVIRT-FACTS discovery)
 //   a.libvirtdLog() / a.virtlogdLog()           // daemon logs (hook stderr lands in libvirtd's log)
 //   lab.dir: /tmp/vcl-lab-XXXXXX (shared by all hosts: images/, sockets/ for migration, tmux.sock)
+//   lab.peerExec: `<lab.dir>/peer-exec HOST ARGS...` runs the CLI inside lab host HOST (from anywhere,
+//     also from inside another host): labTransportConfig(lab) = the config lines for transport
+//     "command" (`transport_command = [ "<peerExec>", "{host}", "serve-export" ]`).
 //
 // Options (LabOptions): hosts (count or names), hook (default true: installed before libvirtd starts),
 // virtlogd { maxSize, maxBackups } (virtlogd.conf), config (virt-consolelog.conf text, or per host
@@ -85,8 +88,8 @@ export interface LabOptions {
   hook?: boolean;
   /** virtlogd.conf settings. */
   virtlogd?: { maxSize?: number; maxBackups?: number };
-  /** virt-consolelog.conf text for every host, or per host name. Default: no file (= defaults). */
-  config?: string | ((hostName: string) => string);
+  /** virt-consolelog.conf text for every host, or per host (e.g. with labTransportConfig(lab)). Default: none. */
+  config?: string | ((hostName: string, lab: Lab) => string);
   /** One /var/lib/nova shared by all hosts (NFS-like instances folder). Default false. */
   sharedNova?: boolean;
   /** Own network namespace + address per host (for ssh between hosts). Default false. */
@@ -142,6 +145,8 @@ export interface Lab {
   readonly dir: string;
   readonly imagesDir: string;
   readonly socketsDir: string;
+  /** Script `peer-exec HOST ARGS...`: runs dist/virt-consolelog.mjs ARGS inside lab host HOST. */
+  readonly peerExec: string;
   /** tmux server socket used by consoleReadLine (scenario.ts). */
   readonly tmuxSocket: string;
   readonly hosts: LabHost[];
@@ -541,7 +546,7 @@ class HostImpl implements LabHost {
       ].join('\n'),
     );
     const cfg = this.lab.opts.config;
-    if (cfg !== undefined) this.writeConfig(typeof cfg === 'function' ? cfg(this.name) : cfg);
+    if (cfg !== undefined) this.writeConfig(typeof cfg === 'function' ? cfg(this.name, this.lab) : cfg);
     if (this.lab.opts.hook ?? true) this.copyHook();
 
     const flags = ['-m', '-u', '--propagation', 'private'];
@@ -566,6 +571,7 @@ class HostImpl implements LabHost {
       }
     });
     this.ns = readlinkSync(`/proc/${this.pid}/ns/mnt`);
+    writeFileSync(join(this.dir, 'holder.pid'), `${this.pid}\n`);
     this.lab.saveState();
 
     const must = async (argv: string[]) => {
@@ -638,6 +644,7 @@ class LabImpl implements Lab {
   readonly imagesDir: string;
   readonly socketsDir: string;
   readonly tmuxSocket: string;
+  readonly peerExec: string;
   readonly hosts: HostImpl[] = [];
   readonly hostNames: string[];
   switchPid?: number;
@@ -651,6 +658,21 @@ class LabImpl implements Lab {
     this.tmuxSocket = join(this.dir, 'tmux.sock');
     mkdirSync(this.imagesDir);
     mkdirSync(this.socketsDir);
+    this.peerExec = join(this.dir, 'peer-exec');
+    // A transport for virt-consolelog between lab hosts (transport "command"): no ssh, no network.
+    writeFileSync(
+      this.peerExec,
+      [
+        '#!/bin/sh',
+        '# peer-exec HOST ARGS...: runs the virt-consolelog CLI inside lab host HOST.',
+        'host="$1"; shift',
+        'case "$host" in ""|*/*|.*) echo "peer-exec: bad host name" >&2; exit 2 ;; esac',
+        `pid=$(cat "${this.dir}/hosts/$host/holder.pid" 2>/dev/null) || { echo "peer-exec: no lab host $host" >&2; exit 255; }`,
+        `exec nsenter -t "$pid" -m -u${opts.network ? ' -n' : ''} --wd=/ -- "${process.execPath}" "${CLI_JS}" "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     const h = opts.hosts ?? 2;
     this.hostNames =
       typeof h === 'number' ? Array.from({ length: h }, (_, i) => `lab-${String.fromCharCode(97 + i)}`) : h;
@@ -722,6 +744,11 @@ class LabImpl implements Lab {
     await execa('tmux', ['-S', this.tmuxSocket, 'kill-server'], { reject: false });
     this.stopSync();
   }
+}
+
+/** virt-consolelog.conf lines that let lab hosts fetch history from each other through lab.peerExec. */
+export function labTransportConfig(lab: Lab): string {
+  return `transport = "command"\ntransport_command = [ "${lab.peerExec}", "{host}", "serve-export" ]\n`;
 }
 
 /** Starts a lab; on failure everything already started is torn down before the error is thrown. */
