@@ -7,17 +7,8 @@ import { appendFileSync, closeSync, constants, existsSync, openSync, readSync, s
 import { startLab, type Lab, type LabHost } from './harness.js';
 import { createGuest, novaConsolePath, type Guest, type SerialStyle } from './guest.js';
 import { checkHistory } from './checker.js';
-import {
-  define,
-  destroy,
-  migrate,
-  readInside,
-  start,
-  waitFor,
-  waitForMoreLines,
-  waitForSeq,
-} from './scenario.js';
-import { child, childrenNamed, attrValue, parseDomainDocument, type Element } from '../../src/xml/doc.js';
+import { define, destroy, migrate, readInside, start, waitForMoreLines, waitForSeq } from './scenario.js';
+import { childrenNamed, attrValue, parseDomainDocument, type Element } from '../../src/xml/doc.js';
 
 // nova/virt/libvirt/driver.py: MAX_CONSOLE_BYTES = 100 * units.Ki
 const MAX_CONSOLE_BYTES = 100 * 1024;
