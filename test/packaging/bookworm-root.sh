@@ -1,6 +1,7 @@
 #!/bin/sh
-# Prints the path of a tarball holding a clean Debian 12 root with Debian's own nodejs and
-# openssh-client installed through apt, building it once (debootstrap) and reusing it after.
+# Prints the path of a clean Debian 12 root (a folder) with Debian's own nodejs and openssh-client
+# installed through apt, building it once (debootstrap) and reusing it after. Users never write
+# into it: they mount it as the read-only lower layer of an overlay.
 # Cache: $VCL_ROOT_CACHE (default /var/cache/virt-consolelog-test); the mirror is the one this
 # machine's apt uses, or $VCL_DEBIAN_MIRROR.
 set -eu
@@ -12,10 +13,10 @@ if [ -z "$mirror" ]; then
     awk '/^URIs:/ { print $2 } /^deb / { print $2 }' | grep -v -- '-security' | grep '/debian/*$' | head -n 1 || true)
 fi
 mirror=${mirror:-http://deb.debian.org/debian}
-root_tar="$cache/bookworm-nodejs-root.tar.gz"
+root_dir="$cache/bookworm-nodejs-root"
 debs_tar="$cache/bookworm-minbase-debs.tgz"
-if [ -s "$root_tar" ]; then
-  echo "$root_tar"
+if [ -e "$root_dir/.complete" ]; then
+  echo "$root_dir"
   exit 0
 fi
 mkdir -p "$cache"
@@ -43,6 +44,7 @@ chroot "$work/root" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -qq --no-install-recommends nodejs openssh-client >&2
 chroot "$work/root" apt-get clean
 umount "$work/root/proc"
-tar -C "$work/root" -czf "$work/root.tar.gz" .
-mv "$work/root.tar.gz" "$root_tar"
-echo "$root_tar"
+touch "$work/root/.complete"
+rm -rf "$root_dir"
+mv "$work/root" "$root_dir"
+echo "$root_dir"

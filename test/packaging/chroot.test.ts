@@ -1,0 +1,300 @@
+// The .deb on a clean Debian 12 root (debootstrap, Debian's own nodejs through apt): install, the
+// hook and the CLI at work there, upgrade, remove and purge, exactly as an operator would run them.
+import test from 'ava';
+import { execa, type ResultPromise } from 'execa';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensurePackages, REPO_ROOT, run, VERSION } from './packages.js';
+
+const UUID = '3b0f8d5e-2c1a-4d7e-9f60-1a2b3c4d5e6f';
+const LEGACY_SERIAL = '/var/log/libvirt/qemu/g1-serial0.log';
+const DOMAIN_XML = `<domain type='qemu'>
+  <name>g1</name>
+  <uuid>${UUID}</uuid>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <serial type='pty'>
+      <target port='0'/>
+    </serial>
+    <serial type='file'>
+      <source path='${LEGACY_SERIAL}'/>
+      <target port='1'/>
+    </serial>
+    <console type='pty'>
+      <target type='serial' port='0'/>
+    </console>
+  </devices>
+</domain>
+`;
+const ADMIN_HOOK = "#!/bin/sh\n# the operator's own qemu hook: the package must never touch it\nexit 0\n";
+
+let root: string;
+let work: string;
+let deb: string;
+let fakeDaemon: ResultPromise | undefined;
+let mounted = false;
+
+const inRoot = (p: string) => join(root, p);
+/** Runs argv inside the chroot with libvirt's minimal hook environment (LIBVIRT-FACTS.md). */
+function chroot(argv: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
+  return execa('chroot', [root, ...argv], {
+    reject: false,
+    extendEnv: false,
+    env: { LC_ALL: 'C', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', ...opts.env },
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+  });
+}
+/** dpkg in the root (faster than apt once apt has shown that the dependencies resolve). */
+async function dpkg(args: string[], env: Record<string, string> = {}) {
+  const r = await chroot(['dpkg', ...args], { env: { DEBIAN_FRONTEND: 'noninteractive', ...env } });
+  if (r.exitCode !== 0) throw new Error(`dpkg ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return `${r.stdout}\n${r.stderr}`;
+}
+async function apt(args: string[], env: Record<string, string> = {}) {
+  const r = await chroot(['apt-get', '-y', '-q', '--no-install-recommends', ...args], {
+    env: { DEBIAN_FRONTEND: 'noninteractive', ...env },
+  });
+  if (r.exitCode !== 0) throw new Error(`apt-get ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return `${r.stdout}\n${r.stderr}`;
+}
+const mode = (p: string) => statSync(inRoot(p)).mode & 0o7777;
+const hook = (argv: string[], input = DOMAIN_XML) =>
+  chroot(['/etc/libvirt/hooks/qemu.d/50-virt-consolelog', ...argv], { input });
+
+test.before(async () => {
+  ({ deb } = await ensurePackages());
+  const base = (await run('sh', [join(REPO_ROOT, 'test/packaging/bookworm-root.sh')])).trim();
+  work = mkdtempSync(join(tmpdir(), 'vcl-chroot-'));
+  root = join(work, 'root');
+  for (const d of ['root', 'upper', 'overlay-work']) mkdirSync(join(work, d));
+  // The cached clean root stays untouched: every run writes into its own overlay layer.
+  await run('mount', [
+    '-t',
+    'overlay',
+    'overlay',
+    '-o',
+    `lowerdir=${base},upperdir=${join(work, 'upper')},workdir=${join(work, 'overlay-work')}`,
+    root,
+  ]);
+  mounted = true;
+  await run('mount', ['-t', 'proc', 'proc', inRoot('proc')]);
+  copyFileSync(deb, inRoot('tmp/virt-consolelog.deb'));
+});
+
+test.after.always(async () => {
+  fakeDaemon?.kill('SIGKILL');
+  if (mounted) {
+    await execa('umount', [inRoot('proc')], { reject: false });
+    await execa('umount', [root], { reject: false });
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test.serial('the root is a clean Debian 12 with Debian nodejs >= 18.19 and no virt-consolelog', async (t) => {
+  t.regex(readFileSync(inRoot('etc/debian_version'), 'utf8'), /^12\./);
+  const node = await chroot(['dpkg-query', '-W', '-f', '${Version}', 'nodejs']);
+  t.regex(node.stdout, /^18\.(19|[2-9]\d)\.\d+\+dfsg/, "Debian's own nodejs package");
+  t.false(existsSync(inRoot('usr/lib/virt-consolelog')));
+});
+
+test.serial(
+  'apt installs it: files in place, key created, running libvirtd reloaded (SIGHUP), main qemu hook untouched',
+  async (t) => {
+    mkdirSync(inRoot('etc/libvirt/hooks'), { recursive: true });
+    writeFileSync(inRoot('etc/libvirt/hooks/qemu'), ADMIN_HOOK, { mode: 0o755 });
+    const before = statSync(inRoot('etc/libvirt/hooks/qemu'));
+    // A "libvirtd" (its process name is what the pid file check compares) that records SIGHUPs.
+    const hups = join(work, 'hups');
+    const daemon = join(work, 'libvirtd');
+    writeFileSync(daemon, `#!/bin/sh\ntrap 'echo hup >> ${hups}' HUP\nwhile :; do sleep 0.1; done\n`, {
+      mode: 0o755,
+    });
+    fakeDaemon = execa(daemon, [], { reject: false, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(inRoot('run/libvirtd.pid'), `${fakeDaemon.pid}\n`);
+
+    const out = await apt(['install', '/tmp/virt-consolelog.deb']);
+    t.regex(out, /reloaded libvirtd \(pid \d+, SIGHUP\)/);
+
+    for (const f of [
+      'usr/lib/virt-consolelog/hook.mjs',
+      'usr/lib/virt-consolelog/virt-consolelog.mjs',
+      'etc/virt-consolelog/virt-consolelog.conf',
+      'etc/default/virt-consolelog',
+      'usr/lib/tmpfiles.d/virt-consolelog.conf',
+      'usr/share/man/man8/virt-consolelog.8.gz',
+      'usr/share/bash-completion/completions/virt-consolelog',
+    ])
+      t.true(existsSync(inRoot(f)), f);
+    t.is(mode('etc/libvirt/hooks/qemu.d/50-virt-consolelog'), 0o755);
+
+    const after = statSync(inRoot('etc/libvirt/hooks/qemu'));
+    t.is(readFileSync(inRoot('etc/libvirt/hooks/qemu'), 'utf8'), ADMIN_HOOK);
+    t.is(after.mtimeMs, before.mtimeMs);
+    t.is(after.ino, before.ino);
+
+    t.is(mode('var/log/libvirt/consolelog'), 0o750);
+    t.is(mode('var/lib/virt-consolelog'), 0o700);
+    t.is(mode('var/lib/virt-consolelog/ssh'), 0o700);
+    t.is(mode('var/lib/virt-consolelog/ssh/id_ed25519'), 0o600);
+    t.regex(
+      readFileSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519.pub'), 'utf8'),
+      /^ssh-ed25519 \S+ virt-consolelog@/,
+    );
+
+    // Reloaded, not restarted: the same process got SIGHUP and still runs.
+    const deadline = Date.now() + 5000;
+    while (!existsSync(hups) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    t.regex(readFileSync(hups, 'utf8'), /^hup\n/);
+    t.is(fakeDaemon.exitCode, null, 'still running');
+    t.regex(
+      readFileSync(inRoot('var/lib/virt-consolelog/reloaded-libvirtd'), 'utf8'),
+      new RegExp(`^${fakeDaemon.pid} \\d+\\n$`),
+    );
+  },
+);
+
+test.serial("the CLI runs on Debian's Node: --version, --help, man page", async (t) => {
+  const v = await chroot(['virt-consolelog', '--version']);
+  t.is(v.exitCode, 0, v.stderr);
+  t.is(v.stdout.trim(), `virt-consolelog ${VERSION}`);
+  const help = await chroot(['virt-consolelog', '--help']);
+  t.regex(help.stdout, /^ {2}doctor /m);
+  const man = await run('sh', ['-c', `zcat ${inRoot('usr/share/man/man8/virt-consolelog.8.gz')}`]);
+  t.regex(man, /^\.TH VIRT-CONSOLELOG 8 /m);
+  t.regex(man, /^\.SS doctor$/m, 'commands come from the CLI help');
+});
+
+test.serial(
+  'the installed hook: reconnect begin passes at once, migrate begin rewrites the XML',
+  async (t) => {
+    const reconnect = await hook(['g1', 'reconnect', 'begin', '-']);
+    t.is(reconnect.exitCode, 0);
+    t.is(reconnect.stdout, '');
+    t.is(reconnect.stderr, '');
+
+    const migrate = await hook(['g1', 'migrate', 'begin', '-']);
+    t.is(migrate.exitCode, 0, migrate.stderr);
+    const xml = migrate.stdout;
+    const host = hostname();
+    t.regex(
+      xml,
+      new RegExp(`<log file='/var/log/libvirt/consolelog/${UUID}/${host}/serial0\\.log' append='on'/>`),
+    );
+    // The file serial became interactive and keeps its history where it was (in the allowed roots).
+    t.notRegex(xml, /<serial type='file'>/);
+    t.regex(
+      xml,
+      new RegExp(`<serial type='pty'>\\s*<log file='${LEGACY_SERIAL}' append='on'/>\\s*<target port='1'/>`),
+    );
+    const file = join(work, 'migrated.xml');
+    writeFileSync(file, xml);
+    await t.notThrowsAsync(run('virt-xml-validate', [file, 'domain']));
+  },
+);
+
+test.serial('doctor runs in the root and finds the hook; libvirt is missing there', async (t) => {
+  const r = await chroot(['virt-consolelog', 'doctor', '--json', '--no-peers']);
+  t.is(r.exitCode, 1, r.stderr);
+  const report = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; status: string }[] };
+  const status = Object.fromEntries(report.checks.map((c) => [c.name, c.status]));
+  t.false(report.ok);
+  t.is(status.hook, 'ok');
+  t.is(status['hook-node'], 'ok');
+  t.is(status.store, 'ok');
+  t.is(status.key, 'ok');
+  t.is(status.libvirt, 'fail');
+});
+
+test.serial("an upgrade keeps the operator's config edits and the transfer key", async (t) => {
+  const conf = inRoot('etc/virt-consolelog/virt-consolelog.conf');
+  writeFileSync(conf, readFileSync(conf, 'utf8') + '\n# edited by the operator\nretention_days = 7\n');
+  const edited = readFileSync(conf, 'utf8');
+  const key = readFileSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519.pub'), 'utf8');
+  // The next package release: the same files under version -2.
+  const tree = join(work, 'next');
+  await run('dpkg-deb', ['-R', deb, tree]);
+  const control = join(tree, 'DEBIAN/control');
+  writeFileSync(control, readFileSync(control, 'utf8').replace(/^Version: .*$/m, `Version: ${VERSION}-2`));
+  chmodSync(join(tree, 'DEBIAN'), 0o755);
+  await run('dpkg-deb', ['-b', tree, inRoot('tmp/virt-consolelog-next.deb')]);
+
+  await dpkg(['--force-confold', '-i', '/tmp/virt-consolelog-next.deb']);
+  const installed = await chroot(['dpkg-query', '-W', '-f', '${Version}', 'virt-consolelog']);
+  t.is(installed.stdout, `${VERSION}-2`);
+  t.is(readFileSync(conf, 'utf8'), edited);
+  t.is(readFileSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519.pub'), 'utf8'), key);
+});
+
+test.serial('remove keeps logs, config and key; the hook left behind lets every event pass', async (t) => {
+  const log = inRoot(`var/log/libvirt/consolelog/${UUID}/${hostname()}/serial0.log`);
+  mkdirSync(join(log, '..'), { recursive: true });
+  writeFileSync(log, 'boot output the operator needs\n');
+  await dpkg(['--remove', 'virt-consolelog']);
+  t.false(existsSync(inRoot('usr/lib/virt-consolelog/hook.mjs')));
+  t.false(existsSync(inRoot('usr/bin/virt-consolelog')));
+  t.true(existsSync(inRoot('etc/virt-consolelog/virt-consolelog.conf')));
+  t.true(existsSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519')));
+  t.is(readFileSync(log, 'utf8'), 'boot output the operator needs\n');
+  // dpkg keeps conffiles on remove: the leftover launcher must not fail a guest operation.
+  t.true(existsSync(inRoot('etc/libvirt/hooks/qemu.d/50-virt-consolelog')));
+  for (const argv of [
+    ['g1', 'migrate', 'begin', '-'],
+    ['g1', 'prepare', 'begin', '-'],
+  ]) {
+    const r = await hook(argv);
+    t.is(r.exitCode, 0);
+    t.is(r.stdout, '', 'unchanged XML');
+  }
+});
+
+test.serial(
+  "purge removes config, state and key but keeps guests' logs and the main qemu hook",
+  async (t) => {
+    const log = inRoot(`var/log/libvirt/consolelog/${UUID}/${hostname()}/serial0.log`);
+    const out = await dpkg(['--purge', 'virt-consolelog']);
+    t.regex(out, /kept the guests' console logs in \/var\/log\/libvirt\/consolelog/);
+    for (const gone of [
+      'etc/virt-consolelog',
+      'etc/default/virt-consolelog',
+      'etc/libvirt/hooks/qemu.d/50-virt-consolelog',
+      'var/lib/virt-consolelog',
+    ])
+      t.false(existsSync(inRoot(gone)), `${gone} removed`);
+    t.is(readFileSync(log, 'utf8'), 'boot output the operator needs\n');
+    t.is(readFileSync(inRoot('etc/libvirt/hooks/qemu'), 'utf8'), ADMIN_HOOK);
+  },
+);
+
+test.serial(
+  'purge removes the logs too only when asked: marker file or VIRT_CONSOLELOG_PURGE_LOGS=yes',
+  async (t) => {
+    const store = inRoot('var/log/libvirt/consolelog');
+    await dpkg(['-i', '/tmp/virt-consolelog.deb']);
+    t.true(existsSync(store));
+    writeFileSync(inRoot('etc/virt-consolelog/purge-logs'), '');
+    await dpkg(['--purge', 'virt-consolelog']);
+    t.false(existsSync(store), 'marker: store removed');
+
+    await dpkg(['-i', '/tmp/virt-consolelog.deb']);
+    writeFileSync(join(store, 'kept-by-default.log'), 'x\n');
+    await dpkg(['--purge', 'virt-consolelog'], { VIRT_CONSOLELOG_PURGE_LOGS: 'yes' });
+    t.false(existsSync(store), 'environment: store removed');
+    t.true(existsSync(inRoot('var/log/libvirt')), 'only the store, never its parent');
+  },
+);
