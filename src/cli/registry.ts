@@ -8,5 +8,20 @@ import { keysCommand } from './commands/keys.js';
 import { doctorCommand } from './commands/doctor.js';
 import { serveExportCommand } from './commands/serve-export.js';
 import { syncCommand } from './commands/sync.js';
+import { showCommand } from './commands/show.js';
+import { statusCommand } from './commands/status.js';
+import { pruneCommand } from './commands/prune.js';
 
-export const COMMANDS: readonly Command[] = [rewriteCommand, enableCommand, disableCommand, syncCommand, serveExportCommand, keysCommand, doctorCommand, autoEnableCommand];
+export const COMMANDS: readonly Command[] = [
+  rewriteCommand,
+  showCommand,
+  statusCommand,
+  pruneCommand,
+  enableCommand,
+  disableCommand,
+  syncCommand,
+  serveExportCommand,
+  keysCommand,
+  doctorCommand,
+  autoEnableCommand,
+];

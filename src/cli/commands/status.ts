@@ -1,0 +1,179 @@
+// virt-consolelog status: per domain, how its console output is captured and what the store holds.
+import { EXIT, UsageError, type Command } from '../command.js';
+import type { Config } from '../../config/schema.js';
+import { currentName, type DomainState } from '../../store/domain-state.js';
+import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
+import { listSegments } from '../../store/segments.js';
+import { liveBytesOf } from '../../store/retention.js';
+import { readJournal } from '../../journal/journal.js';
+import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
+
+const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
+
+Per domain (all domains of the store without DOMAIN): capture mode on each host
+  logged       every serial/console has an append-mode log (or append file)
+  sealed-only  a source is truncated at each start: kept by sealing it before every start
+  degraded     a source was refused (outside allowed roots, symlink) or nothing is logged; why
+live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal).`;
+
+export interface DomainStatus {
+  uuid: string;
+  name: string | null;
+  names: string[];
+  hosts: {
+    host: string;
+    generation: number;
+    mode: 'logged' | 'sealed-only' | 'degraded';
+    why: string[];
+    devices: Record<string, { path: string; kind: string; truncating: boolean }>;
+    lastEvent: { kind: string; at: string; reason?: string } | null;
+  }[];
+  liveBytes: number;
+  archivedBytes: number;
+  archivedPlainBytes: number;
+  segments: number;
+  capBytes: number;
+  boots: number;
+  lastEvent: { host: string; kind: string; at: string; reason?: string } | null;
+  lastProblem: { at: string; op: string; problems: string[] } | null;
+}
+
+export function captureMode(h: DomainState['hosts'][string]): {
+  mode: DomainStatus['hosts'][number]['mode'];
+  why: string[];
+} {
+  const why = [...(h.degraded ?? [])];
+  const devices = Object.values(h.devices);
+  if (!devices.length && !why.length) why.push('no serial or console has a log or file backend');
+  if (why.length) return { mode: 'degraded', why };
+  const trunc = Object.entries(h.devices).filter(([, d]) => d.truncating);
+  if (trunc.length)
+    return {
+      mode: 'sealed-only',
+      why: trunc.map(
+        ([dev, d]) =>
+          `${dev}: ${d.path} is truncated at each start (sealed before it; run virt-consolelog enable)`,
+      ),
+    };
+  return { mode: 'logged', why: [] };
+}
+
+export async function domainStatus(config: Config, uuid: string, state: DomainState): Promise<DomainStatus> {
+  const segments = listSegments(config, uuid);
+  let boots = 0;
+  try {
+    const h = await openHistory(config, uuid);
+    boots = h.boots.length;
+    h.close();
+  } catch (e) {
+    if (!(e instanceof HistoryError)) throw e;
+  }
+  const names = state.names.map((n) => n.name);
+  const journal = readJournal(config, { uuid, names });
+  const problem = journal.find((e) => e.problems.length);
+  let lastEvent: DomainStatus['lastEvent'] = null;
+  for (const [host, h] of Object.entries(state.hosts))
+    if (h.lastEvent && (!lastEvent || h.lastEvent.at > lastEvent.at)) lastEvent = { host, ...h.lastEvent };
+  return {
+    uuid,
+    name: currentName(state) ?? null,
+    names,
+    hosts: Object.entries(state.hosts).map(([host, h]) => ({
+      host,
+      generation: h.generation,
+      ...captureMode(h),
+      devices: Object.fromEntries(
+        Object.entries(h.devices).map(([d, v]) => [
+          d,
+          { path: v.path, kind: v.kind, truncating: v.truncating },
+        ]),
+      ),
+      lastEvent: h.lastEvent ?? null,
+    })),
+    liveBytes: liveBytesOf(config, state),
+    archivedBytes: segments.reduce((n, s) => n + s.storedBytes, 0),
+    archivedPlainBytes: segments.reduce((n, s) => n + s.plainBytes, 0),
+    segments: segments.length,
+    capBytes: config.domainCapBytes,
+    boots,
+    lastEvent,
+    lastProblem: problem
+      ? { at: problem.at, op: `${problem.op} ${problem.subop}`, problems: problem.problems }
+      : null,
+  };
+}
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`;
+}
+
+export function formatStatus(s: DomainStatus): string {
+  const lines = [`${s.name ?? '(no name)'} ${s.uuid}`];
+  if (s.names.length > 1) lines.push(`  names seen: ${s.names.join(', ')}`);
+  for (const h of s.hosts) {
+    lines.push(
+      `  host ${h.host} (generation ${h.generation}): ${h.mode}${h.lastEvent ? `, last ${h.lastEvent.kind} at ${h.lastEvent.at}${h.lastEvent.reason ? ` (${h.lastEvent.reason})` : ''}` : ''}`,
+    );
+    for (const w of h.why) lines.push(`    ${w}`);
+    for (const [d, v] of Object.entries(h.devices))
+      lines.push(`    ${d}: ${v.kind} ${v.path}${v.truncating ? ' (truncating)' : ''}`);
+  }
+  const cap = s.capBytes ? ` of cap ${human(s.capBytes)}` : '';
+  lines.push(
+    `  disk: ${human(s.liveBytes + s.archivedBytes)}${cap} (live ${human(s.liveBytes)}, archive ${human(s.archivedBytes)} holding ${human(s.archivedPlainBytes)} in ${s.segments} segments)`,
+  );
+  lines.push(`  boots: ${s.boots}`);
+  if (s.lastProblem)
+    lines.push(
+      `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.join('; ')}`,
+    );
+  return lines.join('\n') + '\n';
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'capture mode, disk use against caps, boots, hosts and last problems per domain',
+  usage: USAGE,
+  async run(args, ctx) {
+    const json = args.includes('--json');
+    const rest = args.filter((a) => a !== '--json');
+    const bad = rest.find((a) => a.startsWith('-'));
+    if (bad) throw new UsageError(`unknown option ${bad}`);
+    if (rest.length > 1) throw new UsageError('at most one DOMAIN');
+    const { config } = ctx.config();
+    let targets: { uuid: string; state: DomainState }[];
+    if (rest[0]) {
+      try {
+        const r = resolveOne(config, rest[0]);
+        targets = [{ uuid: r.uuid, state: r.state }];
+      } catch (e) {
+        if (e instanceof HistoryError) {
+          ctx.io.stderr.write(`virt-consolelog status: ${e.message}\n`);
+          return EXIT.notFound;
+        }
+        throw e;
+      }
+    } else {
+      targets = listDomainUuids(config).flatMap((uuid) => {
+        const state = readDomainStateOf(config, uuid);
+        return state ? [{ uuid, state }] : [];
+      });
+    }
+    const all: DomainStatus[] = [];
+    for (const t of targets) {
+      const s = await domainStatus(config, t.uuid, t.state);
+      all.push(s);
+      if (!json) ctx.io.stdout.write(formatStatus(s));
+    }
+    if (json) ctx.io.stdout.write(JSON.stringify(rest[0] ? all[0] : all, null, 2) + '\n');
+    else if (!all.length) ctx.io.stdout.write(`no domains in ${config.logRoot}\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,712 @@
+// Reading a domain's history: snapshot the store (segments, watermarks, live files opened by fd so
+// rotation cannot pull them away), merge, then stream only what is asked for. Tails are found
+// from the end by arithmetic on sidecar counts; content is read only for the pieces printed.
+import * as fs from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { Config } from '../config/schema.js';
+import { hostState, type DomainState, type DeviceState } from '../store/domain-state.js';
+import { resolveDomain } from '../store/find.js';
+import { rotationSet, segmentFileNames } from '../store/layout.js';
+import { withDomainLock } from '../store/lock.js';
+import { MarkerScanner, type BootMark } from '../store/markers.js';
+import { openParentSafely } from '../store/seal.js';
+import { listArchive, type SegmentInfo } from '../store/segments.js';
+import { SafeDir } from '../store/safe-fs.js';
+import { openDomainDir, readSealState } from '../store/store.js';
+import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
+import {
+  bootsInWindow,
+  comparePos,
+  endOf,
+  listBoots,
+  mergeHistory,
+  pickBoot,
+  startOf,
+  tailBytesStart,
+  type Boot,
+  type LiveTail,
+  type Piece,
+  type Position,
+} from './merge.js';
+
+const C = fs.constants;
+const CHUNK = 256 * 1024;
+
+export class HistoryError extends Error {
+  override name = 'HistoryError';
+  constructor(
+    message: string,
+    readonly code: 'not-found' | 'ambiguous' | 'no-boot' | 'no-device',
+  ) {
+    super(message);
+  }
+}
+
+/** A snapshot of one device's history, with the live files held open. */
+export interface History {
+  uuid: string;
+  name: string | undefined;
+  device: string;
+  devices: string[];
+  state: DomainState;
+  segments: SegmentInfo[];
+  pieces: Piece[];
+  boots: Boot[];
+  /** Open fds of live files, by "dev:ino". */
+  fds: Map<string, number>;
+  /** This host's live file of the device at snapshot time, and its size then (where -f starts). */
+  followFrom?: { dev: number; ino: number; size: number };
+  archive: SafeDir | undefined;
+  config: Config;
+  close(): void;
+}
+
+/** Devices known for a domain, serial0 first. */
+export function knownDevices(state: DomainState, segments: readonly SegmentInfo[]): string[] {
+  const set = new Set<string>();
+  for (const h of Object.values(state.hosts)) for (const d of Object.keys(h.devices)) set.add(d);
+  for (const s of segments) set.add(s.device);
+  const rank = (d: string) => (d.startsWith('serial') ? 0 : d.startsWith('console') ? 1 : 2);
+  return [...set].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b, 'en', { numeric: true }));
+}
+
+function readAt(fd: number, len: number, pos: number): Buffer {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const n = fs.readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
+
+/** Resolves a name or UUID to exactly one domain of the store. */
+export function resolveOne(
+  config: Config,
+  domain: string,
+): { uuid: string; state: DomainState; name?: string } {
+  const hits = resolveDomain(config, domain);
+  if (!hits.length)
+    throw new HistoryError(
+      `no history for domain ${JSON.stringify(domain)} in ${config.logRoot}`,
+      'not-found',
+    );
+  const uuids = new Set(hits.map((h) => h.uuid));
+  if (uuids.size > 1)
+    throw new HistoryError(
+      `the name ${JSON.stringify(domain)} was used by several domains: ${[...uuids].join(', ')}; give a UUID`,
+      'ambiguous',
+    );
+  const h = hits[0] as (typeof hits)[number];
+  return { uuid: h.uuid, state: h.state, ...(h.name ? { name: h.name } : {}) };
+}
+
+/** Opens a snapshot of a domain's history for one device (default serial0, else the first). */
+export async function openHistory(config: Config, domain: string, device?: string): Promise<History> {
+  const { uuid, name } = resolveOne(config, domain);
+  const snapshot = () => snapshotHistory(config, uuid, name, device);
+  // A brief lock makes the snapshot consistent with a seal in progress; readers without write
+  // access to the store (or a stuck lock) read without it.
+  try {
+    return await withDomainLock(config, uuid, snapshot, { waitMs: Math.min(config.lockWaitMs, 2000) });
+  } catch (e) {
+    if (e instanceof HistoryError) throw e;
+    return snapshot();
+  }
+}
+
+function snapshotHistory(config: Config, uuid: string, name: string | undefined, device?: string): History {
+  const dir = openDomainDir(config, uuid);
+  if (!dir) throw new HistoryError(`no history for ${uuid}`, 'not-found');
+  const fds = new Map<string, number>();
+  try {
+    let archive;
+    try {
+      archive = dir.sub('archive');
+    } catch {
+      archive = undefined;
+    }
+    const segments = archive ? listArchive(archive) : [];
+    const seal: SealState = archive
+      ? readSealState(dir, archive).state
+      : { version: 1, nextSeq: 1, files: [] };
+    const state = (() => {
+      const text = dir.readText('domain.json');
+      try {
+        return text ? (JSON.parse(text) as DomainState) : undefined;
+      } catch {
+        return undefined;
+      }
+    })() ?? { version: 1 as const, uuid, names: [], maxGeneration: 0, hosts: {} };
+    const devices = knownDevices(state, segments);
+    const chosen = device ?? devices[0];
+    if (!chosen) throw new HistoryError(`domain ${uuid} has no logged device yet`, 'no-device');
+    if (device && !devices.includes(device))
+      throw new HistoryError(
+        `domain ${uuid} has no device ${device} (known: ${devices.join(', ') || 'none'})`,
+        'no-device',
+      );
+    const live: LiveTail[] = [];
+    let followFrom: History['followFrom'];
+    for (const [host, h] of Object.entries(state.hosts)) {
+      const d = h.devices[chosen];
+      if (!d) continue;
+      const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds);
+      live.push(...r.tails);
+      if (host === config.hostName && r.base) followFrom = r.base;
+    }
+    const pieces = mergeHistory(segments, live, chosen);
+    const history: History = {
+      uuid,
+      name,
+      device: chosen,
+      devices,
+      state,
+      segments,
+      pieces,
+      boots: listBoots(pieces),
+      fds,
+      ...(followFrom ? { followFrom } : {}),
+      archive,
+      config,
+      close() {
+        for (const fd of fds.values()) fs.closeSync(fd);
+        fds.clear();
+        archive?.close();
+      },
+    };
+    return history;
+  } catch (e) {
+    for (const fd of fds.values()) fs.closeSync(fd);
+    throw e;
+  } finally {
+    dir.close();
+  }
+}
+
+/** The unsealed tails of a device's live files on this machine, markers scanned. */
+function liveTails(
+  config: Config,
+  seal: SealState,
+  host: string,
+  generation: number,
+  device: string,
+  d: DeviceState,
+  fds: Map<string, number>,
+): { tails: LiveTail[]; base?: { dev: number; ino: number; size: number } } {
+  const opened = openParentSafely(config, d.path);
+  if (!('dir' in opened)) return { tails: [] };
+  const out: LiveTail[] = [];
+  let base: { dev: number; ino: number; size: number } | undefined;
+  try {
+    const set = rotationSet(opened.name, opened.dir.list());
+    set.forEach((file, order) => {
+      let fd: number;
+      try {
+        fd = opened.dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
+      } catch {
+        return;
+      }
+      const st = fs.fstatSync(fd);
+      const key = `${st.dev}:${st.ino}`;
+      if (!st.isFile() || fds.has(key)) {
+        fs.closeSync(fd);
+        return;
+      }
+      fds.set(key, fd);
+      if (file === opened.name) base = { dev: st.dev, ino: st.ino, size: st.size };
+      const id = {
+        dev: st.dev,
+        ino: st.ino,
+        birthtimeMs: Math.floor(st.birthtimeMs),
+        size: st.size,
+        ctimeMs: st.ctimeMs,
+      };
+      const tracked = findTracked(seal, id);
+      const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
+      if (st.size <= start) return;
+      const scan = new MarkerScanner(start);
+      for (let pos = start; pos < st.size;) {
+        const chunk = readAt(fd, Math.min(CHUNK, st.size - pos), pos);
+        if (!chunk.length) break;
+        scan.feed(chunk);
+        pos += chunk.length;
+      }
+      const boots: BootMark[] = [...scan.marks];
+      const isBase = file === opened.name;
+      const bootAt0 = rewritten || (start === 0 && !tracked && d.truncating && isBase);
+      if (bootAt0 && d.boot && boots[0]?.offset !== start)
+        boots.unshift({ offset: start, id: d.boot.id, host: d.boot.host, at: d.boot.at, markerBytes: 0 });
+      out.push({
+        host,
+        device,
+        generation,
+        path: opened.dir.display(file),
+        dev: st.dev,
+        ino: st.ino,
+        order,
+        start,
+        end: st.size,
+        lines: scan.lines,
+        boots,
+        firstTime: (!rewritten && tracked?.updated) || d.boot?.at || st.birthtime.toISOString(),
+        lastTime: st.mtime.toISOString(),
+      });
+    });
+  } finally {
+    opened.dir.close();
+  }
+  return { tails: out, ...(base ? { base } : {}) };
+}
+
+/** Plain bytes [a, b) of one piece's source, in order. */
+async function* pieceBytes(h: History, p: Piece, a: number, b: number): AsyncGenerator<Buffer> {
+  if (b <= a) return;
+  if (p.source.kind === 'live') {
+    const fd = h.fds.get(`${p.source.dev}:${p.source.ino}`);
+    if (fd === undefined) throw new Error(`live file ${p.source.path} is not open`);
+    for (let pos = a; pos < b;) {
+      const chunk = readAt(fd, Math.min(CHUNK, b - pos), pos);
+      if (!chunk.length) return;
+      pos += chunk.length;
+      yield chunk;
+    }
+    return;
+  }
+  const names = segmentFileNames(p.source.key);
+  const archive = h.archive;
+  if (!archive) throw new Error('no archive');
+  let fd: number;
+  let gz = false;
+  try {
+    fd = archive.open(names.plain, C.O_RDONLY);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fd = archive.open(names.gz, C.O_RDONLY);
+    gz = true;
+  }
+  if (!gz) {
+    try {
+      for (let pos = a; pos < b;) {
+        const chunk = readAt(fd, Math.min(CHUNK, b - pos), pos);
+        if (!chunk.length) return;
+        pos += chunk.length;
+        yield chunk;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return;
+  }
+  // The read stream owns the fd: it closes it only after its last read (no fd reuse races).
+  const rs = fs.createReadStream('', { fd, highWaterMark: CHUNK });
+  const gunzip = rs.pipe(createGunzip());
+  let pos = 0;
+  try {
+    for await (const c of gunzip as AsyncIterable<Buffer>) {
+      const cStart = pos;
+      pos += c.length;
+      if (pos <= a) continue;
+      const from = Math.max(0, a - cStart);
+      const to = Math.min(c.length, b - cStart);
+      if (to > from) yield c.subarray(from, to);
+      if (pos >= b) break;
+    }
+  } finally {
+    gunzip.destroy();
+    rs.destroy();
+  }
+}
+
+export type HistoryEvent =
+  { type: 'boot'; boot: BootInfo } | { type: 'data'; data: Buffer; host: string; device: string };
+
+export interface BootInfo {
+  index: number;
+  id: string;
+  host: string;
+  at: string;
+  implicit: boolean;
+}
+
+function bootInfo(b: Boot): BootInfo {
+  return { index: b.index, id: b.id, host: b.host, at: b.at, implicit: b.implicit };
+}
+
+/**
+ * Streams [from, to) oldest first: data, and boot events at boundaries (raw: data only, marker
+ * lines left out). The boot the range starts in is announced first.
+ */
+export async function* streamRange(
+  h: History,
+  from: Position,
+  to: Position,
+  raw: boolean,
+): AsyncGenerator<HistoryEvent> {
+  if (comparePos(from, to) >= 0) return;
+  if (!raw) {
+    const current = [...h.boots].reverse().find((b) => comparePos(b.from, from) <= 0);
+    const startsAtBoundary = h.boots.some((b) => comparePos(b.from, from) === 0 && !b.implicit);
+    if (current && !startsAtBoundary) yield { type: 'boot', boot: bootInfo(current) };
+  }
+  for (let i = from.piece; i <= to.piece && i < h.pieces.length; i++) {
+    const p = h.pieces[i] as Piece;
+    const a = i === from.piece ? from.offset : p.start;
+    const b = i === to.piece ? to.offset : p.end;
+    if (b <= a && !p.boots.some((m) => m.offset === a)) continue;
+    const cuts = p.boots.filter((m) => m.offset >= a && m.offset < b).sort((x, y) => x.offset - y.offset);
+    let pos = a;
+    let cut = 0;
+    let skipUntil = -1;
+    const emitBoot = function* (m: BootMark): Generator<HistoryEvent> {
+      if (raw) return;
+      const boot = h.boots.find((x) => x.from.piece === i && x.from.offset === m.offset && x.id === m.id);
+      yield {
+        type: 'boot',
+        boot: boot ? bootInfo(boot) : { index: 0, id: m.id, host: m.host, at: m.at, implicit: false },
+      };
+    };
+    while (cut < cuts.length && (cuts[cut] as BootMark).offset === pos) {
+      const m = cuts[cut++] as BootMark;
+      yield* emitBoot(m);
+      skipUntil = m.offset + m.markerBytes;
+    }
+    for await (const chunk of pieceBytes(h, p, a, b)) {
+      let c = chunk;
+      while (c.length) {
+        if (pos < skipUntil) {
+          const n = Math.min(skipUntil - pos, c.length);
+          c = c.subarray(n);
+          pos += n;
+          continue;
+        }
+        const next = cuts[cut];
+        const upTo = next ? Math.min(c.length, next.offset - pos) : c.length;
+        if (upTo > 0) {
+          yield { type: 'data', data: c.subarray(0, upTo), host: p.host, device: p.device };
+          c = c.subarray(upTo);
+          pos += upTo;
+        }
+        while (cut < cuts.length && (cuts[cut] as BootMark).offset === pos) {
+          const m = cuts[cut++] as BootMark;
+          yield* emitBoot(m);
+          skipUntil = m.offset + m.markerBytes;
+        }
+      }
+    }
+  }
+}
+
+/** Newline offsets in [a, b) of a piece that are not the end of a marker line. */
+async function guestNewlines(h: History, p: Piece, a: number, b: number): Promise<number[]> {
+  const markerEnds = new Set(p.boots.filter((m) => m.markerBytes).map((m) => m.offset + m.markerBytes - 1));
+  const out: number[] = [];
+  let pos = a;
+  for await (const c of pieceBytes(h, p, a, b)) {
+    for (let i = c.indexOf(10); i >= 0; i = c.indexOf(10, i + 1))
+      if (!markerEnds.has(pos + i)) out.push(pos + i);
+    pos += c.length;
+  }
+  return out;
+}
+
+/** Backward search in a plain piece: the k-th guest newline from the end of [a, b), or how many there were. */
+function plainNewlineFromEnd(
+  fd: number,
+  p: Piece,
+  a: number,
+  b: number,
+  k: number,
+): { at?: number; seen: number } {
+  const markerEnds = new Set(p.boots.filter((m) => m.markerBytes).map((m) => m.offset + m.markerBytes - 1));
+  let seen = 0;
+  for (let hi = b; hi > a;) {
+    const lo = Math.max(a, hi - CHUNK);
+    const buf = readAt(fd, hi - lo, lo);
+    for (let i = buf.lastIndexOf(10); i >= 0; i = i > 0 ? buf.lastIndexOf(10, i - 1) : -1) {
+      if (markerEnds.has(lo + i)) continue;
+      if (++seen === k) return { at: lo + i, seen };
+    }
+    hi = lo;
+  }
+  return { seen };
+}
+
+/** The last raw byte before `to` (skipping marker lines), or undefined if there is none. */
+async function lastRawByte(h: History, from: Position, to: Position): Promise<number | undefined> {
+  const start = tailBytesStart(h.pieces, 1, from, to);
+  if (comparePos(start, to) >= 0) return undefined;
+  for await (const e of streamRange(h, start, to, true))
+    if (e.type === 'data' && e.data.length) return e.data[e.data.length - 1];
+  return undefined;
+}
+
+/** Where the last `n` guest lines before `to` begin (tail -n semantics; marker lines do not count). */
+export async function tailLinesStart(h: History, n: number, from: Position, to: Position): Promise<Position> {
+  if (n <= 0) return to;
+  let k = n + ((await lastRawByte(h, from, to)) === 10 ? 1 : 0);
+  for (let i = to.piece; i >= from.piece && i >= 0; i--) {
+    const p = h.pieces[i] as Piece;
+    const a = i === from.piece ? from.offset : p.start;
+    const b = i === to.piece ? to.offset : p.end;
+    if (a === p.start && b === p.end) {
+      const markers = p.boots.filter((m) => m.markerBytes && m.offset >= a && m.offset < b).length;
+      const count = p.lines - markers;
+      if (count < k) {
+        k -= count;
+        continue;
+      }
+    }
+    const fd = p.source.kind === 'live' ? h.fds.get(`${p.source.dev}:${p.source.ino}`) : undefined;
+    if (fd !== undefined || (p.source.kind === 'segment' && !p.source.compressed)) {
+      const sfd =
+        fd ??
+        (h.archive as SafeDir).open(segmentFileNames((p.source as { key: string }).key).plain, C.O_RDONLY);
+      try {
+        const r = plainNewlineFromEnd(sfd, p, a, b, k);
+        if (r.at !== undefined) return { piece: i, offset: r.at + 1 };
+        k -= r.seen;
+        continue;
+      } catch (e) {
+        // Compressed meanwhile: fall through to the generic reader.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      } finally {
+        if (fd === undefined) fs.closeSync(sfd);
+      }
+    }
+    const nl = await guestNewlines(h, p, a, b);
+    if (nl.length >= k) return { piece: i, offset: (nl[nl.length - k] as number) + 1 };
+    k -= nl.length;
+  }
+  return from;
+}
+
+export interface ReadOptions {
+  /** Device to read (default serial0, else the first logged one). */
+  device?: string;
+  /** -n: the last N lines. */
+  lines?: number;
+  /** -c: exactly the last N raw bytes, oldest first, without separators or markers. */
+  bytes?: number;
+  /** -b: journalctl boot selector ('' or '0' newest, -1 previous, 1 oldest, or an id). */
+  boot?: string;
+  since?: Date;
+  until?: Date;
+  /** Keep printing what the guest writes (through rotation and new boots). */
+  follow?: boolean;
+  followPollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The window of history the options select, and whether output is raw. */
+export async function selectRange(
+  h: History,
+  o: ReadOptions,
+): Promise<{ from: Position; to: Position; raw: boolean }> {
+  let from = startOf(h.pieces);
+  let to = endOf(h.pieces);
+  if (o.boot !== undefined) {
+    const b = pickBoot(h.boots, o.boot);
+    if (!b)
+      throw new HistoryError(
+        `no boot ${JSON.stringify(o.boot)} (${h.boots.length} boots; see --list-boots)`,
+        'no-boot',
+      );
+    from = b.from;
+    to = b.to;
+  }
+  if (o.since || o.until) {
+    const inWin = bootsInWindow(h.boots, o.since, o.until).filter(
+      (b) => comparePos(b.from, to) < 0 && comparePos(b.to, from) > 0,
+    );
+    if (!inWin.length) return { from: to, to, raw: o.bytes !== undefined };
+    const first = inWin[0] as Boot;
+    const last = inWin[inWin.length - 1] as Boot;
+    if (comparePos(first.from, from) > 0) from = first.from;
+    if (comparePos(last.to, to) < 0) to = last.to;
+  }
+  if (o.bytes !== undefined) return { from: tailBytesStart(h.pieces, o.bytes, from, to), to, raw: true };
+  if (o.lines !== undefined) from = await tailLinesStart(h, o.lines, from, to);
+  return { from, to, raw: false };
+}
+
+/**
+ * The library form of `virt-consolelog show`: a domain's history (name or UUID) as events,
+ * oldest first. With `follow`, keeps yielding new output until `signal` aborts.
+ */
+export async function* readHistory(
+  config: Config,
+  domain: string,
+  o: ReadOptions = {},
+): AsyncGenerator<HistoryEvent> {
+  const h = await openHistory(config, domain, o.device);
+  try {
+    const { from, to, raw } = await selectRange(h, o);
+    yield* streamRange(h, from, to, raw);
+    if (o.follow) yield* followLive(h, raw, o);
+  } finally {
+    h.close();
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/**
+ * Follows this host's live file of the device: new bytes, virtlogd rotation (the path gets a new
+ * inode: the old one is drained first), in-place truncation by a new boot (read from 0), and boot
+ * markers in-band.
+ */
+async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGenerator<HistoryEvent> {
+  const { config } = h;
+  const poll = o.followPollMs ?? 250;
+  let cur: { fd: number; dev: number; ino: number; pos: number; own: boolean } | undefined;
+  const ff = h.followFrom;
+  const ffd = ff && h.fds.get(`${ff.dev}:${ff.ino}`);
+  if (ff && ffd !== undefined) cur = { fd: ffd, dev: ff.dev, ino: ff.ino, pos: ff.size, own: false };
+  let filter = new MarkerFilter();
+  let lastBoot = h.boots.at(-1)?.id;
+  const emit = function* (events: FilterEvent[]): Generator<HistoryEvent> {
+    for (const e of events) {
+      if (e.type === 'boot') {
+        lastBoot = e.boot.id;
+        if (!raw) yield { type: 'boot', boot: { index: 0, ...e.boot, implicit: false } };
+      } else yield { type: 'data', data: e.data, host: config.hostName, device: h.device };
+    }
+  };
+  while (!o.signal?.aborted) {
+    // Which file is at the device's live path now?
+    let state: DomainState | undefined;
+    try {
+      const dir = openDomainDir(config, h.uuid);
+      if (dir) {
+        try {
+          state = JSON.parse(dir.readText('domain.json') ?? 'null') as DomainState;
+        } finally {
+          dir.close();
+        }
+      }
+    } catch {
+      state = undefined;
+    }
+    const d = state?.hosts[config.hostName]?.devices[h.device];
+    let atPath: { fd: number; st: fs.Stats } | undefined;
+    if (d) {
+      const opened = openParentSafely(config, d.path);
+      if ('dir' in opened) {
+        try {
+          const fd = opened.dir.open(opened.name, C.O_RDONLY | C.O_NONBLOCK);
+          atPath = { fd, st: fs.fstatSync(fd) };
+        } catch {
+          atPath = undefined;
+        } finally {
+          opened.dir.close();
+        }
+      }
+    }
+    if (cur) {
+      // Drain the file we follow (after a rotation it lives on as .0; we hold its fd).
+      const st = fs.fstatSync(cur.fd);
+      // A truncating source (file serial) restarted: rewritten from 0 once the new boot wrote to it.
+      const restarted =
+        d?.truncating &&
+        d.boot &&
+        d.boot.id !== lastBoot &&
+        st.mtimeMs >= Date.parse(d.boot.at) &&
+        atPath?.st.ino === cur.ino;
+      if (st.size < cur.pos || restarted) {
+        // Truncated in place: a new boot rewrote it from 0.
+        cur.pos = 0;
+        filter = new MarkerFilter();
+        if (d?.boot && d.boot.id !== lastBoot) yield* emit([{ type: 'boot', boot: d.boot }]);
+      }
+      while (cur.pos < st.size) {
+        const chunk = readAt(cur.fd, Math.min(CHUNK, st.size - cur.pos), cur.pos);
+        if (!chunk.length) break;
+        cur.pos += chunk.length;
+        yield* emit(filter.feed(chunk));
+      }
+    }
+    if (atPath && (!cur || atPath.st.ino !== cur.ino || atPath.st.dev !== cur.dev)) {
+      if (cur?.own) fs.closeSync(cur.fd);
+      yield* emit(filter.flush());
+      filter = new MarkerFilter();
+      cur = { fd: atPath.fd, dev: atPath.st.dev, ino: atPath.st.ino, pos: 0, own: true };
+      continue; // read the new file at once
+    } else if (atPath) fs.closeSync(atPath.fd);
+    yield* emit(filter.flushIfStale());
+    await sleep(poll, o.signal);
+  }
+  yield* emit(filter.flush());
+  if (cur?.own) fs.closeSync(cur.fd);
+}
+
+type FilterEvent =
+  { type: 'data'; data: Buffer } | { type: 'boot'; boot: { id: string; host: string; at: string } };
+
+const MARKER_PREFIX = Buffer.from('--- virt-consolelog boot=');
+
+/**
+ * Splits a live byte stream into guest data and boot markers. Only a line start that may still
+ * become a marker is held back (briefly), so a prompt without a newline is printed at once.
+ */
+class MarkerFilter {
+  private held = Buffer.alloc(0);
+  private atLineStart = true;
+  private heldPolls = 0;
+
+  feed(chunk: Buffer): FilterEvent[] {
+    const out: FilterEvent[] = [];
+    let buf = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    this.held = Buffer.alloc(0);
+    this.heldPolls = 0;
+    while (buf.length) {
+      if (this.atLineStart) {
+        const nl = buf.indexOf(10);
+        const line = nl >= 0 ? buf.subarray(0, nl + 1) : buf;
+        const prefixLen = Math.min(line.length, MARKER_PREFIX.length);
+        if (line.subarray(0, prefixLen).equals(MARKER_PREFIX.subarray(0, prefixLen))) {
+          if (nl < 0) {
+            if (line.length < 300) {
+              this.held = Buffer.from(line);
+              return out;
+            }
+          } else {
+            const scan = new MarkerScanner();
+            scan.feed(line);
+            const m = scan.marks[0];
+            if (m) {
+              out.push({ type: 'boot', boot: { id: m.id, host: m.host, at: m.at } });
+              buf = buf.subarray(nl + 1);
+              continue;
+            }
+          }
+        }
+      }
+      const nl = buf.indexOf(10);
+      const part = nl >= 0 ? buf.subarray(0, nl + 1) : buf;
+      out.push({ type: 'data', data: Buffer.from(part) });
+      this.atLineStart = nl >= 0;
+      buf = buf.subarray(part.length);
+    }
+    return out;
+  }
+
+  /** A held partial line that did not grow for a few polls is guest output after all. */
+  flushIfStale(): FilterEvent[] {
+    if (!this.held.length || ++this.heldPolls < 4) return [];
+    return this.flush();
+  }
+
+  flush(): FilterEvent[] {
+    if (!this.held.length) return [];
+    const data = this.held;
+    this.held = Buffer.alloc(0);
+    this.atLineStart = false;
+    return [{ type: 'data', data }];
+  }
+}
