@@ -115,7 +115,11 @@ test('-n N matches tail -n on the raw output', async (t) => {
 
 test('-b selects boots as journalctl does, --list-boots lists them', async (t) => {
   const { env, raw } = await build();
-  const boots = raw.split(/(?=boot1 seq=000000)|(?=boot2 seq=000000)|(?=boot3 seq=000000)/);
+  const boots = raw.split(/(?=boot1 seq=000000)|(?=boot2 seq=000000)|(?=boot3 seq=000000)/) as [
+    string,
+    string,
+    string,
+  ];
   const body = (b: Buffer) =>
     b
       .toString()
