@@ -1,0 +1,223 @@
+// The doctor's judgement (pure): facts in, verdicts and fixes out.
+import test from 'ava';
+import { evaluate, formatReport, problemCount, type DoctorFacts } from '../../src/doctor/checks.js';
+
+const HOOK = '/etc/libvirt/hooks/qemu.d/50-virt-consolelog';
+const T0 = Date.parse('2026-11-22T03:00:00Z');
+
+/** A healthy host: every check passes. */
+function healthy(): DoctorFacts {
+  return {
+    configPath: '/etc/virt-consolelog/virt-consolelog.conf',
+    configErrors: [],
+    hostName: 'hosta',
+    libvirt: { version: '9.0.0', binaryFound: true },
+    qemu: { version: '7.2.0', binaryFound: true },
+    virtlogd: { pid: 100, socket: '/run/libvirt/virtlogd-sock' },
+    stdioHandler: 'logd',
+    hooksDir: '/etc/libvirt/hooks',
+    hooks: [
+      {
+        path: HOOK,
+        executable: true,
+        ctimeMs: T0,
+        target: '/usr/lib/virt-consolelog/hook.mjs',
+        targetExists: true,
+      },
+    ],
+    otherHooks: [],
+    node: { path: '/usr/bin/node', version: '18.19.0' },
+    daemons: [{ name: 'libvirtd', pid: 200, startedAtMs: T0 + 1000, startTicks: 5000 }],
+    reloads: [],
+    store: { path: '/var/log/libvirt/consolelog', problem: undefined, freeBytes: 5 * 1024 ** 3 },
+    state: { path: '/var/lib/virt-consolelog', problem: undefined },
+    transport: 'ssh',
+    sshUser: 'root',
+    key: { path: '/var/lib/virt-consolelog/ssh/id_ed25519', exists: true, mode: 0o600, publicExists: true },
+    peers: [{ name: 'hostb', problem: undefined, exporter: 'hostb', ms: 40 }],
+    configuredPeers: ['hostb'],
+  };
+}
+
+const byName = (f: DoctorFacts) => Object.fromEntries(evaluate(f).map((c) => [c.name, c]));
+
+test('a healthy host: every check ok, no problem', (t) => {
+  const checks = evaluate(healthy());
+  t.deepEqual(
+    checks.map((c) => [c.name, c.status]),
+    [
+      ['config', 'ok'],
+      ['libvirt', 'ok'],
+      ['qemu', 'ok'],
+      ['virtlogd', 'ok'],
+      ['hook', 'ok'],
+      ['hook-node', 'ok'],
+      ['hook-seen', 'ok'],
+      ['store', 'ok'],
+      ['state', 'ok'],
+      ['key', 'ok'],
+      ['peer:hostb', 'ok'],
+    ],
+  );
+  t.is(problemCount(checks), 0);
+  t.regex(formatReport(checks), /\nNo problems found\.\n$/);
+  t.regex(byName(healthy()).store!.message, /5\.0 GiB free/);
+});
+
+test('hook seen: the daemon started after the hook appeared', (t) => {
+  t.is(byName(healthy())['hook-seen']!.status, 'ok');
+});
+
+test('hook not seen: the daemon started before the hook appeared and was never reloaded', (t) => {
+  const f = healthy();
+  f.daemons = [{ name: 'virtqemud', pid: 300, startedAtMs: T0 - 60_000, startTicks: 42 }];
+  const c = byName(f)['hook-seen']!;
+  t.is(c.status, 'fail');
+  t.regex(c.message, /virtqemud \(pid 300\) started before the hook appeared/);
+  t.regex(c.fix!, /systemctl reload virtqemud/);
+  t.regex(c.fix!, /kill -HUP "\$\(cat \/run\/virtqemud\.pid\)"/);
+  t.is(problemCount(evaluate(f)), 1);
+});
+
+test('hook seen through a recorded reload of the same process after the hook appeared', (t) => {
+  const f = healthy();
+  f.daemons = [{ name: 'libvirtd', pid: 300, startedAtMs: T0 - 60_000, startTicks: 42 }];
+  f.reloads = [{ daemon: 'libvirtd', pid: 300, startTicks: 42, atMs: T0 + 5 }];
+  t.is(byName(f)['hook-seen']!.status, 'ok');
+  // A reload before the hook appeared does not count...
+  f.reloads = [{ daemon: 'libvirtd', pid: 300, startTicks: 42, atMs: T0 - 5 }];
+  t.is(byName(f)['hook-seen']!.status, 'fail');
+  // ...nor one of an earlier process that had the same pid.
+  f.reloads = [{ daemon: 'libvirtd', pid: 300, startTicks: 41, atMs: T0 + 5 }];
+  t.is(byName(f)['hook-seen']!.status, 'fail');
+});
+
+test('hook seen because another qemu hook existed when the daemon started (qemu.d re-read per call)', (t) => {
+  const f = healthy();
+  f.daemons = [{ name: 'libvirtd', pid: 300, startedAtMs: T0 - 60_000, startTicks: 42 }];
+  f.otherHooks = [{ path: '/etc/libvirt/hooks/qemu', ctimeMs: T0 - 3_600_000 }];
+  const c = byName(f)['hook-seen']!;
+  t.is(c.status, 'ok');
+  t.regex(c.message, /found \/etc\/libvirt\/hooks\/qemu at start/);
+  // A hook that appeared after the start does not set libvirt's cached bit either.
+  f.otherHooks = [{ path: '/etc/libvirt/hooks/qemu', ctimeMs: T0 - 1000 }];
+  t.is(byName(f)['hook-seen']!.status, 'fail');
+});
+
+test('no daemon running: a warning, not a problem', (t) => {
+  const f = healthy();
+  f.daemons = [];
+  const c = byName(f)['hook-seen']!;
+  t.is(c.status, 'warn');
+  t.is(problemCount(evaluate(f)), 0);
+});
+
+test('hook missing, not executable, pointing at a missing hook.mjs, or installed twice', (t) => {
+  const f = healthy();
+  f.hooks = [];
+  t.like(byName(f).hook, { status: 'fail' });
+  t.false('hook-seen' in byName(f));
+
+  const g = healthy();
+  g.hooks[0]!.executable = false;
+  t.like(byName(g).hook, { status: 'fail', fix: `chmod 0755 ${HOOK}` });
+
+  const h = healthy();
+  h.hooks[0]!.targetExists = false;
+  t.regex(byName(h).hook!.message, /does not exist: every event passes unlogged/);
+
+  const i = healthy();
+  i.hooks.push({ ...i.hooks[0]!, path: '/etc/libvirt/hooks/qemu.d/60-copy' });
+  t.regex(byName(i).hook!.message, /2 virt-consolelog hooks/);
+});
+
+test('Node for the hook: missing or older than 18.19', (t) => {
+  const f = healthy();
+  f.node = { path: undefined, version: undefined };
+  t.like(byName(f)['hook-node'], { status: 'fail' });
+  f.node = { path: '/usr/local/bin/node', version: '18.18.2' };
+  t.regex(byName(f)['hook-node']!.message, /Node\.js 18\.18\.2; the hook needs >= 18\.19\.0/);
+  f.node = { path: '/usr/bin/node', version: '20.20.2' };
+  t.is(byName(f)['hook-node']!.status, 'ok');
+});
+
+test('versions: libvirt too old for qemu.d or for chardev logs, QEMU too old, binaries missing', (t) => {
+  const f = healthy();
+  f.libvirt.version = '6.0.0';
+  t.regex(byName(f).libvirt!.message, /does not run hooks from qemu\.d \(needs >= 6\.5\.0\)/);
+  f.libvirt.version = '1.3.2';
+  t.regex(byName(f).libvirt!.message, /cannot log chardevs/);
+  f.libvirt = { version: undefined, binaryFound: false };
+  t.like(byName(f).libvirt, { status: 'fail', message: 'no libvirtd or virtqemud found' });
+  const g = healthy();
+  g.qemu.version = '2.5.0';
+  t.is(byName(g).qemu!.status, 'fail');
+  const h = healthy();
+  h.libvirt.version = '10.5.0';
+  t.is(byName(h).libvirt!.message, 'libvirt 10.5.0');
+  h.libvirt.version = '9.0.0';
+  t.regex(byName(h).libvirt!.message, /"release end" carries no reason/);
+});
+
+test('virtlogd: running, socket-activated, absent, or bypassed by stdio_handler = "file"', (t) => {
+  const f = healthy();
+  f.virtlogd = { pid: undefined, socket: '/run/libvirt/virtlogd-sock' };
+  t.regex(byName(f).virtlogd!.message, /starts it on demand/);
+  f.virtlogd = { pid: undefined, socket: undefined };
+  t.is(byName(f).virtlogd!.status, 'fail');
+  const g = healthy();
+  g.stdioHandler = 'file';
+  t.like(byName(g).virtlogd, { status: 'warn' });
+});
+
+test('store and state: missing or unwritable, with the command that fixes it', (t) => {
+  const f = healthy();
+  f.store = { path: '/var/log/libvirt/consolelog', problem: 'ENOENT: missing' };
+  t.like(byName(f).store, { status: 'fail', fix: 'mkdir -p -m 0750 /var/log/libvirt/consolelog' });
+  f.state = { path: '/var/lib/virt-consolelog', problem: 'EROFS: read-only file system' };
+  t.regex(byName(f).state!.fix!, /a directory root can write/);
+  t.is(problemCount(evaluate(f)), 2);
+});
+
+test('transfer key: needed with ssh peers, a warning without; group/other access refused', (t) => {
+  const f = healthy();
+  f.key.exists = false;
+  t.like(byName(f).key, { status: 'fail', fix: 'virt-consolelog keys --generate' });
+  f.configuredPeers = [];
+  f.peers = [];
+  t.like(byName(f).key, { status: 'warn' });
+  const g = healthy();
+  g.key.mode = 0o644;
+  t.regex(byName(g).key!.message, /mode 0644/);
+  const h = healthy();
+  h.transport = 'command';
+  h.key.exists = false;
+  t.is(byName(h).key!.status, 'warn');
+});
+
+test('peers: one check each; unreachable and refusing peers get different fixes; none or skipped', (t) => {
+  const f = healthy();
+  f.configuredPeers = ['hostb', 'hostc'];
+  f.peers = [
+    { name: 'hostb', problem: 'ssh failed (exit 255): Connection refused', unreachable: true, ms: 3 },
+    { name: 'hostc', problem: 'ssh failed (exit 1): unknown request', unreachable: false, ms: 50 },
+  ];
+  const c = byName(f);
+  t.regex(c['peer:hostb']!.fix!, /authorized_keys/);
+  t.regex(c['peer:hostc']!.fix!, /forced command on hostc/);
+  t.is(problemCount(evaluate(f)), 2);
+  f.peers = undefined;
+  t.like(byName(f).peers, { status: 'skip', message: 'peer probes skipped (--no-peers)' });
+  f.configuredPeers = [];
+  t.like(byName(f).peers, { status: 'skip' });
+});
+
+test('config errors are a problem; the report ends with the count and shows each fix', (t) => {
+  const f = healthy();
+  f.configErrors = ['line 3: retention_days: not an integer'];
+  f.hooks[0]!.executable = false;
+  const report = formatReport(evaluate(f));
+  t.regex(report, /^FAIL {2}config +\/etc\/virt-consolelog\/virt-consolelog\.conf: line 3/m);
+  t.regex(report, /^ +fix: chmod 0755 /m);
+  t.regex(report, /\n2 problems found\.\n$/);
+});

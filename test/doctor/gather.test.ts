@@ -1,0 +1,286 @@
+// The doctor's adapter against real files, real processes and the real export command: a temp
+// tree stands in for /etc/libvirt/hooks, /run and the state dir; /proc is the machine's own.
+import test from 'ava';
+import { execa, type ResultPromise } from 'execa';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
+import { evaluate } from '../../src/doctor/checks.js';
+import {
+  defaultFileNode,
+  gatherFacts,
+  launcherTarget,
+  probePeer,
+  probeWritable,
+  stdioHandler,
+  SYSTEM_PATHS,
+  type DoctorPaths,
+} from '../../src/doctor/gather.js';
+import { reloadDaemons } from '../../src/doctor/reload.js';
+import { DEFAULTS, type Config } from '../../src/config/schema.js';
+import { main } from '../../src/cli/main.js';
+
+const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const CLI_JS = join(REPO_ROOT, 'dist/virt-consolelog.mjs');
+const LAUNCHER = fs.readFileSync(join(REPO_ROOT, 'packaging/hook-launcher.sh.in'), 'utf8');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Tree {
+  base: string;
+  paths: DoctorPaths;
+  config: Config;
+  daemons: ResultPromise[];
+}
+
+function tree(): Tree {
+  const base = fs.mkdtempSync(join(tmpdir(), 'vcl-doctor-'));
+  for (const d of ['hooks/qemu.d', 'run/libvirt', 'store', 'state/ssh', 'lib'])
+    fs.mkdirSync(join(base, d), { recursive: true });
+  const config: Config = {
+    ...structuredClone(DEFAULTS),
+    logRoot: join(base, 'store'),
+    stateDir: join(base, 'state'),
+    sshKey: join(base, 'state/ssh/id_ed25519'),
+    hostName: 'hosta',
+  } as Config;
+  const paths: DoctorPaths = {
+    ...SYSTEM_PATHS,
+    hooksDir: join(base, 'hooks'),
+    runDir: join(base, 'run'),
+    qemuConf: join(base, 'qemu.conf'),
+    defaultFile: join(base, 'default'),
+  };
+  return { base, paths, config, daemons: [] };
+}
+
+function installHook(t: Tree, name = '50-virt-consolelog'): string {
+  const target = join(t.base, 'lib/hook.mjs');
+  fs.writeFileSync(target, '// hook\n');
+  const path = join(t.paths.hooksDir, 'qemu.d', name);
+  fs.writeFileSync(path, LAUNCHER.replaceAll('@HOOK_JS@', target), { mode: 0o755 });
+  return path;
+}
+
+/** A real process whose name is `name` that records every SIGHUP, with its pid file in run/. */
+async function fakeDaemon(t: Tree, name: string): Promise<{ pid: number; hups: string }> {
+  const hups = join(t.base, `${name}.hups`);
+  const exe = join(t.base, name);
+  fs.writeFileSync(exe, `#!/bin/sh\ntrap 'echo hup >> ${hups}' HUP\nwhile :; do sleep 0.05; done\n`, {
+    mode: 0o755,
+  });
+  const child = execa(exe, [], { reject: false, stdio: 'ignore' });
+  t.daemons.push(child);
+  const pid = child.pid as number;
+  // Until exec completes the process still carries the test runner's name.
+  for (let i = 0; i < 100 && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== name; i++)
+    await sleep(20);
+  fs.writeFileSync(join(t.paths.runDir, `${name}.pid`), `${pid}\n`);
+  return { pid, hups };
+}
+
+function cleanup(t: Tree) {
+  for (const d of t.daemons) d.kill('SIGKILL');
+  fs.rmSync(t.base, { recursive: true, force: true });
+}
+
+const statusOf = async (t: Tree, name: string) =>
+  evaluate(await gatherFacts(t.config, 'test.conf', [], { paths: t.paths, peers: false })).find(
+    (c) => c.name === name,
+  );
+
+test('the hook in qemu.d is recognised by content; its hook.mjs is read from the launcher', async (t) => {
+  const tr = tree();
+  try {
+    fs.writeFileSync(join(tr.paths.hooksDir, 'qemu.d/10-other'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    fs.writeFileSync(join(tr.paths.hooksDir, 'qemu.d/README'), 'not executable\n', { mode: 0o644 });
+    const path = installHook(tr);
+    const facts = await gatherFacts(tr.config, 'test.conf', [], { paths: tr.paths, peers: false });
+    t.is(facts.hooks.length, 1);
+    t.like(facts.hooks[0], {
+      path,
+      executable: true,
+      target: join(tr.base, 'lib/hook.mjs'),
+      targetExists: true,
+    });
+    t.deepEqual(
+      facts.otherHooks.map((h) => h.path),
+      [join(tr.paths.hooksDir, 'qemu.d/10-other')],
+    );
+    fs.rmSync(join(tr.base, 'lib/hook.mjs'));
+    t.like(await statusOf(tr, 'hook'), { status: 'fail' });
+    fs.rmSync(path);
+    t.regex((await statusOf(tr, 'hook'))!.message, /no virt-consolelog hook/);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('a daemon found through its pid file: start time from /proc, seen or not by the hook, then reloaded', async (t) => {
+  const tr = tree();
+  try {
+    const before = Date.now();
+    const d = await fakeDaemon(tr, 'libvirtd');
+    const after = Date.now();
+    const facts = await gatherFacts(tr.config, 'test.conf', [], { paths: tr.paths, peers: false });
+    t.is(facts.daemons.length, 1);
+    const found = facts.daemons[0]!;
+    t.is(found.pid, d.pid);
+    // /proc/uptime has 10 ms resolution; the process started between before and after.
+    t.true(
+      found.startedAtMs! >= before - 50 && found.startedAtMs! <= after + 50,
+      `${before} <= ${found.startedAtMs} <= ${after}`,
+    );
+
+    await sleep(50);
+    installHook(tr); // after the daemon started: libvirt has not seen it
+    const unseen = await statusOf(tr, 'hook-seen');
+    t.is(unseen!.status, 'fail', unseen!.message);
+
+    const results = await reloadDaemons(facts.daemons, tr.config.stateDir, tr.paths.runDir);
+    t.deepEqual(results, [{ daemon: 'libvirtd', pid: d.pid }]);
+    for (let i = 0; i < 100 && !fs.existsSync(d.hups); i++) await sleep(20);
+    t.is(fs.readFileSync(d.hups, 'utf8'), 'hup\n', 'SIGHUP, and the daemon keeps running');
+    t.is(fs.readFileSync(`/proc/${d.pid}/comm`, 'utf8').trim(), 'libvirtd');
+    const seen = await statusOf(tr, 'hook-seen');
+    t.is(seen!.status, 'ok', seen!.message);
+    t.regex(seen!.message, /reloaded after the hook appeared/);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('a stale pid file naming another process is not a daemon', async (t) => {
+  const tr = tree();
+  try {
+    fs.writeFileSync(join(tr.paths.runDir, 'libvirtd.pid'), `${process.pid}\n`);
+    fs.writeFileSync(join(tr.paths.runDir, 'virtlogd.pid'), 'garbage\n');
+    const facts = await gatherFacts(tr.config, 'test.conf', [], { paths: tr.paths, peers: false });
+    t.deepEqual(facts.daemons, []);
+    t.is(facts.virtlogd.pid, undefined);
+    const d = await fakeDaemon(tr, 'virtlogd');
+    t.is(
+      (await gatherFacts(tr.config, 'test.conf', [], { paths: tr.paths, peers: false })).virtlogd.pid,
+      d.pid,
+    );
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('store probe: writable, missing, not a directory; nothing is left behind', (t) => {
+  const tr = tree();
+  try {
+    const ok = probeWritable(tr.config.logRoot);
+    t.is(ok.problem, undefined);
+    t.true((ok.freeBytes ?? 0) > 0);
+    t.deepEqual(fs.readdirSync(tr.config.logRoot), []);
+    t.regex(probeWritable(join(tr.base, 'nope')).problem!, /^ENOENT/);
+    fs.writeFileSync(join(tr.base, 'file'), '');
+    t.is(probeWritable(join(tr.base, 'file')).problem, 'not a directory');
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('parsers: launcher target, stdio_handler, VIRT_CONSOLELOG_NODE', (t) => {
+  t.is(
+    launcherTarget(LAUNCHER.replaceAll('@HOOK_JS@', '/usr/lib/virt-consolelog/hook.mjs')),
+    '/usr/lib/virt-consolelog/hook.mjs',
+  );
+  t.is(launcherTarget('#!/bin/sh\nexit 0\n'), undefined);
+  t.is(stdioHandler(undefined), 'logd');
+  t.is(stdioHandler('# stdio_handler = "file"\nuser = "root"\n'), 'logd');
+  t.is(stdioHandler('stdio_handler = "file"\n'), 'file');
+  t.is(
+    defaultFileNode(fs.readFileSync(join(REPO_ROOT, 'packaging/virt-consolelog.default'), 'utf8')),
+    undefined,
+  );
+  t.is(defaultFileNode('VIRT_CONSOLELOG_NODE="/opt/node/bin/node"\n'), '/opt/node/bin/node');
+  t.is(defaultFileNode('export VIRT_CONSOLELOG_NODE=/opt/n\n'), '/opt/n');
+});
+
+test('Node for the hook: VIRT_CONSOLELOG_NODE from the default file wins, its version is asked', async (t) => {
+  const tr = tree();
+  try {
+    fs.writeFileSync(tr.paths.defaultFile, `VIRT_CONSOLELOG_NODE=${process.execPath}\n`);
+    const facts = await gatherFacts(tr.config, 'test.conf', [], {
+      paths: { ...tr.paths, nodeCandidates: [] },
+      peers: false,
+    });
+    t.is(facts.node.path, process.execPath);
+    t.is(facts.node.version, process.versions.node);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('peer probe through the real export command (transport "command"), and a failing one', async (t) => {
+  const tr = tree();
+  try {
+    const conf = join(tr.base, 'peer.conf');
+    fs.writeFileSync(
+      conf,
+      `log_root = "${tr.config.logRoot}"\nstate_dir = "${tr.config.stateDir}"\nhost_name = "peerb"\n`,
+    );
+    const config: Config = {
+      ...tr.config,
+      transport: 'command',
+      transportCommand: [process.execPath, CLI_JS, '--config', conf, 'serve-export'],
+    };
+    const ok = await probePeer(config, 'peerb');
+    t.is(ok.problem, undefined);
+    t.is(ok.exporter, 'peerb');
+
+    const refusing = await probePeer({ ...config, transportCommand: ['false'] }, 'peerb');
+    t.regex(refusing.problem!, /^false failed \(exit 1\)/);
+    t.false(refusing.unreachable);
+    const missing = await probePeer(
+      { ...config, transportCommand: [join(tr.base, 'no-such-program')] },
+      'peerb',
+    );
+    t.true(missing.unreachable);
+    const bad = await probePeer(config, '-oProxyCommand=x');
+    t.regex(bad.problem!, /bad peer name/);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('peer probe over ssh with the dedicated key: an unreachable peer fails fast with exit 255', async (t) => {
+  const tr = tree();
+  try {
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', tr.config.sshKey]);
+    // Whether or not an sshd listens on the loopback, this key is authorized nowhere: ssh fails itself (255).
+    const r = await probePeer({ ...tr.config, transport: 'ssh' }, '127.0.0.1');
+    t.true(r.unreachable, r.problem);
+    t.regex(r.problem!, /^ssh failed \(exit 255\)/);
+    t.true(r.ms < 10_000);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('the doctor command: --json on this machine, exit code agrees with the checks; bad flag is a usage error', async (t) => {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  out.on('data', (c) => (stdout += String(c)));
+  const io = {
+    stdin: new PassThrough(),
+    stdout: out,
+    stderr: err,
+    env: { ...process.env, VIRT_CONSOLELOG_CONFIG: '/nonexistent' },
+  };
+  const code = await main(['doctor', '--json', '--no-peers'], io);
+  const report = JSON.parse(stdout) as {
+    ok: boolean;
+    problems: number;
+    checks: { name: string; status: string }[];
+  };
+  t.is(code, report.ok ? 0 : 1);
+  t.is(report.problems, report.checks.filter((c) => c.status === 'fail').length);
+  t.true(report.checks.some((c) => c.name === 'libvirt'));
+  t.is(await main(['doctor', '--frobnicate'], io), 2);
+});
