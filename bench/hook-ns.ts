@@ -19,6 +19,8 @@ interface Args {
   nodeRounds: number;
   sealBytes: number;
   bigXmlBytes: number;
+  /** Extra rounds run under /usr/bin/time for CPU time (user + sys), which the machine's load inflates less. */
+  cpuRounds: number;
 }
 
 interface Case {
@@ -40,6 +42,8 @@ export interface CaseResult {
   argv: string[];
   stdinBytes: number;
   ms: Summary;
+  /** CPU time (user + sys) of the hook process and its children, from separate runs. */
+  cpuMs: Summary;
   nonZeroExits: number;
   stderrSample: string;
   stdoutBytes: number;
@@ -238,6 +242,21 @@ function runOnce(c: Case): { ms: number; status: number | null; stdout: Buffer; 
   return { ms, status: r.status, stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr ?? '').toString() };
 }
 
+const cpuFile = join(root, 'cpu-time');
+
+function cpuOnce(c: Case): number {
+  c.reset?.();
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, c.exe, ...c.argv], {
+    input: c.stdin,
+    env: HOOK_ENV,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') throw r.error;
+  const [user = 'NaN', sys = 'NaN'] =
+    readFileSync(cpuFile, 'utf8').trim().split('\n').pop()?.split(' ') ?? [];
+  return (Number(user) + Number(sys)) * 1000;
+}
+
 function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
   const rand = prng(seed);
   const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -261,6 +280,9 @@ function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
       if (inf && !inf.stderr && r.stderr) inf.stderr = r.stderr.slice(0, 500);
     }
   }
+  const cpu = new Map<string, number[]>(cases.map((c) => [c.name, []]));
+  for (let i = 0; i < args.cpuRounds; i++)
+    for (const c of shuffled(cases, rand)) cpu.get(c.name)?.push(cpuOnce(c));
   return cases.map((c) => {
     const inf = info.get(c.name) ?? { nonZero: 0, stderr: '', stdoutBytes: 0, verified: '-' };
     return {
@@ -270,6 +292,7 @@ function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
       argv: c.argv.map((a) => (a === hookJs ? 'dist/hook.mjs' : a)),
       stdinBytes: Buffer.byteLength(c.stdin),
       ms: summarise(samples.get(c.name) ?? []),
+      cpuMs: summarise(cpu.get(c.name) ?? []),
       nonZeroExits: inf.nonZero,
       stderrSample: inf.stderr,
       stdoutBytes: inf.stdoutBytes,

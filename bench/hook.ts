@@ -39,6 +39,7 @@ export async function benchHook(repo: string, opts: { quick: boolean }): Promise
           nodeRounds,
           sealBytes: 2 * 1024 * 1024,
           bigXmlBytes: 50 * 1024,
+          cpuRounds: opts.quick ? 3 : 15,
         }),
       ],
       { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },

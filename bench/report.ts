@@ -66,6 +66,7 @@ function hookDetails(d: HookBench): string {
       c.argv.join(' '),
       c.stdinBytes,
       ...ms(c.ms),
+      `${c.cpuMs.median} (${c.cpuMs.n} runs)`,
       c.nonZeroExits,
       c.verified + (c.stderrSample ? `; stderr: ${c.stderrSample.slice(0, 160)}` : ''),
     ]),

@@ -14,7 +14,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsPath = join(repo, 'bench', 'results', 'latest.json');
 const mdPath = join(repo, 'BENCHMARKS.md');
 
-export const SECTIONS = ['hook', 'storage'] as const;
+export const SECTIONS = ['hook', 'reader', 'storage', 'lifecycle', 'scale'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface SectionResult {
@@ -54,7 +54,10 @@ type SectionRunner = (repo: string, opts: { quick: boolean }) => Promise<{ targe
 /** Sections in the order they run; each module is loaded only when its section runs. */
 const RUNNERS: Record<SectionName, () => Promise<SectionRunner>> = {
   hook: async () => (await import('./hook.js')).benchHook,
+  reader: async () => (await import('./reader.js')).benchReader,
   storage: async () => (await import('./storage.js')).benchStorage,
+  lifecycle: async () => (await import('./lifecycle.js')).benchLifecycle,
+  scale: async () => (await import('./scale.js')).benchScale,
 };
 
 async function runSection(name: SectionName, quick: boolean): Promise<{ targets: Target[]; data: unknown }> {

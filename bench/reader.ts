@@ -1,0 +1,292 @@
+// Target 3: reading a domain with 1 GiB of history across 500 segments (every 4th gzipped) against
+// `tail` on one plain file of the same bytes: `show -c 102400`, `show -n 1000`, peak memory, and the
+// throughput of `show` over the whole history. The history is built once with the store's own code
+// (bench/lib/history.ts) into a cache folder under /var/tmp and reused while its shape still checks out.
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { listSegments } from '../src/store/index.js';
+import { bootLog } from './lib/bootlog.js';
+import { benchConfig, sealBoot } from './lib/history.js';
+import type { Target } from './lib/result.js';
+import { configText } from './lib/sandbox.js';
+import { prng, ratio, round, shuffled, summarise, type Summary } from './lib/stats.js';
+
+const CACHE = '/var/tmp/virt-consolelog-bench';
+const HOST = 'benchhost';
+const UUID = 'bec00000-0000-4000-8000-000000000001';
+
+interface Shape {
+  totalBytes: number;
+  segments: number;
+  /** Segments i with i % gzipEvery === gzipEvery - 1 are gzipped (the last one is). */
+  gzipEvery: number;
+}
+
+const FULL: Shape = { totalBytes: 2 ** 30, segments: 500, gzipEvery: 4 };
+const QUICK: Shape = { totalBytes: 64 * 2 ** 20, segments: 32, gzipEvery: 4 };
+
+interface Dataset {
+  dir: string;
+  logRoot: string;
+  configPath: string;
+  plainPath: string;
+  shape: Shape;
+  plainBytes: number;
+  storedBytes: number;
+  gzipSegments: number;
+  generatedSeconds?: number;
+}
+
+function segmentSizes(shape: Shape): number[] {
+  const rand = prng(7);
+  const weights = Array.from({ length: shape.segments }, () => 0.5 + rand());
+  const sum = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w) => Math.floor((w / sum) * shape.totalBytes));
+}
+
+/** Checks a cached dataset against the store as the current code lists it. */
+function cachedDataset(dir: string, shape: Shape): Dataset | undefined {
+  const metaPath = join(dir, 'dataset.json');
+  if (!existsSync(metaPath)) return undefined;
+  try {
+    const d = JSON.parse(readFileSync(metaPath, 'utf8')) as Dataset;
+    const config = benchConfig(d.logRoot, HOST);
+    const segs = listSegments(config, UUID);
+    const plain = segs.reduce((s, x) => s + x.plainBytes, 0);
+    if (segs.length !== shape.segments || plain !== d.plainBytes) return undefined;
+    if (statSync(d.plainPath).size !== plain) return undefined;
+    return d;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dataset(shape: Shape): Promise<Dataset> {
+  const dir = join(CACHE, `reader-${shape.segments}x${shape.totalBytes}`);
+  const cached = cachedDataset(dir, shape);
+  if (cached) return cached;
+  process.stderr.write(
+    `  generating ${shape.totalBytes} bytes of history in ${shape.segments} segments into ${dir}\n`,
+  );
+  const t0 = Date.now();
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const logRoot = join(dir, 'store');
+  const configPath = join(dir, 'virt-consolelog.conf');
+  writeFileSync(configPath, configText({ logRoot, allowedRoots: [logRoot], hostName: HOST }));
+  const config = benchConfig(logRoot, HOST);
+  const plainPath = join(dir, 'plain.log');
+  const plain = openSync(plainPath, 'w');
+  let plainBytes = 0;
+  try {
+    for (const [i, size] of segmentSizes(shape).entries()) {
+      let text = Buffer.from(bootLog(1000 + i, { runtimeBytes: size }));
+      const cut = text.lastIndexOf(0x0a, size - 100);
+      text = text.subarray(0, cut + 1);
+      const gz = i % shape.gzipEvery === shape.gzipEvery - 1;
+      const sealed = await sealBoot(config, UUID, i, text, gz, new Date(Date.UTC(2026, 0, 1) + i * 3600_000));
+      writeSync(plain, sealed.live);
+      plainBytes += sealed.live.length;
+    }
+  } finally {
+    closeSync(plain);
+  }
+  const segs = listSegments(config, UUID);
+  const d: Dataset = {
+    dir,
+    logRoot,
+    configPath,
+    plainPath,
+    shape,
+    plainBytes,
+    storedBytes: segs.reduce((s, x) => s + x.storedBytes, 0),
+    gzipSegments: segs.filter((s) => s.compressed).length,
+    generatedSeconds: Math.round((Date.now() - t0) / 1000),
+  };
+  writeFileSync(join(dir, 'dataset.json'), JSON.stringify(d, null, 2) + '\n');
+  return d;
+}
+
+interface Run {
+  ms: number;
+  maxRssKiB: number;
+  status: number | null;
+  stderr: string;
+}
+
+/** Runs argv under /usr/bin/time (for peak RSS), stdout to `out`; wall time measured around it. */
+function timed(argv: string[], out: string): Run {
+  const rssFile = join(CACHE, `rss-${process.pid}`);
+  const fd = openSync(out, 'w');
+  try {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], {
+      stdio: ['ignore', fd, 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    return { ms, maxRssKiB: rss, status: r.status, stderr: (r.stderr ?? '').toString().slice(0, 400) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface CaseResult {
+  name: string;
+  command: string;
+  ms: Summary;
+  maxRssMiB: number;
+  outputBytes: number;
+  failures: number;
+  stderr: string;
+}
+
+function measure(
+  cases: { name: string; argv: string[]; out: string }[],
+  rounds: number,
+  seed: number,
+): Map<string, CaseResult> {
+  const rand = prng(seed);
+  const runs = new Map<string, Run[]>(cases.map((c) => [c.name, []]));
+  for (const c of cases) timed(c.argv, c.out); // warm-up: page cache
+  for (let i = 0; i < rounds; i++)
+    for (const c of shuffled(cases, rand)) runs.get(c.name)?.push(timed(c.argv, c.out));
+  return new Map(
+    cases.map((c) => {
+      const rs = runs.get(c.name) ?? [];
+      return [
+        c.name,
+        {
+          name: c.name,
+          command: c.argv.join(' '),
+          ms: summarise(rs.map((r) => r.ms)),
+          maxRssMiB: round(Math.max(...rs.map((r) => r.maxRssKiB)) / 1024, 1),
+          outputBytes: c.out === '/dev/null' ? 0 : statSync(c.out).size,
+          failures: rs.filter((r) => r.status !== 0).length,
+          stderr: rs.find((r) => r.stderr)?.stderr ?? '',
+        },
+      ];
+    }),
+  );
+}
+
+export async function benchReader(
+  repo: string,
+  opts: { quick: boolean },
+): Promise<{
+  dataset: Dataset;
+  cases: CaseResult[];
+  targets: Target[];
+  details: { title: string; head: string[]; rows: (string | number)[][] }[];
+}> {
+  mkdirSync(CACHE, { recursive: true });
+  const d = await dataset(opts.quick ? QUICK : FULL);
+  const cli = join(repo, 'dist', 'virt-consolelog.mjs');
+  const node = process.execPath;
+  const show = (...a: string[]) => [node, cli, '--config', d.configPath, 'show', ...a, UUID];
+  const out = (n: string) => join(CACHE, `out-${n}`);
+  const small = measure(
+    [
+      { name: 'show -c 102400', argv: show('-c', '102400'), out: out('show-c') },
+      { name: 'tail -c 102400', argv: ['tail', '-c', '102400', d.plainPath], out: out('tail-c') },
+      { name: 'show -n 1000', argv: show('-n', '1000'), out: out('show-n') },
+      { name: 'tail -n 1000', argv: ['tail', '-n', '1000', d.plainPath], out: out('tail-n') },
+      { name: 'node -e 0', argv: [node, '-e', '0'], out: '/dev/null' },
+    ],
+    opts.quick ? 5 : 21,
+    3,
+  );
+  const whole = measure(
+    [
+      { name: 'show (whole history)', argv: show(), out: '/dev/null' },
+      { name: 'cat plain file', argv: ['cat', d.plainPath], out: '/dev/null' },
+    ],
+    opts.quick ? 1 : 3,
+    4,
+  );
+  const sameC = readFileSync(out('show-c')).equals(readFileSync(out('tail-c')));
+  // -n prints journalctl-style boot separators (`-- Boot ... --`); the lines themselves must be tail's.
+  const withoutSeparators = readFileSync(out('show-n'), 'latin1')
+    .split('\n')
+    .filter((l) => !/^-- Boot .* --$/.test(l))
+    .join('\n');
+  const sameN = withoutSeparators === readFileSync(out('tail-n'), 'latin1');
+  const get = (m: Map<string, CaseResult>, n: string) => m.get(n) as CaseResult;
+  const showC = get(small, 'show -c 102400');
+  const tailC = get(small, 'tail -c 102400');
+  const showN = get(small, 'show -n 1000');
+  const tailN = get(small, 'tail -n 1000');
+  const nodeE = get(small, 'node -e 0');
+  const showAll = get(whole, 'show (whole history)');
+  const cat = get(whole, 'cat plain file');
+  const mibps = (ms: number) => round(d.plainBytes / 2 ** 20 / (ms / 1000), 1);
+  const peak = Math.max(showC.maxRssMiB, showN.maxRssMiB, showAll.maxRssMiB);
+  const ok = (c: CaseResult) => c.failures === 0;
+  const targets: Target[] = [
+    {
+      id: 'reader.show-c',
+      what: '`show -c 102400` vs `tail -c 102400` on one plain file, median wall time',
+      limit: '<= 2.0x',
+      measured: `${showC.ms.median} ms vs ${tailC.ms.median} ms = ${ratio(showC.ms.median, tailC.ms.median)}x; output ${sameC ? 'identical' : 'DIFFERENT'}; Node start-up alone (node -e 0) ${nodeE.ms.median} ms`,
+      met: ok(showC) && showC.ms.median <= 2 * tailC.ms.median,
+    },
+    {
+      id: 'reader.show-n',
+      what: '`show -n 1000` vs `tail -n 1000` on one plain file, median wall time',
+      limit: '<= 2.0x',
+      measured: `${showN.ms.median} ms vs ${tailN.ms.median} ms = ${ratio(showN.ms.median, tailN.ms.median)}x; output ${sameN ? 'identical apart from boot separator lines' : 'DIFFERENT'}`,
+      met: ok(showN) && showN.ms.median <= 2 * tailN.ms.median,
+    },
+    {
+      id: 'reader.peak-rss',
+      what: 'peak RSS of `show` (-c, -n, whole history)',
+      limit: '< 64 MiB',
+      measured: `${peak} MiB (node -e 0: ${nodeE.maxRssMiB} MiB)`,
+      met: ok(showC) && ok(showN) && ok(showAll) && peak < 64,
+    },
+    {
+      id: 'reader.throughput',
+      what: '`show` of the whole history to /dev/null',
+      limit: '>= 200 MiB/s',
+      measured: `${mibps(showAll.ms.median)} MiB/s (${showAll.ms.median} ms for ${d.plainBytes} bytes; cat of the plain file ${mibps(cat.ms.median)} MiB/s)`,
+      met: ok(showAll) && mibps(showAll.ms.median) >= 200,
+    },
+  ];
+  const cases = [...small.values(), ...whole.values()];
+  return {
+    dataset: d,
+    cases,
+    targets,
+    details: [
+      {
+        title: `History: ${d.plainBytes} bytes in ${d.shape.segments} segments (${d.gzipSegments} gzip), ${d.storedBytes} bytes stored; warm page cache`,
+        head: ['command', 'median ms', 'p10', 'p90', 'runs', 'peak RSS MiB', 'output bytes', 'failures'],
+        rows: cases.map((c) => [
+          c.command
+            .replace(repo + '/', '')
+            .replace(CACHE, '$CACHE')
+            .replace(node, 'node'),
+          c.ms.median,
+          c.ms.p10,
+          c.ms.p90,
+          c.ms.n,
+          c.maxRssMiB,
+          c.outputBytes,
+          c.failures + (c.stderr ? ` (${c.stderr.split('\n')[0]})` : ''),
+        ]),
+      },
+    ],
+  };
+}
