@@ -4,8 +4,18 @@ import type { Config } from '../config/schema.js';
 import { getHostFacts } from '../host/facts.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import { planDisable, planEnable, PlanError } from './plan.js';
-import { definitionTools } from './tools.js';
-import { defineXml, dumpInactive, isActive, unifiedDiff, VirshError, type VirshOptions } from './virsh.js';
+import { captureState, type CaptureState } from './state.js';
+import { definitionTools, stateOptions } from './tools.js';
+import {
+  defineXml,
+  dumpInactive,
+  dumpLive,
+  isActive,
+  isPersistent,
+  unifiedDiff,
+  VirshError,
+  type VirshOptions,
+} from './virsh.js';
 
 export type Outcome =
   | 'enabled'
@@ -166,4 +176,25 @@ async function disableXml(
     message: `${domain}: disabled (${plan.restored} original chardev element(s) restored)${await runningNote(domain, opts.virsh)}`,
     changed: true,
   };
+}
+
+/**
+ * For `status`: how the domain's persistent definition and live XML capture the console, and why
+ * not (see state.ts). Undefined when libvirt does not know the domain (only the store does).
+ */
+export async function definitionCapture(
+  domain: string,
+  config: Config,
+  virshOpts: VirshOptions,
+): Promise<CaptureState | undefined> {
+  let persistent: string | undefined;
+  let live: string | undefined;
+  try {
+    live = await dumpLive(domain, virshOpts);
+    persistent = (await isPersistent(domain, virshOpts)) ? await dumpInactive(domain, virshOpts) : undefined;
+  } catch (e) {
+    if (e instanceof VirshError && e.kind === 'not-found') return undefined;
+    throw e;
+  }
+  return captureState(persistent, live, stateOptions(config));
 }
