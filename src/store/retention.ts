@@ -1,6 +1,9 @@
 // Retention: per-domain cap (live + archive), global cap, retention_days. Oldest segments go
 // first; live files (virtlogd's, still being written) are never deleted, only counted.
+import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { DOMAIN_STATE_FILE, SEAL_STATE_FILE } from './layout.js';
+import { openDomainDir } from './store.js';
 import { rotationSet } from './layout.js';
 import { compressSegment, deleteSegment, listArchive, type SegmentInfo } from './segments.js';
 import type { LockedStore } from './seal.js';
@@ -73,24 +76,61 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   return plan;
 }
 
-/** Bytes of a domain's live files readable on this host (every host's, on a shared store). */
-export function liveBytesOf(config: Config, state: DomainState): number {
+/** virtlogd.conf, whose max_size and max_backups bound each live log it writes. */
+export const VIRTLOGD_CONF = '/etc/libvirt/virtlogd.conf';
+
+/** virtlogd's bound on one log's rotation set (max_size x (max_backups + 1)); 0 = unbounded. */
+export function virtlogdBound(confText: string | undefined): number {
+  const get = (k: string, dflt: number) => {
+    const m = new RegExp(`^\\s*${k}\\s*=\\s*(\\d+)\\s*(#.*)?$`, 'm').exec(confText ?? '');
+    return m ? Number(m[1]) : dflt;
+  };
+  const maxSize = get('max_size', 2 * 1024 * 1024);
+  return maxSize === 0 ? 0 : maxSize * (get('max_backups', 3) + 1);
+}
+
+function readVirtlogdConf(): string | undefined {
+  try {
+    return fs.readFileSync(process.env.VIRT_CONSOLELOG_VIRTLOGD_CONF || VIRTLOGD_CONF, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Bytes of a domain's live files readable on this host (every host's, on a shared store), plus
+ * domain.json and sealed.json. With `reserve`, each virtlogd log of this host counts at least
+ * virtlogd's bound, so the archive leaves room for the running guest's logs to fill up.
+ */
+export function liveBytesOf(config: Config, state: DomainState, reserve = false): number {
   let total = 0;
   const seen = new Set<string>();
-  for (const h of Object.values(state.hosts)) {
+  const bound = reserve ? virtlogdBound(readVirtlogdConf()) : 0;
+  for (const [host, h] of Object.entries(state.hosts)) {
     for (const d of Object.values(h.devices)) {
       const opened = openParentSafely(config, d.path);
-      if (!('dir' in opened)) continue;
-      try {
-        for (const f of rotationSet(opened.name, opened.dir.list())) {
-          const st = opened.dir.lstat(f);
-          if (!st?.isFile() || seen.has(`${st.dev}:${st.ino}`)) continue;
-          seen.add(`${st.dev}:${st.ino}`);
-          total += st.size;
+      let size = 0;
+      if ('dir' in opened) {
+        try {
+          for (const f of rotationSet(opened.name, opened.dir.list())) {
+            const st = opened.dir.lstat(f);
+            if (!st?.isFile() || seen.has(`${st.dev}:${st.ino}`)) continue;
+            seen.add(`${st.dev}:${st.ino}`);
+            size += st.size;
+          }
+        } finally {
+          opened.dir.close();
         }
-      } finally {
-        opened.dir.close();
       }
+      total += reserve && host === config.hostName && d.kind === 'log' ? Math.max(size, bound) : size;
+    }
+  }
+  const dir = openDomainDir(config, state.uuid);
+  if (dir) {
+    try {
+      for (const f of [DOMAIN_STATE_FILE, SEAL_STATE_FILE]) total += dir.lstat(f)?.size ?? 0;
+    } finally {
+      dir.close();
     }
   }
   return total;
@@ -130,7 +170,7 @@ export async function applyDomainRetention(
       storedBytes: s.storedBytes,
       lastTime: s.lastTime,
     })),
-    liveBytes: { [store.uuid]: liveBytesOf(config, store.domain) },
+    liveBytes: { [store.uuid]: liveBytesOf(config, store.domain, true) },
     domainCapBytes: config.domainCapBytes,
     globalCapBytes: 0,
     retentionDays: config.retentionDays,

@@ -57,6 +57,8 @@ export interface SegmentInfo extends SegmentMeta {
   compressed: boolean;
   /** Bytes on disk (compressed size for .gz). */
   storedBytes: number;
+  /** Bytes of the sidecar on disk. */
+  sidecarBytes: number;
 }
 
 function uuidOf(uuid: string): string {
@@ -107,7 +109,13 @@ export function listArchive(archive: SafeDir): SegmentInfo[] {
     const file = e.plain ? names.plain : names.gz;
     const st = archive.lstat(file);
     if (!st?.isFile()) continue;
-    out.push({ ...meta, file, compressed: !e.plain, storedBytes: st.size });
+    out.push({
+      ...meta,
+      file,
+      compressed: !e.plain,
+      storedBytes: st.size,
+      sidecarBytes: archive.lstat(names.sidecar)?.size ?? 0,
+    });
   }
   return out;
 }

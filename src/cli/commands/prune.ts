@@ -63,7 +63,7 @@ export const pruneCommand: Command = {
         listSegments(config, uuid).map((s) => ({
           uuid,
           key: s.key,
-          storedBytes: s.storedBytes,
+          storedBytes: s.storedBytes + s.sidecarBytes,
           lastTime: s.lastTime,
         })),
       );
