@@ -103,6 +103,7 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
     uuid,
     exporter: config.hostName,
     at: now.toISOString(),
+    maxGeneration: 0,
     segments: [],
     live: [],
   };
@@ -121,6 +122,10 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
       archive?.close();
     }
     listing.live = liveFiles(config, dir, uuid, seal);
+    listing.maxGeneration = Math.max(
+      readDomainState(dir, uuid).maxGeneration,
+      ...listing.segments.map((s) => s.generation),
+    );
   } finally {
     dir.close();
   }

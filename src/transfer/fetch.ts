@@ -12,6 +12,8 @@ import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
+import { withStore } from '../store/seal.js';
+import { hostState, withHost } from '../store/domain-state.js';
 import { HEAD_LEN, parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
 import {
   FetchBusyError,
@@ -273,6 +275,25 @@ async function fetchMissing(
   return errors;
 }
 
+/**
+ * Makes this host's generation for the domain at least `min`: the history fetched from a peer
+ * (generation up to min - 1) precedes everything this host seals from now on, even when the XML
+ * carried no (or a stale) generation hint.
+ */
+async function raiseGeneration(
+  config: Config,
+  uuid: string,
+  min: number,
+  log: (l: string) => void,
+): Promise<void> {
+  await withStore(config, uuid, (s) => {
+    const h = hostState(s.domain, config.hostName);
+    if (h.generation >= min) return;
+    log(`generation of ${config.hostName} raised from ${h.generation} to ${min} (after the fetched history)`);
+    s.domain = withHost(s.domain, config.hostName, { ...h, generation: min });
+  });
+}
+
 /** Whether the store is shared with `host` (its live folder is visible in our own store): nothing to copy. */
 export function sharedWith(config: Config, uuid: string, host: string): boolean {
   try {
@@ -343,6 +364,7 @@ async function fetchLocked(
   let complete = 0;
   let reached = 0;
   const deadline = Date.now() + (opts.sealWaitMs ?? SEAL_WAIT_MS);
+  const raised = new Set<number>();
   for (const source of sources) {
     let failures = 0;
     let delay = 500;
@@ -361,10 +383,16 @@ async function fetchLocked(
         }
       }
       if (listing) {
-        // Only the hint's host (or, without one, each peer that hosted the guest) owes a final seal.
-        const owes = rec.previousHost
-          ? source === rec.previousHost
-          : listing.live.some((l) => l.host === source);
+        const isHere = (l: ListedLive) => liveFileIsHere(config, l);
+        // A final seal is owed by the hint's host, and by any host where the guest's output is
+        // still unsealed (the one it is leaving, even when the hint is missing or stale).
+        const owes =
+          source === rec.previousHost ||
+          listing.live.some((l) => l.host === source && l.sealed < l.bytes && !isHere(l));
+        if (!raised.has(listing.maxGeneration)) {
+          await raiseGeneration(config, uuid, listing.maxGeneration + 1, log);
+          raised.add(listing.maxGeneration);
+        }
         // The baseline is what the source had while the guest was still leaving it: only the
         // first job (started at migrate begin) sees that moment.
         if (opts.waitForSeal && found.attempts === 0 && rec.baseline === undefined && owes) {
@@ -383,7 +411,6 @@ async function fetchLocked(
           reached++;
           break;
         }
-        const isHere = (l: ListedLive) => liveFileIsHere(config, l);
         const done =
           !owes ||
           (rec.baseline !== undefined && sealedSince(listing, source, rec.baseline)) ||

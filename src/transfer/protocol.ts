@@ -145,6 +145,8 @@ export interface Listing {
   exporter: string;
   /** Exporter's clock when it answered (ISO), for the record only. */
   at: string;
+  /** Highest migration generation the exporter knows for the domain (its own or its history's). */
+  maxGeneration: number;
   segments: ListedSegment[];
   live: ListedLive[];
 }
@@ -230,5 +232,14 @@ export function parseListing(text: string, uuid: string): Listing {
     if (!SHA256_RE.test(head)) throw new ProtocolError(`${what}: bad head hash`);
     return { host, device, file, bytes, sealed, path, ino: num(l, 'ino', what), head };
   });
-  return { protocol, uuid, exporter, at: typeof raw.at === 'string' ? raw.at : '', segments, live };
+  const maxGeneration = num(raw, 'maxGeneration', 'listing');
+  return {
+    protocol,
+    uuid,
+    exporter,
+    at: typeof raw.at === 'string' ? raw.at : '',
+    maxGeneration,
+    segments,
+    live,
+  };
 }

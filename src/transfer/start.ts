@@ -3,7 +3,7 @@
 // the fetch record and starts a DETACHED job (`virt-consolelog sync UUID --job`): libvirt reads
 // the hook's stdout/stderr until EOF, so the job gets no fd of the hook's, and the hook returns
 // in milliseconds whatever the network does.
-import { existsSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -12,14 +12,14 @@ import type { HookContext } from '../lifecycle/context.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import type { RewriteResult } from '../xml/rewrite.js';
 import { sharedWith } from './fetch.js';
-import { readFetchRecord, writeFetchRecord, type FetchRecord } from './state.js';
+import { readFetchRecord, recordPath, transferDir, writeFetchRecord, type FetchRecord } from './state.js';
 
 /** Where the CLI is: next to the running bundle (dist/ or /usr/lib/virt-consolelog/), else on PATH's usual place. */
 export function cliPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.VIRT_CONSOLELOG_CLI) return env.VIRT_CONSOLELOG_CLI;
   const here = dirname(fileURLToPath(import.meta.url));
   for (const p of [join(here, 'virt-consolelog.mjs'), join(here, '../../dist/virt-consolelog.mjs')]) {
-    if (existsSync(p)) return p;
+    if (fs.existsSync(p)) return p;
   }
   return '/usr/bin/virt-consolelog';
 }
@@ -57,10 +57,14 @@ export function spawnFetchJob(
   return child.pid;
 }
 
-/** Hosts that may hold the earlier history, best first: the metadata hint, else the configured peers. */
+/**
+ * Hosts that may hold the earlier history, best first: the metadata hint, then the configured
+ * peers (a hint can be missing, or stale after a restart from a persistent definition).
+ */
 export function fetchCandidates(config: Config, previousHost: string | undefined): string[] {
-  if (previousHost) return previousHost === config.hostName ? [] : [previousHost];
-  return [...new Set(config.peers)].filter((p) => p !== config.hostName);
+  return [...new Set([...(previousHost ? [previousHost] : []), ...config.peers])].filter(
+    (p) => p !== config.hostName,
+  );
 }
 
 /**
@@ -72,6 +76,7 @@ export function startHistoryFetch(ctx: HookContext, rewrite: RewriteResult): Fet
   if (ctx.event.op !== 'migrate') return undefined;
   const { config } = ctx;
   const { uuid, name } = readDomainIdentity(rewrite.xml);
+  markIncomingMigration(config, uuid, ctx.now());
   const previous = readFetchRecord(config.stateDir, uuid);
   const unfinished = previous && previous.status !== 'complete' && previous.status !== 'nothing';
   // An earlier hop's fetch that never finished stays owed: its hosts are asked too (after the new one).
@@ -144,4 +149,35 @@ function pidAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** How long after `migrate begin` the destination's `prepare begin` still counts as that migration's. */
+const INCOMING_WINDOW_MS = 10 * 60 * 1000;
+
+function incomingPath(stateDir: string, uuid: string): string {
+  return recordPath(stateDir, uuid).replace(/\.json$/, '.incoming');
+}
+
+/** Notes (at `migrate begin`) that the next `prepare begin` of this domain is an arrival, not a boot. */
+export function markIncomingMigration(config: Config, uuid: string, now: Date): void {
+  fs.mkdirSync(transferDir(config.stateDir), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(incomingPath(config.stateDir, uuid), now.toISOString() + '\n', { mode: 0o600 });
+}
+
+/**
+ * For `prepare begin`: true (once) when this start is the arrival of an incoming live migration,
+ * which continues the guest's running boot: no boot marker must be written then (a marker there
+ * would cut the line the guest was printing at the switchover in two).
+ */
+export function takeIncomingMigration(config: Config, uuid: string, now: Date): boolean {
+  const path = incomingPath(config.stateDir, uuid);
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+    fs.unlinkSync(path);
+  } catch {
+    return false;
+  }
+  const at = Date.parse(text.trim());
+  return Number.isFinite(at) && now.getTime() - at >= -60_000 && now.getTime() - at < INCOMING_WINDOW_MS;
 }

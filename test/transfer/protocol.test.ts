@@ -88,6 +88,7 @@ function listing(
 ): string {
   return JSON.stringify({
     protocol: 1,
+    maxGeneration: 0,
     uuid: U,
     exporter: 'lab-a',
     at: '',

@@ -1,0 +1,143 @@
+// Shared steps of the migration lab tests (issue 5): config per lab host, the hop sequence
+// A -> B -> A -> B with restarts in between, waiting for history fetches, the final `show` check.
+import type { ExecutionContext } from 'ava';
+import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkHistory, summarise, type HistoryReport } from './checker.js';
+import { createGuest, type Guest, type SerialStyle } from './guest.js';
+import { CLI_JS, type Lab, type LabHost } from './harness.js';
+import * as s from './scenario.js';
+
+/**
+ * transport "command" between lab hosts that share no network: enter the peer's mount namespace
+ * (its /etc/virt-consolelog, its store) and run its export command there. `{host}` names a link
+ * to the peer's namespace file, made by nsLinks().
+ */
+export function commandTransport(lab: Lab): string {
+  const argv = [
+    'nsenter',
+    `--mount=${join(lab.dir, 'ns', '{host}')}`,
+    '--',
+    process.execPath,
+    CLI_JS,
+    'serve-export',
+  ];
+  return `transport = "command"\ntransport_command = [ ${argv.map((a) => JSON.stringify(a)).join(', ')} ]\n`;
+}
+
+/** lab.dir/ns/<host> -> /proc/<pid>/ns/mnt for every host (the transport command's {host}). */
+export function nsLinks(lab: Lab): void {
+  mkdirSync(join(lab.dir, 'ns'), { recursive: true });
+  for (const h of lab.hosts) symlinkSync(`/proc/${h.pid}/ns/mnt`, join(lab.dir, 'ns', h.name));
+}
+
+export function hostConfig(lab: Lab, host: LabHost, extra: string): string {
+  // host_name explicitly: a peer's export runs in the peer's mount namespace, not its UTS one.
+  const peers = lab.hosts.map((h) => JSON.stringify(h.name)).join(', ');
+  return `host_name = "${host.name}"\npeers = [ ${peers} ]\ncompress_min_bytes = 512\ntransfer_timeout_seconds = 20\n${extra}`;
+}
+
+export interface FetchState {
+  status: string;
+  lastError?: string;
+  source?: string;
+  segmentsFetched: number;
+}
+
+export function fetchRecord(host: LabHost, uuid: string): FetchState | undefined {
+  try {
+    return JSON.parse(
+      readFileSync(host.outside(`/var/lib/virt-consolelog/transfer/${uuid}.json`), 'utf8'),
+    ) as FetchState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the host's fetch of the guest's history reached one of `statuses`. */
+export async function waitFetch(
+  host: LabHost,
+  uuid: string,
+  statuses: string[] = ['complete'],
+  timeoutMs = 60_000,
+): Promise<FetchState> {
+  return s.waitFor(
+    `history fetch on ${host.name} to be ${statuses.join('/')} (now ${JSON.stringify(fetchRecord(host, uuid))})`,
+    () => {
+      const r = fetchRecord(host, uuid);
+      return r && statuses.includes(r.status) ? r : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+export interface HopLog {
+  hops: string[];
+  boots: number;
+}
+
+/** Lets the guest print for a moment (~150 lines/s under TCG). */
+export const printFor = (ms = 1200) => s.sleep(ms);
+
+/**
+ * The sequence guest on `a`, then: a -> b, restart on b, b -> a, restart on a, a -> b (live, with
+ * the definition moving along). Between steps the guest prints. After each hop the destination's
+ * history fetch must complete (unless `waitEachFetch` is false). Returns the guest, on `b`.
+ */
+export async function hopSequence(
+  t: ExecutionContext,
+  lab: Lab,
+  a: LabHost,
+  b: LabHost,
+  opts: { name: string; serial: SerialStyle; waitEachFetch?: boolean },
+): Promise<Guest> {
+  const g = await createGuest(lab, { name: opts.name, serial: opts.serial });
+  await s.prepareSerialDir(b, g);
+  await s.defineAndStart(a, g);
+  await printFor();
+  const hop = async (from: LabHost, to: LabHost) => {
+    const started = Date.now();
+    await s.migrate(from, to, g.name, lab, { persistent: true, undefineSource: true });
+    t.log(`${from.name} -> ${to.name}: ${Date.now() - started} ms`);
+    t.is(await s.domState(to, g.name), 'running');
+    await printFor();
+    if (opts.waitEachFetch ?? true) {
+      const r = await waitFetch(to, g.uuid, ['complete', 'nothing']);
+      t.log(`  fetch on ${to.name}: ${r.status}, ${r.segmentsFetched} segments`);
+    }
+  };
+  const restart = async (h: LabHost) => {
+    await s.destroy(h, g.name);
+    await s.start(h, g.name);
+    await printFor();
+  };
+  await hop(a, b);
+  await restart(b);
+  await hop(b, a);
+  await restart(a);
+  await hop(a, b);
+  return g;
+}
+
+/** `show` on `host` holds every line the guest printed: `boots` boots, each from 0, no gap, no duplicate, in order. */
+export async function assertCompleteHistory(
+  t: ExecutionContext,
+  host: LabHost,
+  g: Guest,
+  boots: number,
+): Promise<HistoryReport> {
+  const r = await host.cli('show', g.name);
+  t.is(r.exitCode, 0, r.stderr);
+  const report = checkHistory(r.stdout);
+  t.log(`show on ${host.name}: ${summarise(report)}`);
+  t.is(report.boots.length, boots, 'every boot is there');
+  for (const b of report.boots) {
+    t.is(b.first, 0, `boot ${b.boot} starts at 0`);
+    t.is(b.missing, 0, `boot ${b.boot}: no gap (${JSON.stringify(b.gaps.slice(0, 3))})`);
+    t.is(b.duplicates, 0, `boot ${b.boot}: no duplicate`);
+    t.is(b.reorderings, 0, `boot ${b.boot}: in order`);
+  }
+  t.false(report.interleaved, 'boots in order');
+  t.deepEqual(report.malformed, [], 'no torn line');
+  return report;
+}
