@@ -108,7 +108,8 @@ function formatConsolelog(
     parts.push(`<${p}:host${name}${gen}/>`);
   }
   if (meta.degraded !== undefined) parts.push(`<${p}:degraded reason=${q(meta.degraded)}/>`);
-  if (meta.original !== undefined) parts.push(`<${p}:original>${meta.original}</${p}:original>`);
+  if (meta.original !== undefined)
+    parts.push(`<${p}:original>${escapeAttr(meta.original, quote)}</${p}:original>`);
   const open = `<${p}:consolelog xmlns:${p}=${q(CONSOLELOG_NS)}>`;
   const close = `</${p}:consolelog>`;
   if (indent === undefined) return open + parts.join('') + close;
