@@ -1,6 +1,7 @@
 // The lab harness itself: private hosts, the sequence guest under every lifecycle helper, console,
 // daemon restarts, and a teardown that leaves nothing behind. Plain libvirt (no hook).
 import test from 'ava';
+import { execa } from 'execa';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory } from './checker.js';
@@ -131,3 +132,37 @@ test.serial('teardown leaves no process, mount or folder behind', async (t) => {
   t.true(statSync('/etc/libvirt').isDirectory());
   t.deepEqual(readdirSync('/etc/libvirt').sort(), realEtcLibvirt);
 });
+
+test.serial(
+  'network: true gives each host an address, names in /etc/hosts, and peer-exec reaches the CLI',
+  async (t) => {
+    const net = await startLab({ hook: false, network: true, hosts: ['net-a', 'net-b'] });
+    try {
+      const [na, nb] = net.hosts as [LabHost, LabHost];
+      t.is(na.address, '10.77.0.1');
+      t.is(nb.address, '10.77.0.2');
+      t.regex((await na.exec(['ip', '-br', 'addr', 'show', 'eth0'])).stdout, /10\.77\.0\.1\/24/);
+      const server = nb.exec([
+        process.execPath,
+        '-e',
+        "require('net').createServer((s) => s.end(require('os').hostname() + '\\n')).listen(2222, '10.77.0.2')",
+      ]);
+      const hello = await s.waitFor('a TCP answer from net-b', async () => {
+        const r = await na.exec([
+          process.execPath,
+          '-e',
+          "require('net').connect(2222, 'net-b').on('data', (d) => { process.stdout.write(d); process.exit(0); }).on('error', () => process.exit(1))",
+        ]);
+        return r.exitCode === 0 ? String(r.stdout).trim() : undefined;
+      });
+      t.is(hello, 'net-b', 'net-a reaches net-b by name over the lab network');
+      server.kill();
+      const v = await execa(net.peerExec, ['net-b', '--version'], { reject: false });
+      t.is(v.exitCode, 0, String(v.stderr));
+      t.regex(String(v.stdout), /virt-consolelog/);
+    } finally {
+      await net.stop();
+    }
+    t.false(existsSync(net.dir));
+  },
+);

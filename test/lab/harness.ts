@@ -37,7 +37,7 @@
 // owning process died (crash, SIGKILL) is reaped by the next startLab (lab.json under /tmp/vcl-lab-*).
 // Mount points the machine lacks (/var/lib/libvirt, /etc/virt-consolelog, ...) are created empty on
 // the real root: bind mounts need them; nothing is ever written into them from outside a namespace.
-import { execa, type Options as ExecaOptions, type Result } from 'execa';
+import { execa, type Options as ExecaOptions, type Result, type ResultPromise } from 'execa';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
@@ -99,6 +99,8 @@ export interface LabOptions {
 }
 
 export type RunResult = Result<{ reject: false }>;
+/** execa's subprocess promise for exec(): resolves to a RunResult, also has kill(), pid, streams. */
+export type RunPromise = ResultPromise<{ reject: false }> & Promise<RunResult>;
 
 export interface LabHost {
   readonly name: string;
@@ -123,7 +125,8 @@ export interface LabHost {
   };
   /** Maps an absolute path as seen inside this host to the path the test process can open. */
   outside(insidePath: string): string;
-  exec(argv: string[], opts?: ExecaOptions): Promise<RunResult>;
+  /** Runs argv inside the host; the promise is execa's subprocess (kill(), stdout stream...). Never rejects. */
+  exec(argv: string[], opts?: ExecaOptions): RunPromise;
   virsh(...args: string[]): Promise<string>;
   virshResult(...args: string[]): Promise<RunResult>;
   cli(...args: string[]): Promise<RunResult>;
@@ -378,11 +381,12 @@ class HostImpl implements LabHost {
     return [...a, '--wd=/', '--'];
   }
 
-  exec(argv: string[], opts: ExecaOptions = {}): Promise<RunResult> {
+  exec(argv: string[], opts: ExecaOptions = {}): RunPromise {
+    // The options are the caller's (env, input, ...); reject stays false whatever they say.
     return execa('nsenter', [...this.nsenterArgs(), ...argv], {
-      reject: false,
       ...opts,
-    }) as Promise<RunResult>;
+      reject: false,
+    }) as unknown as RunPromise;
   }
 
   virshResult(...args: string[]): Promise<RunResult> {
