@@ -97,10 +97,14 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
     }
     if (p && config.keepForeignLogPath && config.allowedRoots.some((r) => isInside(r, p)))
       return path as string;
-    if (path !== undefined)
-      warnings.push(
-        `${device}: ${what} ${JSON.stringify(path)} is outside allowed_roots; logging to ${live(device)}`,
-      );
+    if (path !== undefined) {
+      const why = !p
+        ? 'is not a clean absolute path'
+        : config.keepForeignLogPath
+          ? 'is outside allowed_roots'
+          : 'is outside the store (keep_foreign_log_path = 0)';
+      warnings.push(`${device}: ${what} ${JSON.stringify(path)} ${why}; logging to ${live(device)}`);
+    }
     return live(device);
   };
 
@@ -134,18 +138,21 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
     byDevice.set(info.device, plan);
   }
 
-  // Two devices on one log path would make virtlogd refuse the second (EBUSY) and the guest fail.
+  // Two devices on one log path would make virtlogd refuse the second (EBUSY) and the guest fail:
+  // logs we leave alone keep their paths, a path we choose that is taken becomes the live path.
   const used = new Set<string>();
+  for (const plan of plans)
+    if (plan.log === undefined && !plan.stripLog && plan.node.info.logFile) used.add(plan.node.info.logFile);
   for (const plan of plans) {
-    const final = plan.stripLog ? undefined : (plan.log ?? plan.node.info.logFile);
-    if (final === undefined) continue;
-    if (used.has(final) && plan.log !== undefined && plan.log !== live(plan.node.info.device)) {
+    if (plan.log === undefined) continue;
+    const device = plan.node.info.device;
+    if (used.has(plan.log) && plan.log !== live(device)) {
       warnings.push(
-        `${plan.node.info.device}: log ${JSON.stringify(final)} is used by another device; logging to ${live(plan.node.info.device)}`,
+        `${device}: log ${JSON.stringify(plan.log)} is used by another device; logging to ${live(device)}`,
       );
-      plan.log = live(plan.node.info.device);
+      plan.log = live(device);
     }
-    used.add(plan.log ?? final);
+    used.add(plan.log);
   }
 
   // The x86 console alias mirrors serial0 (libvirt re-derives it from serial0 anyway).

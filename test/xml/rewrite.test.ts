@@ -600,3 +600,31 @@ test('an unsafe host name is refused (it names a store folder)', (t) => {
     { message: /cannot name a store folder/ },
   );
 });
+
+test('a path we would choose that a device we leave alone already logs to goes to the store instead', async (t) => {
+  const p = '/var/log/libvirt/qemu/guest1.log';
+  const xml = domain(`    <serial type='file'>
+      <source path='${p}'/>
+      <target port='0'/>
+    </serial>
+    <serial type='pty'>
+      <log file='${p}' append='on'/>
+      <target port='1'/>
+    </serial>`);
+  const r = await rw(t, xml);
+  t.deepEqual(
+    r.devices.map((d) => d.logFile),
+    [live('serial0'), p],
+  );
+  t.regex(r.warnings.join('\n'), /serial0: log ".*guest1.log" is used by another device/);
+});
+
+test('a relative or ".." path from XML is never kept', async (t) => {
+  const xml = domain(`    <serial type='file'>
+      <source path='/var/lib/nova/instances/../../../etc/cron.d/x'/>
+      <target port='0'/>
+    </serial>`);
+  const r = await rw(t, xml);
+  t.is(r.devices[0]?.logFile, live('serial0'));
+  t.regex(r.warnings.join('\n'), /is not a clean absolute path/);
+});
