@@ -93,9 +93,10 @@ async function enableXml(
     (opts.now ?? (() => new Date()))(),
     config.rewriteParallel,
   );
-  const nova = plan.nova
-    ? ' (Nova-managed: log path in the instance folder kept, truncation turned into append)'
-    : '';
+  const nova =
+    (plan.nova
+      ? ' (Nova-managed: log path in the instance folder kept, truncation turned into append)'
+      : '') + plan.warnings.map((w) => `\n  warning: ${w}`).join('');
   if (!plan.changed)
     return {
       domain,

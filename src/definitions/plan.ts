@@ -6,7 +6,7 @@ import { decodeOriginal, encodeOriginal, makeOriginal, type OriginalRecord } fro
 
 export interface DefinitionTools {
   /** The XML rewrite in 'define' mode (src/xml/rewrite.ts), bound to config and host facts. */
-  rewrite(xml: string): { xml: string; changed: boolean };
+  rewrite(xml: string): { xml: string; changed: boolean; warnings?: string[] };
   /** Our `original` field (base64) if the XML carries our metadata with one; null if our metadata has none. */
   readOriginal(xml: string): string | null | undefined;
   /** Sets our metadata's `original` field, keeping the rest of it. */
@@ -22,6 +22,8 @@ export interface EnablePlan {
   devices: string[];
   nova: boolean;
   record: OriginalRecord;
+  /** What the rewrite could not do as asked (e.g. a path outside allowed_roots moved into the store). */
+  warnings: string[];
 }
 
 export interface DisablePlan {
@@ -55,12 +57,19 @@ export function planEnable(
   } else {
     record = makeOriginal(chardevElements(xml), host, now);
   }
-  const rewritten = tools.rewrite(xml).xml;
-  const out = tools.writeOriginal(rewritten, encodeOriginal(record));
+  const result = tools.rewrite(xml);
+  const out = tools.writeOriginal(result.xml, encodeOriginal(record));
   const devices = loggableDevices(out, rewriteParallel)
     .filter((d) => captureOf(d) === 'logged')
     .map((d) => d.device);
-  return { xml: out, changed: out !== xml, devices, nova: isNovaManaged(xml), record };
+  return {
+    xml: out,
+    changed: out !== xml,
+    devices,
+    nova: isNovaManaged(xml),
+    record,
+    warnings: result.warnings ?? [],
+  };
 }
 
 /** Puts back the chardev elements `enable` recorded, byte for byte, and removes our metadata. */

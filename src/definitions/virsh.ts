@@ -131,14 +131,19 @@ export async function defineXml(xml: string, opts: VirshOptions): Promise<void> 
   });
 }
 
-/** Unified diff between two XML texts (`diff -u`, diffutils: part of every Debian/RHEL base). */
+/** Secrets read with --security-info (graphics passwords) never reach a terminal. */
+export function maskSecrets(xml: string): string {
+  return xml.replace(/(\spasswd\s*=\s*)(["'])(?:(?!\2)[\s\S])*\2/g, '$1$2***$2');
+}
+
+/** Unified diff between two XML texts (`diff -u`, diffutils: part of every Debian/RHEL base), secrets masked. */
 export async function unifiedDiff(a: string, b: string, labelA: string, labelB: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'virt-consolelog-diff-'));
   try {
     const pa = join(dir, 'a.xml');
     const pb = join(dir, 'b.xml');
-    await writeFile(pa, a, { mode: 0o600 });
-    await writeFile(pb, b, { mode: 0o600 });
+    await writeFile(pa, maskSecrets(a), { mode: 0o600 });
+    await writeFile(pb, maskSecrets(b), { mode: 0o600 });
     const r = await execa('diff', ['-u', '--label', labelA, '--label', labelB, pa, pb], {
       reject: false,
       stdin: 'ignore',

@@ -5,7 +5,7 @@ import { isNovaManaged } from '../../src/definitions/devices.js';
 import { planEnable } from '../../src/definitions/plan.js';
 import { assessXml, captureState, decideAutoEnable } from '../../src/definitions/state.js';
 import { definitionTools, stateOptions } from '../../src/definitions/tools.js';
-import { classifyVirshError, uriFrom } from '../../src/definitions/virsh.js';
+import { classifyVirshError, maskSecrets, uriFrom } from '../../src/definitions/virsh.js';
 import { parseDefinitionArgs } from '../../src/cli/commands/definitions-common.js';
 import { readConsolelogMetadata, writeConsolelogMetadata } from '../../src/xml/metadata.js';
 
@@ -150,4 +150,11 @@ test('enable/disable command lines', (t) => {
   t.throws(() => parseDefinitionArgs(['--all', 'x']), { message: /not both/ });
   t.throws(() => parseDefinitionArgs(['--bogus']), { message: /unknown option --bogus/ });
   t.throws(() => parseDefinitionArgs(['-c']), { message: /needs a libvirt URI/ });
+});
+
+test('dry-run diffs never show graphics passwords', (t) => {
+  t.is(
+    maskSecrets(`<graphics type='vnc' port='-1' passwd='s3cr"t'/><graphics type="spice" passwd="x"/>`),
+    `<graphics type='vnc' port='-1' passwd='***'/><graphics type="spice" passwd="***"/>`,
+  );
 });
