@@ -33,6 +33,12 @@ test.serial(
     const inactiveBefore = await host.virsh('dumpxml', '--inactive', '--security-info', g.name);
     const liveBefore = await host.virsh('dumpxml', g.name);
     t.notRegex(inactiveBefore, /<log /, 'defined without a log');
+    const st0 = await host.cli('status', g.name);
+    t.regex(
+      st0.stdout,
+      /definition: neither persistent definition nor live XML captured \(serial0: no <log>\)/,
+      st0.stdout + st0.stderr,
+    );
 
     // --dry-run prints a diff and changes nothing.
     const dry = await host.cli('enable', '--dry-run', g.name);
@@ -55,6 +61,14 @@ test.serial(
     const inactiveEnabled = await host.virsh('dumpxml', '--inactive', '--security-info', g.name);
     t.regex(inactiveEnabled, new RegExp(`<log file='${storeLog}' append='on'/>`));
     t.regex(inactiveEnabled, /<vcl:original>/);
+
+    // status tells the persistent definition from the live XML.
+    const st = await host.cli('status', g.name);
+    t.is(st.exitCode, 0, st.stderr);
+    t.regex(
+      st.stdout,
+      /definition: persistent definition captured, takes effect at next start; live XML not \(serial0: no <log>\)/,
+    );
 
     // Idempotent: a second enable (libvirt's own formatting of our XML) changes nothing.
     const again = await host.cli('enable', g.name);

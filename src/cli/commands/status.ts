@@ -7,6 +7,8 @@ import { listSegments } from '../../store/segments.js';
 import { liveBytesOf } from '../../store/retention.js';
 import { readJournal } from '../../journal/journal.js';
 import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
+import { definitionCapture } from '../../definitions/operations.js';
+import { uriFrom } from '../../definitions/virsh.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -36,6 +38,8 @@ export interface DomainStatus {
   boots: number;
   lastEvent: { host: string; kind: string; at: string; reason?: string } | null;
   lastProblem: { at: string; op: string; problems: string[] } | null;
+  /** libvirt's view (src/definitions/state.ts): persistent definition / live XML captured, and why not. */
+  definition?: { persistent: string; live: string; summary: string };
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -130,6 +134,7 @@ export function formatStatus(s: DomainStatus): string {
     `  disk: ${human(s.liveBytes + s.archivedBytes)}${cap} (live ${human(s.liveBytes)}, archive ${human(s.archivedBytes)} holding ${human(s.archivedPlainBytes)} in ${s.segments} segments)`,
   );
   lines.push(`  boots: ${s.boots}`);
+  if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.join('; ')}`,
@@ -169,6 +174,13 @@ export const statusCommand: Command = {
     const all: DomainStatus[] = [];
     for (const t of targets) {
       const s = await domainStatus(config, t.uuid, t.state);
+      // libvirt unreachable or domain unknown to it: the store's view alone.
+      const d = await definitionCapture(t.uuid, config, {
+        uri: uriFrom(undefined, ctx.io.env),
+        env: ctx.io.env,
+        timeoutMs: 10_000,
+      }).catch(() => undefined);
+      if (d) s.definition = { persistent: d.persistent.level, live: d.live.level, summary: d.summary };
       all.push(s);
       if (!json) ctx.io.stdout.write(formatStatus(s));
     }
