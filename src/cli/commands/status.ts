@@ -16,7 +16,9 @@ Per domain (all domains of the store without DOMAIN): capture mode on each host
   logged       every serial/console has an append-mode log (or append file)
   sealed-only  a source is truncated at each start: kept by sealing it before every start
   degraded     a source was refused (outside allowed roots, symlink) or nothing is logged; why
-live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal).`;
+live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal),
+and, when libvirt knows the domain, whether its persistent definition, its live XML, or neither
+captures the console, and why not (definition: ...).`;
 
 export interface DomainStatus {
   uuid: string;
