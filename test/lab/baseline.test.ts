@@ -4,25 +4,28 @@
 import test from 'ava';
 import { checkHistory, summarise } from './checker.js';
 import { createGuest } from './guest.js';
-import { startLab, type Lab, type LabHost } from './harness.js';
+import { lazyLab, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
 
 let lab: Lab;
 let a: LabHost;
 let b: LabHost;
 
-test.before(async () => {
-  lab = await startLab({ hook: false });
+const labOnce = lazyLab({ hook: false });
+
+// beforeEach, not before: a file whose tests are all filtered out (--match) starts no lab.
+test.beforeEach(async () => {
+  lab = await labOnce.get();
   a = lab.host('lab-a');
   b = lab.host('lab-b');
 });
 
 test.after.always(async () => {
-  await lab?.stop();
+  await labOnce.stop();
 });
 
 test.serial(
-  "baseline: an OpenStack-style type='file' serial loses the previous boot on destroy+start",
+  "lab: baseline: an OpenStack-style type='file' serial loses the previous boot on destroy+start",
   async (t) => {
     const g = await createGuest(lab, { name: 'base-file', serial: 'file' });
     await s.defineAndStart(a, g);
@@ -48,7 +51,7 @@ test.serial(
   },
 );
 
-test.serial("baseline: Nova's pty + <log append='off'> also loses the previous boot", async (t) => {
+test.serial("lab: baseline: Nova's pty + <log append='off'> also loses the previous boot", async (t) => {
   const g = await createGuest(lab, { name: 'base-nova', serial: 'nova-pty-log' });
   await s.defineAndStart(a, g);
   const read = () => s.readInside(a, g.serialPath!);
@@ -65,30 +68,33 @@ test.serial("baseline: Nova's pty + <log append='off'> also loses the previous b
   await s.destroy(a, g.name);
 });
 
-test.serial('baseline: after live migration A -> B the history is split between the hosts', async (t) => {
-  const g = await createGuest(lab, { name: 'base-mig', serial: 'file' });
-  await s.defineAndStart(a, g);
-  const readA = () => s.readInside(a, g.serialPath!);
-  const readB = () => s.readInside(b, g.serialPath!);
-  await s.waitForSeq(readA, { minLast: 50 });
-  await s.prepareSerialDir(b, g); // Nova creates the instance folder on the destination
-  await s.migrate(a, b, g.name, lab);
-  const onB = await s.waitForSeq(readB, { minLast: 1 });
-  const more = await s.waitForMoreLines(readB, { after: onB, more: 30 });
-  const onA = checkHistory(readA());
-  t.log(`source lab-a:      ${summarise(onA)}`);
-  t.log(`destination lab-b: ${summarise(more)}`);
-  const bootA = onA.boots[0]!;
-  const bootB = more.boots[0]!;
-  t.is(bootA.boot, bootB.boot, 'one boot: the guest kept running');
-  t.is(bootA.first, 0);
-  t.true(bootB.first > 0, 'the destination starts empty: its file begins mid-boot');
-  t.false(more.ok, "the destination's file alone is not the guest's history");
-  t.true(bootA.last < bootB.first, "the source's file stopped where the destination's begins");
-  // Both halves together: the history is split, not damaged (LAB.md).
-  const both = checkHistory(readA() + readB());
-  t.log(`both files concatenated: ${summarise(both)}`);
-  t.is(both.boots.length, 1);
-  t.is(both.boots[0]!.duplicates, 0);
-  await s.destroy(b, g.name);
-});
+test.serial(
+  'lab: baseline: after live migration A -> B the history is split between the hosts',
+  async (t) => {
+    const g = await createGuest(lab, { name: 'base-mig', serial: 'file' });
+    await s.defineAndStart(a, g);
+    const readA = () => s.readInside(a, g.serialPath!);
+    const readB = () => s.readInside(b, g.serialPath!);
+    await s.waitForSeq(readA, { minLast: 50 });
+    await s.prepareSerialDir(b, g); // Nova creates the instance folder on the destination
+    await s.migrate(a, b, g.name, lab);
+    const onB = await s.waitForSeq(readB, { minLast: 1 });
+    const more = await s.waitForMoreLines(readB, { after: onB, more: 30 });
+    const onA = checkHistory(readA());
+    t.log(`source lab-a:      ${summarise(onA)}`);
+    t.log(`destination lab-b: ${summarise(more)}`);
+    const bootA = onA.boots[0]!;
+    const bootB = more.boots[0]!;
+    t.is(bootA.boot, bootB.boot, 'one boot: the guest kept running');
+    t.is(bootA.first, 0);
+    t.true(bootB.first > 0, 'the destination starts empty: its file begins mid-boot');
+    t.false(more.ok, "the destination's file alone is not the guest's history");
+    t.true(bootA.last < bootB.first, "the source's file stopped where the destination's begins");
+    // Both halves together: the history is split, not damaged (LAB.md).
+    const both = checkHistory(readA() + readB());
+    t.log(`both files concatenated: ${summarise(both)}`);
+    t.is(both.boots.length, 1);
+    t.is(both.boots[0]!.duplicates, 0);
+    await s.destroy(b, g.name);
+  },
+);

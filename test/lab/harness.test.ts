@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory } from './checker.js';
 import { createGuest, type Guest } from './guest.js';
-import { startLab, type Lab, type LabHost } from './harness.js';
+import { lazyLab, startLab, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
 
 let lab: Lab;
@@ -14,18 +14,21 @@ let a: LabHost;
 let b: LabHost;
 let realEtcLibvirt: string[];
 
-test.before(async () => {
+const labOnce = lazyLab({ hook: false, virtlogd: { maxSize: 65536, maxBackups: 2 } });
+
+// beforeEach, not before: a file whose tests are all filtered out (--match) starts no lab.
+test.beforeEach(async () => {
   realEtcLibvirt = readdirSync('/etc/libvirt').sort();
-  lab = await startLab({ hook: false, virtlogd: { maxSize: 65536, maxBackups: 2 } });
+  lab = await labOnce.get();
   a = lab.host('lab-a');
   b = lab.host('lab-b');
 });
 
 test.after.always(async () => {
-  await lab?.stop();
+  await labOnce.stop();
 });
 
-test.serial('hosts are private: own hostname, /etc/libvirt, host_uuid, daemons', async (t) => {
+test.serial('lab: hosts are private: own hostname, /etc/libvirt, host_uuid, daemons', async (t) => {
   t.is((await a.exec(['hostname'])).stdout.trim(), 'lab-a');
   t.is((await b.exec(['hostname'])).stdout.trim(), 'lab-b');
   t.not(a.hostUuid, b.hostUuid);
@@ -44,7 +47,7 @@ test.serial('hosts are private: own hostname, /etc/libvirt, host_uuid, daemons',
   t.is(a.outside('/tmp/x'), '/tmp/x');
 });
 
-test.serial('sequence guest: boots, counts, survives libvirtd and virtlogd restarts', async (t) => {
+test.serial('lab: sequence guest: boots, counts, survives libvirtd and virtlogd restarts', async (t) => {
   const g = await createGuest(lab, { name: 'h1', serial: 'pty-log' });
   await s.defineAndStart(a, g);
   const read = () => s.readInside(a, g.serialPath!);
@@ -66,40 +69,43 @@ test.serial('sequence guest: boots, counts, survives libvirtd and virtlogd resta
   await s.destroy(a, g.name);
 });
 
-test.serial('lifecycle helpers: reboot, reset, shutdown, managedsave, save/restore, destroy', async (t) => {
-  const g: Guest = await createGuest(lab, { name: 'h2', serial: 'pty-log' });
-  await s.defineAndStart(a, g);
-  const read = () => s.readInside(a, g.serialPath!);
-  let r = await s.waitForSeq(read, { minLast: 10 });
+test.serial(
+  'lab: lifecycle helpers: reboot, reset, shutdown, managedsave, save/restore, destroy',
+  async (t) => {
+    const g: Guest = await createGuest(lab, { name: 'h2', serial: 'pty-log' });
+    await s.defineAndStart(a, g);
+    const read = () => s.readInside(a, g.serialPath!);
+    let r = await s.waitForSeq(read, { minLast: 10 });
 
-  await s.reboot(a, g.name); // ACPI: the guest powers off, libvirt's fake reboot restarts it
-  r = await s.waitForSeq(read, { boots: 2, minLast: 10 });
-  await s.reset(a, g.name);
-  r = await s.waitForSeq(read, { boots: 3, minLast: 10 });
-  t.true(r.ok, 'reboot and reset in one QEMU: append-mode log complete');
+    await s.reboot(a, g.name); // ACPI: the guest powers off, libvirt's fake reboot restarts it
+    r = await s.waitForSeq(read, { boots: 2, minLast: 10 });
+    await s.reset(a, g.name);
+    r = await s.waitForSeq(read, { boots: 3, minLast: 10 });
+    t.true(r.ok, 'reboot and reset in one QEMU: append-mode log complete');
 
-  await s.managedSave(a, g.name);
-  t.is(await s.domState(a, g.name), 'shut off');
-  await s.start(a, g.name); // restores the managed save: same boot, counter continues
-  r = await s.waitForMoreLines(read, { after: r });
-  t.is(r.boots.length, 3, 'managedsave + start continues the same boot');
+    await s.managedSave(a, g.name);
+    t.is(await s.domState(a, g.name), 'shut off');
+    await s.start(a, g.name); // restores the managed save: same boot, counter continues
+    r = await s.waitForMoreLines(read, { after: r });
+    t.is(r.boots.length, 3, 'managedsave + start continues the same boot');
 
-  const saveFile = join(lab.dir, 'h2.save');
-  await s.save(a, g.name, saveFile);
-  await s.restore(a, saveFile);
-  r = await s.waitForMoreLines(read, { after: r });
-  t.is(r.boots.length, 3, 'save + restore continues the same boot');
+    const saveFile = join(lab.dir, 'h2.save');
+    await s.save(a, g.name, saveFile);
+    await s.restore(a, saveFile);
+    r = await s.waitForMoreLines(read, { after: r });
+    t.is(r.boots.length, 3, 'save + restore continues the same boot');
 
-  await s.shutdown(a, g.name);
-  t.is(await s.domState(a, g.name), 'shut off');
-  t.regex(s.readInside(a, `/var/log/libvirt/qemu/${g.name}.log`), /reason=shutdown/);
-  await s.start(a, g.name);
-  r = await s.waitForSeq(read, { boots: 4, minLast: 5 });
-  await s.destroy(a, g.name);
-  t.regex(s.readInside(a, `/var/log/libvirt/qemu/${g.name}.log`), /reason=destroyed/);
-});
+    await s.shutdown(a, g.name);
+    t.is(await s.domState(a, g.name), 'shut off');
+    t.regex(s.readInside(a, `/var/log/libvirt/qemu/${g.name}.log`), /reason=shutdown/);
+    await s.start(a, g.name);
+    r = await s.waitForSeq(read, { boots: 4, minLast: 5 });
+    await s.destroy(a, g.name);
+    t.regex(s.readInside(a, `/var/log/libvirt/qemu/${g.name}.log`), /reason=destroyed/);
+  },
+);
 
-test.serial('live migration A -> B -> A over unix sockets keeps the guest running', async (t) => {
+test.serial('lab: live migration A -> B -> A over unix sockets keeps the guest running', async (t) => {
   const g = await createGuest(lab, { name: 'h3', serial: 'pty' });
   await s.createTransient(a, g);
   await s.consoleReadLine(lab, a, g.name);
@@ -114,7 +120,7 @@ test.serial('live migration A -> B -> A over unix sockets keeps the guest runnin
   await s.destroy(a, g.name);
 });
 
-test.serial('teardown leaves no process, mount or folder behind', async (t) => {
+test.serial('lab: teardown leaves no process, mount or folder behind', async (t) => {
   const g = await createGuest(lab, { name: 'h4', serial: 'pty' });
   await s.createTransient(b, g);
   await s.waitForState(b, g.name, 'running');
@@ -134,7 +140,7 @@ test.serial('teardown leaves no process, mount or folder behind', async (t) => {
 });
 
 test.serial(
-  'network: true gives each host an address, names in /etc/hosts, and peer-exec reaches the CLI',
+  'lab: network: true gives each host an address, names in /etc/hosts, and peer-exec reaches the CLI',
   async (t) => {
     const net = await startLab({ hook: false, network: true, hosts: ['net-a', 'net-b'] });
     try {

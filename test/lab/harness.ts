@@ -30,8 +30,13 @@
 // network (each host gets its own network namespace, address 10.77.0.<i+1>/24 on a bridge in a
 // private "switch" namespace, and /etc/hosts naming every lab host; sshd is not started here).
 //
-// Rules for lab test files: one lab per file (startLab in test.before or in the first serial test),
-// `test.serial` for everything that uses it, lab.stop() in test.after.always. TCG guests (LAB.md).
+// Rules for lab test files: one lab per file, `test.serial` for everything that uses it, titles that
+// start with "lab: " (so `ava --match='!lab*'` leaves them out), and the lab started lazily so that a
+// filtered-out file starts nothing (ava runs test.before hooks even when no test matches):
+//   const lab = lazyLab({ hook: true });
+//   test.after.always(() => lab.stop());
+//   test.serial('lab: ...', async (t) => { const l = await lab.get(); ... });
+// TCG guests (LAB.md).
 // Teardown kills every process of each host's mount namespace by pid (QEMU included); the mounts die
 // with the namespace; the lab dir is removed (VCL_LAB_KEEP=1 keeps it for post-mortems). A lab whose
 // owning process died (crash, SIGKILL) is reaped by the next startLab (lab.json under /tmp/vcl-lab-*).
@@ -748,6 +753,31 @@ class LabImpl implements Lab {
     await execa('tmux', ['-S', this.tmuxSocket, 'kill-server'], { reject: false });
     this.stopSync();
   }
+}
+
+export interface LazyLab {
+  /** Starts the lab on the first call (later calls share it; a failed start is retried). */
+  get(): Promise<Lab>;
+  /** Stops it if it was started. */
+  stop(): Promise<void>;
+}
+
+export function lazyLab(opts: LabOptions = {}): LazyLab {
+  let pending: Promise<Lab> | undefined;
+  return {
+    get() {
+      pending ??= startLab(opts).catch((e: unknown) => {
+        pending = undefined;
+        throw e;
+      });
+      return pending;
+    },
+    async stop() {
+      const p = pending;
+      pending = undefined;
+      if (p) await (await p.catch(() => undefined))?.stop();
+    },
+  };
 }
 
 /** virt-consolelog.conf lines that let lab hosts fetch history from each other through lab.peerExec. */

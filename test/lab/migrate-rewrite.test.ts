@@ -8,21 +8,24 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory, summarise } from './checker.js';
 import { createGuest } from './guest.js';
-import { startLab, type Lab, type LabHost } from './harness.js';
+import { lazyLab, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
 
 let lab: Lab;
 let a: LabHost;
 let b: LabHost;
 
-test.before(async () => {
-  lab = await startLab({ hook: true });
+const labOnce = lazyLab({ hook: true });
+
+// beforeEach, not before: a file whose tests are all filtered out (--match) starts no lab.
+test.beforeEach(async () => {
+  lab = await labOnce.get();
   a = lab.host('lab-a');
   b = lab.host('lab-b');
 });
 
 test.after.always(async () => {
-  await lab?.stop();
+  await labOnce.stop();
 });
 
 /** The first <serial> element of a domain XML. */
@@ -33,7 +36,7 @@ function firstSerial(xml: string): string {
 }
 
 test.serial(
-  "migrate begin: a type='file' serial arrives as pty + <log append='on'/>, running, with virsh console",
+  "lab: migrate begin: a type='file' serial arrives as pty + <log append='on'/>, running, with virsh console",
   async (t) => {
     t.true(a.hookInstalled() && b.hookInstalled());
     const g = await createGuest(lab, { name: 'mig-file', serial: 'file' });
