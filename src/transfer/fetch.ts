@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { domainDir } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
-import { importSegment, listSegments, type SegmentMeta } from '../store/segments.js';
+import { importSegment, listSegments, openSegment, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
 import { withStore } from '../store/seal.js';
 import { hostState, withHost } from '../store/domain-state.js';
@@ -115,11 +115,96 @@ export function baselineOf(listing: Listing, source: string): string[] {
 }
 
 function localIds(config: Config, uuid: string): Set<string> {
-  return new Set(
-    listSegments(config, uuid).map((s) =>
-      originId(s as unknown as Record<string, unknown>, s.key, s.host, s.sha256),
-    ),
-  );
+  const ids = new Set<string>();
+  for (const s of listSegments(config, uuid)) {
+    const side = s as unknown as Record<string, unknown>;
+    ids.add(originId(side, s.key, s.host, s.sha256));
+    // A segment imported with its head cut off (see trimmedPrefix) stands for the whole original.
+    const t = side.trimmedFrom as { sha256?: unknown } | undefined;
+    if (typeof t?.sha256 === 'string') ids.add(originId(side, s.key, s.host, t.sha256));
+  }
+  return ids;
+}
+
+interface Origin {
+  path: string;
+  ino: number;
+  start: number;
+  end: number;
+}
+
+function originOf(sidecar: Record<string, unknown>): Origin | undefined {
+  const o = sidecar.origin as Partial<Origin> | undefined;
+  if (!o || typeof o.path !== 'string' || typeof o.ino !== 'number') return undefined;
+  if (typeof o.start !== 'number' || typeof o.end !== 'number' || o.end < o.start) return undefined;
+  return { path: o.path, ino: o.ino, start: o.start, end: o.end };
+}
+
+async function readRange(stream: AsyncIterable<unknown>, len: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  for await (const c of stream) {
+    const b = c as Buffer;
+    chunks.push(b);
+    got += b.length;
+    if (got >= len) break;
+  }
+  return Buffer.concat(chunks).subarray(0, len);
+}
+
+/**
+ * How many leading bytes of a fetched segment this store holds already, byte for byte, in
+ * segments sealed from the same origin file (same path and inode) over the same range. That
+ * happens with a file serial on a shared instances folder: each host seals the shared file from
+ * its own watermark, so a peer's seal can start with bytes this host sealed itself before a
+ * restart truncated the file. Content is compared, not assumed: a namesake file never matches.
+ */
+async function trimmedPrefix(
+  config: Config,
+  uuid: string,
+  seg: ListedSegment,
+  part: string,
+): Promise<number> {
+  const o = originOf(seg.sidecar);
+  if (!o || o.end - o.start !== seg.bytes) return 0;
+  const local = listSegments(config, uuid)
+    .map((l) => ({ key: l.key, o: originOf(l as unknown as Record<string, unknown>) }))
+    .filter((l): l is { key: string; o: Origin } => !!l.o && l.o.path === o.path && l.o.ino === o.ino);
+  let cur = o.start;
+  const fd = fs.openSync(part, 'r');
+  try {
+    for (;;) {
+      const l = local.find((x) => x.o.start <= cur && cur < x.o.end);
+      if (!l || cur >= o.end) break;
+      const upto = Math.min(l.o.end, o.end);
+      const len = upto - cur;
+      const mine = await readRange(openSegment(config, uuid, l.key, cur - l.o.start), len);
+      const theirs = Buffer.alloc(len);
+      fs.readSync(fd, theirs, 0, len, cur - o.start);
+      if (mine.length !== len || !mine.equals(theirs)) break;
+      cur = upto;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return cur - o.start;
+}
+
+/** The sidecar of the segment without its first `cut` bytes (content in `file`). */
+async function trimmedMeta(seg: ListedSegment, cut: number, file: string): Promise<SegmentMeta> {
+  const side = seg.sidecar as unknown as SegmentMeta & Record<string, unknown>;
+  const content = fs.readFileSync(file);
+  let lines = 0;
+  for (const b of content) if (b === 10) lines++;
+  return {
+    ...side,
+    origin: { ...side.origin, start: side.origin.start + cut },
+    plainBytes: content.length,
+    lines,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    boots: (side.boots ?? []).filter((m) => m.offset >= cut).map((m) => ({ ...m, offset: m.offset - cut })),
+    trimmedFrom: { sha256: seg.sha256, bytes: cut },
+  } as SegmentMeta;
 }
 
 async function sha256OfFile(path: string): Promise<string> {
@@ -187,6 +272,8 @@ interface Counters {
   segments: number;
   bytes: number;
   skippedShared: number;
+  /** Leading bytes of fetched segments this store held already (shared file sealed by both hosts). */
+  trimmed: number;
 }
 
 /**
@@ -233,9 +320,20 @@ async function fetchSegment(
     );
   }
   ensureDomainDir(config, uuid).close();
-  const result = await withDomainLock(config, uuid, () =>
-    importSegment(config, uuid, seg.sidecar as unknown as SegmentMeta, fs.createReadStream(part)),
-  );
+  const result = await withDomainLock(config, uuid, async () => {
+    const cut = await trimmedPrefix(config, uuid, seg, part);
+    if (cut === 0)
+      return importSegment(config, uuid, seg.sidecar as unknown as SegmentMeta, fs.createReadStream(part));
+    c.trimmed += cut;
+    if (cut >= seg.bytes) return { key: seg.key, imported: false };
+    const rest = `${part}.rest`;
+    fs.writeFileSync(rest, fs.readFileSync(part).subarray(cut), { mode: 0o600 });
+    try {
+      return await importSegment(config, uuid, await trimmedMeta(seg, cut, rest), fs.createReadStream(rest));
+    } finally {
+      fs.unlinkSync(rest);
+    }
+  });
   fs.unlinkSync(part);
   if (result.imported) {
     c.segments++;
@@ -340,7 +438,7 @@ async function fetchLocked(
   rec.lastAttempt = new Date().toISOString();
   const save = () => writeFetchRecord(config.stateDir, rec);
   save();
-  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0 };
+  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0, trimmed: 0 };
   const sources = rec.candidates.filter((h) => h !== config.hostName);
   const shared = sources.filter((h) => sharedWith(config, uuid, h));
   if (shared.length) {
@@ -449,6 +547,8 @@ async function fetchLocked(
     lastError: errors.length ? errors.slice(-3).join('; ') : undefined,
   };
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
+  if (c.trimmed)
+    log(`${c.trimmed} byte(s) of fetched segments were here already (shared file): not imported twice`);
   delete rec.pid;
   save();
   return rec;

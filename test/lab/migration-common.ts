@@ -89,11 +89,17 @@ export async function hopSequence(
   lab: Lab,
   a: LabHost,
   b: LabHost,
-  opts: { name: string; serial: SerialStyle; waitEachFetch?: boolean },
+  opts: { name: string; serial: SerialStyle; waitEachFetch?: boolean; enableFirst?: boolean },
 ): Promise<Guest> {
   const g = await createGuest(lab, { name: opts.name, serial: opts.serial });
   await s.prepareSerialDir(b, g);
-  await s.defineAndStart(a, g);
+  await s.define(a, g);
+  if (opts.enableFirst) {
+    // As an operator does before the first boot (`virt-consolelog enable`): logged from boot 1.
+    const r = await a.cli('enable', g.name);
+    t.is(r.exitCode, 0, r.stderr);
+  }
+  await s.start(a, g.name);
   await printFor();
   const hop = async (from: LabHost, to: LabHost) => {
     const started = Date.now();

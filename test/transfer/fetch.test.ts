@@ -255,3 +255,23 @@ test('sha256 of fetched content equals the source sidecar', async (t) => {
   for await (const c of openSegment(b.config, U, dst!.key)) got = Buffer.concat([got, c as Buffer]);
   t.is(createHash('sha256').update(got).digest('hex'), src!.sha256);
 });
+
+test('a shared file sealed by both hosts, then truncated: the bytes this host sealed already are not imported twice', async (t) => {
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const a = w.host('lab-a');
+  const b = w.host('lab-b');
+  const nova = join(w.dir, 'shared', U, 'console.log');
+  await write(a, U, lines('one', 0, 40), { path: nova });
+  await seal(a, U, 'migrated'); // A seals [0, e) of the shared file when the guest leaves it
+  await write(b, U, lines('one', 40, 60), { path: nova, generation: 1 });
+  await seal(b, U, 'restart'); // B, whose watermark is 0, seals [0, e2): A's bytes too
+  writeFileSync(nova, ''); // the restart truncates the shared file
+  const r = await sync(a, U, '--from', 'lab-b');
+  t.is(r.code, 0, r.stdout.toString() + r.stderr);
+  t.regex(r.stdout.toString(), /were here already/);
+  t.is(await content(a, U), lines('one', 0, 60), 'every line once');
+  const again = await sync(a, U);
+  t.is(again.code, 0);
+  t.is(await content(a, U), lines('one', 0, 60), 'a re-run adds nothing');
+});
