@@ -7,14 +7,23 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLab, type Lab, type LabHost } from './harness.js';
 import { createGuest } from './guest.js';
-import { consoleReadLine, define, destroy, readInside, start, waitFor, waitForSeq } from './scenario.js';
+import {
+  consoleReadLine,
+  define,
+  destroy,
+  migrate,
+  readInside,
+  start,
+  waitFor,
+  waitForSeq,
+} from './scenario.js';
 
 let lab: Lab;
 let host: LabHost;
 const NS = 'http://virt-consolelog.org/xmlns/consolelog/1.0';
 
 test.before(async () => {
-  lab = await startLab({ hosts: ['lab-a'] });
+  lab = await startLab({ hosts: ['lab-a', 'lab-b'] });
   host = lab.host('lab-a');
 });
 test.after.always(async () => {
@@ -99,3 +108,36 @@ test.serial('auto mode leaves a disabled domain alone', async (t) => {
   t.is(await host.virsh('dumpxml', '--inactive', g.name), original);
   await destroy(host, g.name);
 });
+
+test.serial(
+  'auto mode after a migration: the definition carried to lab-b is enabled for lab-b',
+  async (t) => {
+    const b = lab.host('lab-b');
+    const g = await createGuest(lab, { name: 'automig', serial: 'pty' });
+    await define(host, g);
+    await start(host, g.name);
+    const pathOn = (h: string) => `/var/log/libvirt/consolelog/${g.uuid}/${h}/serial0.log`;
+    await waitFor(
+      'the definition enabled on lab-a',
+      async () => (await host.virsh('dumpxml', '--inactive', g.name)).includes(pathOn('lab-a')),
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
+    await migrate(host, b, g.name, lab, { persistent: true, undefineSource: true });
+    // The record says "enabled on lab-a": lab-b's started hook schedules a job that enables it here.
+    const onB = await waitFor(
+      'the definition enabled on lab-b',
+      async () => {
+        const x = await b.virsh('dumpxml', '--inactive', g.name);
+        return x.includes(`<log file='${pathOn('lab-b')}' append='on'/>`) ? x : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
+    t.false(onB.includes(pathOn('lab-a')));
+    // The guest's own elements are still what disable gives back, on lab-b too.
+    const dis = await b.cli('disable', '--dry-run', g.name);
+    t.is(dis.exitCode, 0, dis.stderr);
+    t.regex(dis.stdout, /^-\s*<log file='.*\/lab-b\/serial0\.log' append='on'\/>$/m);
+    t.notRegex(dis.stdout, /^\+\s*<log /m);
+    await destroy(b, g.name);
+  },
+);
