@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePackages, run, SHIPPED_FILES, VERSION } from './packages.js';
+import { ensurePackages, REPO_ROOT, run, SHIPPED_FILES, VERSION } from './packages.js';
 
 let deb: string;
 test.before(async () => {
@@ -85,4 +85,17 @@ test('lintian reports no errors and no unexplained warnings', async (t) => {
   const out = await run('lintian', ['--fail-on', 'none', '--no-tag-display-limit', deb]);
   const tags = out.split('\n').filter((l) => /^[EW]: /.test(l));
   t.deepEqual(tags, [], out);
+});
+
+test('debian/copyright names every npm module bundled into the hook and CLI', async (t) => {
+  const copyright = readFileSync(join(REPO_ROOT, 'debian/copyright'), 'utf8');
+  const dirs = (await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO_ROOT }))
+    .trim()
+    .split('\n')
+    .slice(1);
+  t.true(dirs.length > 0);
+  for (const dir of dirs) {
+    const { name } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string };
+    t.true(copyright.includes(name), `${name} named in debian/copyright`);
+  }
 });
