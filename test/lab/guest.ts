@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, truncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Lab } from './harness.js';
+import { kvmUsable, type Lab } from './harness.js';
 
 export const GUEST_ASM = join(dirname(fileURLToPath(import.meta.url)), 'seqguest.asm');
 export const IMAGE_BYTES = 1024 * 1024;
@@ -30,7 +30,10 @@ export interface GuestOptions {
   /** Pause between lines in microseconds (BIOS int 15h/86h). Default 5000 (~150-200 lines/s under TCG). */
   delayUs?: number;
   memoryMiB?: number;
-  /** Default 'qemu' (TCG, LAB.md: boots in ~0.1 s; KVM nested here takes ~4 s in SeaBIOS). */
+  /**
+   * Default 'qemu' (TCG, LAB.md: boots in ~0.1 s; nested KVM here takes ~4 s in SeaBIOS), or 'kvm'
+   * when VCL_LAB_DOMAIN_TYPE=kvm and /dev/kvm is usable (falls back to TCG otherwise).
+   */
   domainType?: 'qemu' | 'kvm';
   /** Leave out the <console> alias. */
   noConsole?: boolean;
@@ -158,11 +161,16 @@ export function domainXml(g: {
 `;
 }
 
+export function defaultDomainType(): 'qemu' | 'kvm' {
+  return process.env.VCL_LAB_DOMAIN_TYPE === 'kvm' && kvmUsable() ? 'kvm' : 'qemu';
+}
+
 /** Builds the guest's own image copy in the lab's images dir and its domain XML. */
 export async function createGuest(lab: Lab, opts: GuestOptions): Promise<Guest> {
   const uuid = opts.uuid ?? randomUUID();
   const image = await buildSequenceImage(join(lab.imagesDir, `${opts.name}.img`), opts.delayUs);
   const serialPath = serialPathFor(opts.serial, opts.name, uuid);
-  const xml = domainXml({ ...opts, uuid, image, ...(serialPath ? { serialPath } : {}) });
+  const domainType = opts.domainType ?? defaultDomainType();
+  const xml = domainXml({ ...opts, domainType, uuid, image, ...(serialPath ? { serialPath } : {}) });
   return { name: opts.name, uuid, image, serial: opts.serial, ...(serialPath ? { serialPath } : {}), xml };
 }
