@@ -48,15 +48,6 @@ async function startSshd(h: LabHost): Promise<void> {
   );
 }
 
-async function stopSshd(h: LabHost): Promise<void> {
-  const pid = readFileSync(join(sshdDir(h), 'sshd.pid'), 'utf8').trim();
-  await must(h, ['kill', pid]);
-  await s.waitFor(
-    `sshd on ${h.name} to stop`,
-    async () => (await h.exec(['kill', '-0', pid])).exitCode !== 0,
-  );
-}
-
 test.before(async () => {
   lab = await startLab({ hook: true, network: true });
   a = lab.host('lab-a');
