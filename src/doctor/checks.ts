@@ -81,6 +81,8 @@ export interface DoctorFacts {
   node: { path: string | undefined; version: string | undefined };
   daemons: DaemonFacts[];
   reloads: ReloadRecord[];
+  /** Time of the newest hook run (a libvirt event) in the plugin's journal, ms since the epoch. */
+  lastHookRunMs: number | undefined;
   store: PathFacts;
   state: PathFacts;
   transport: 'ssh' | 'command';
@@ -217,7 +219,8 @@ function hookChecks(f: DoctorFacts): Check[] {
  * Has the running daemon noticed the hook? libvirt looks for qemu hooks only at daemon start and
  * on SIGHUP (LIBVIRT-FACTS.md: discovery); once any hook was found, qemu.d is re-read on every
  * call. So the hook is seen when the daemon started after it appeared (its ctime), when a reload
- * we recorded reached this very process afterwards, or when another hook already existed at start.
+ * we recorded reached this very process afterwards, when the journal shows a hook run since the
+ * daemon started, or when another hook already existed at start.
  */
 export function hookSeenCheck(f: DoctorFacts, hook: HookFileFacts): Check {
   if (f.daemons.length === 0)
@@ -241,6 +244,10 @@ export function hookSeenCheck(f: DoctorFacts, hook: HookFileFacts): Check {
     );
     if (reload) {
       why.push(`${label} was reloaded after the hook appeared`);
+      continue;
+    }
+    if (f.lastHookRunMs !== undefined && d.startedAtMs !== undefined && f.lastHookRunMs >= d.startedAtMs) {
+      why.push(`${label} ran the hook at ${new Date(f.lastHookRunMs).toISOString()} (journal)`);
       continue;
     }
     const earlier = f.otherHooks.find((h) => d.startedAtMs !== undefined && h.ctimeMs < d.startedAtMs);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import { getHostFacts, LIBVIRT_DAEMONS, QEMU_DIRS, qemuCandidates, type ProbePaths } from '../host/facts.js';
+import { readJournal } from '../journal/journal.js';
 import { parseListing } from '../transfer/protocol.js';
 import { peerArgv } from '../transfer/transport.js';
 import type {
@@ -193,6 +194,30 @@ function gatherReloads(stateDir: string): ReloadRecord[] {
   return out;
 }
 
+/** libvirt's qemu hook operations: journal entries of other kinds (detached jobs) prove nothing. */
+const HOOK_OPS = new Set([
+  'prepare',
+  'start',
+  'started',
+  'stopped',
+  'release',
+  'migrate',
+  'restore',
+  'reconnect',
+]);
+
+function lastHookRun(config: Config): number | undefined {
+  let entries;
+  try {
+    entries = readJournal(config);
+  } catch {
+    return undefined;
+  }
+  const newest = entries.find((e) => HOOK_OPS.has(e.op));
+  const at = newest ? Date.parse(newest.at) : NaN;
+  return Number.isFinite(at) ? at : undefined;
+}
+
 /** stdio_handler from qemu.conf; "logd" is libvirt's default. */
 export function stdioHandler(qemuConf: string | undefined): string {
   let value = 'logd';
@@ -335,6 +360,7 @@ export async function gatherFacts(
     node,
     daemons: gatherDaemons(paths),
     reloads: gatherReloads(config.stateDir),
+    lastHookRunMs: lastHookRun(config),
     store,
     state,
     transport: config.transport,

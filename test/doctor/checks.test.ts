@@ -29,6 +29,7 @@ function healthy(): DoctorFacts {
     node: { path: '/usr/bin/node', version: '18.19.0' },
     daemons: [{ name: 'libvirtd', pid: 200, startedAtMs: T0 + 1000, startTicks: 5000 }],
     reloads: [],
+    lastHookRunMs: undefined,
     store: { path: '/var/log/libvirt/consolelog', problem: undefined, freeBytes: 5 * 1024 ** 3 },
     state: { path: '/var/lib/virt-consolelog', problem: undefined },
     transport: 'ssh',
@@ -101,6 +102,17 @@ test('hook seen because another qemu hook existed when the daemon started (qemu.
   t.regex(c.message, /found \/etc\/libvirt\/hooks\/qemu at start/);
   // A hook that appeared after the start does not set libvirt's cached bit either.
   f.otherHooks = [{ path: '/etc/libvirt/hooks/qemu', ctimeMs: T0 - 1000 }];
+  t.is(byName(f)['hook-seen']!.status, 'fail');
+});
+
+test('hook seen because the journal shows a hook run since the daemon started', (t) => {
+  const f = healthy();
+  f.daemons = [{ name: 'libvirtd', pid: 300, startedAtMs: T0 - 60_000, startTicks: 42 }];
+  f.lastHookRunMs = T0 - 30_000;
+  const c = byName(f)['hook-seen']!;
+  t.is(c.status, 'ok');
+  t.regex(c.message, /ran the hook at 2026-11-22T02:59:30\.000Z \(journal\)/);
+  f.lastHookRunMs = T0 - 90_000; // a run before this daemon started proves nothing about it
   t.is(byName(f)['hook-seen']!.status, 'fail');
 });
 

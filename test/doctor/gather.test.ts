@@ -21,6 +21,7 @@ import {
 import { reloadDaemons } from '../../src/doctor/reload.js';
 import { DEFAULTS, type Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
+import { appendJournal } from '../../src/journal/journal.js';
 
 const REPO_ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const CLI_JS = join(REPO_ROOT, 'dist/virt-consolelog.mjs');
@@ -283,4 +284,33 @@ test('the doctor command: --json on this machine, exit code agrees with the chec
   t.is(report.problems, report.checks.filter((c) => c.status === 'fail').length);
   t.true(report.checks.some((c) => c.name === 'libvirt'));
   t.is(await main(['doctor', '--frobnicate'], io), 2);
+});
+
+test('a hook run in the journal since the daemon started counts as seen; other journal entries do not', async (t) => {
+  const tr = tree();
+  try {
+    await fakeDaemon(tr, 'virtqemud');
+    await sleep(50);
+    installHook(tr);
+    const entry = {
+      host: 'hosta',
+      domain: 'g1',
+      subop: 'begin',
+      extra: '-',
+      pid: 1,
+      kind: 'x',
+      ms: 1,
+      problems: [],
+      notes: [],
+      failed: false,
+    };
+    await appendJournal(tr.config, { ...entry, at: new Date().toISOString(), op: 'auto-enable' });
+    t.is((await statusOf(tr, 'hook-seen'))!.status, 'fail');
+    await appendJournal(tr.config, { ...entry, at: new Date().toISOString(), op: 'prepare' });
+    const seen = await statusOf(tr, 'hook-seen');
+    t.is(seen!.status, 'ok');
+    t.regex(seen!.message, /virtqemud \(pid \d+\) ran the hook at .* \(journal\)/);
+  } finally {
+    cleanup(tr);
+  }
 });

@@ -14,7 +14,8 @@ problem comes with the command that fixes it.
 libvirt looks for qemu hooks only when the daemon starts or reloads (SIGHUP). The hook counts as
 seen when the daemon started after the hook file appeared (its ctime), when a reload sent by the
 package (or by --reload) reached the same daemon process afterwards (recorded in
-state_dir/reloaded-DAEMON), or when another qemu hook existed when the daemon started.
+state_dir/reloaded-DAEMON), when the journal shows a hook run since the daemon started, or
+when another qemu hook existed when the daemon started.
 
 Options:
   --json      one JSON object: {"ok", "problems", "warnings", "checks": [{"name", "status", "message", "fix"}]}
