@@ -5,7 +5,7 @@
 import test from 'ava';
 import { appendFileSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { startLab, type Lab, type LabHost } from './harness.js';
-import { createGuest, novaConsolePath, type Guest, type SerialStyle } from './guest.js';
+import { createGuest, novaConsolePath, type Guest } from './guest.js';
 import { checkHistory } from './checker.js';
 import { define, destroy, migrate, readInside, start, waitForMoreLines, waitForSeq } from './scenario.js';
 import { childrenNamed, attrValue, parseDomainDocument, type Element } from '../../src/xml/doc.js';
@@ -14,9 +14,16 @@ import { childrenNamed, attrValue, parseDomainDocument, type Element } from '../
 const MAX_CONSOLE_BYTES = 100 * 1024;
 
 let lab: Lab;
+const guests = new Map<string, Guest>();
 
 test.before(async () => {
   lab = await startLab({ hosts: ['lab-a', 'lab-b'], sharedNova: true, config: 'auto_enable = 0\n' });
+  // One after the other: the boot-sector build is cached per delay and must not race.
+  for (const [name, style] of [
+    ['novapty', 'nova-pty-log'],
+    ['novafile', 'file'],
+  ] as const)
+    guests.set(name, withNovaMetadata(await createGuest(lab, { name, serial: style, delayUs: 20000 })));
 });
 test.after.always(async () => {
   await lab?.stop();
@@ -124,10 +131,10 @@ function withNovaMetadata(g: Guest): Guest {
   return { ...g, xml: g.xml.replace(/(<uuid>[^<]*<\/uuid>)/, `$1\n  ${md}`) };
 }
 
-async function novaScenario(t: import('ava').ExecutionContext, name: string, style: SerialStyle) {
+async function novaScenario(t: import('ava').ExecutionContext, name: string) {
   const a = lab.host('lab-a');
   const b = lab.host('lab-b');
-  const g = withNovaMetadata(await createGuest(lab, { name, serial: style, delayUs: 20000 }));
+  const g = guests.get(name) as Guest;
   const consoleLog = novaConsolePath(g.uuid);
   await define(a, g);
   await start(a, g.name);
@@ -185,13 +192,10 @@ async function novaScenario(t: import('ava').ExecutionContext, name: string, sty
   await destroy(b, g.name);
 }
 
-test.serial(
-  'Nova pty + <log append=off> in the instance folder: enable, restart, migrate, read as Nova',
-  async (t) => {
-    await novaScenario(t, 'novapty', 'nova-pty-log');
-  },
-);
+test('Nova pty + <log append=off> in the instance folder: enable, restart, migrate, read as Nova', async (t) => {
+  await novaScenario(t, 'novapty');
+});
 
-test.serial("Nova's older type='file' serial: enable, restart, migrate, read as Nova", async (t) => {
-  await novaScenario(t, 'novafile', 'file');
+test("Nova's older type='file' serial: enable, restart, migrate, read as Nova", async (t) => {
+  await novaScenario(t, 'novafile');
 });
