@@ -1,0 +1,156 @@
+// The auto-enable job's waiting, retrying and giving up, against a stand-in `virsh` (the real
+// thing runs in test/lab/definitions-auto.test.ts); virt-xml-validate is the real one.
+import test from 'ava';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULTS, type Config } from '../../src/config/schema.js';
+import { pidFilePath, runAutoEnable, takeJobLock, type AutoJobOptions } from '../../src/definitions/auto.js';
+import { setOptOut } from '../../src/definitions/optout.js';
+
+const UUID = '3d0a0b6e-7c1f-4f0e-9a55-0123456789ab';
+const XML = `<domain type='qemu'>
+  <name>job1</name>
+  <uuid>${UUID}</uuid>
+  <memory unit='KiB'>32768</memory>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+  </os>
+  <devices>
+    <serial type='pty'>
+      <target port='0'/>
+    </serial>
+  </devices>
+</domain>
+`;
+
+interface Fake {
+  dir: string;
+  config: Config;
+  calls(): string[];
+  opts(extra?: Partial<AutoJobOptions>): AutoJobOptions & { slept: number[]; notes: string[] };
+}
+
+/** `define` fails as busy `busyDefines` times, then works; `domjobinfo` reports a job `jobRounds` times. */
+function fake(t: import('ava').ExecutionContext, busyDefines: number, jobRounds = 0): Fake {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vcl-auto-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(path.join(dir, 'bin'));
+  writeFileSync(path.join(dir, 'domain.xml'), XML);
+  // The running guest's live XML: never changed by define.
+  writeFileSync(path.join(dir, 'live.xml'), XML);
+  const log = path.join(dir, 'calls');
+  writeFileSync(
+    path.join(dir, 'bin/virsh'),
+    `#!/bin/sh
+echo "$*" >> '${log}'
+n() { c=$(cat "${dir}/$1" 2>/dev/null || echo 0); echo $((c+1)) > "${dir}/$1"; echo $c; }
+case "$1" in
+  domjobinfo) if [ "$(n jobs)" -lt ${jobRounds} ]; then echo "Job type:         Unbounded"; else echo "Job type:         None"; fi ;;
+  dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
+  domstate) echo "running" ;;
+  dumpxml) case "$*" in *--inactive*) cat '${dir}/domain.xml' ;; *) cat '${dir}/live.xml' ;; esac ;;
+  define)
+    if [ "$(n defines)" -lt ${busyDefines} ]; then
+      echo "error: Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainCreate)" >&2; exit 1
+    fi
+    cp "$2" '${dir}/domain.xml' ;;
+  metadata) ;;
+  *) echo "error: unexpected $1" >&2; exit 1 ;;
+esac
+`,
+  );
+  chmodSync(path.join(dir, 'bin/virsh'), 0o755);
+  const config = {
+    ...structuredClone(DEFAULTS),
+    hostName: 'hosta',
+    stateDir: path.join(dir, 'state'),
+  } as Config;
+  return {
+    dir,
+    config,
+    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+    opts(extra = {}) {
+      const slept: number[] = [];
+      const notes: string[] = [];
+      return {
+        virsh: { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } },
+        attempts: 4,
+        firstDelayMs: 1000,
+        maxDelayMs: 3000,
+        jobWaitMs: 60_000,
+        sleep: async (ms: number) => void slept.push(ms),
+        note: (l: string) => void notes.push(l),
+        now: () => new Date('2026-01-01T00:00:00Z'),
+        slept,
+        notes,
+        ...extra,
+      };
+    },
+  };
+}
+
+test('busy domain: retried with backoff until define works; origin hint recorded', async (t) => {
+  const f = fake(t, 2);
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.deepEqual(r, { outcome: 'enabled', hint: 'set' });
+  t.is(f.calls().filter((c) => c.startsWith('define')).length, 3);
+  t.deepEqual(o.slept, [1000, 2000]);
+  t.regex(
+    readFileSync(path.join(f.dir, 'domain.xml'), 'utf8'),
+    /<log file='\/var\/log\/libvirt\/consolelog\/.*\/hosta\/serial0\.log' append='on'\/>/,
+  );
+  const meta = f.calls().find((c) => c.startsWith('metadata'));
+  t.regex(
+    meta ?? '',
+    /--uri http:\/\/virt-consolelog\.org\/xmlns\/consolelog\/1\.0 --key vcl --set <consolelog><host name="hosta" generation="0"\/><\/consolelog> --live/,
+  );
+});
+
+test('gives up cleanly after the bound, backoff capped', async (t) => {
+  const f = fake(t, 100);
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'gave-up');
+  t.is(f.calls().filter((c) => c.startsWith('define')).length, 4);
+  t.deepEqual(o.slept, [1000, 2000, 3000]);
+  t.true(o.notes.includes('gave up after 4 attempt(s)'));
+});
+
+test('waits for the domain job to end before defining', async (t) => {
+  const f = fake(t, 0, 3);
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'enabled');
+  const calls = f.calls();
+  t.is(calls.filter((c) => c.startsWith('domjobinfo')).length, 4);
+  t.true(calls.findIndex((c) => c.startsWith('define')) > calls.lastIndexOf('domjobinfo ' + UUID));
+  t.deepEqual(o.slept, [200, 400, 800]);
+});
+
+test('an already enabled definition is left as it is; a disabled one is not touched at all', async (t) => {
+  const f = fake(t, 0);
+  t.is((await runAutoEnable(UUID, f.config, f.opts())).outcome, 'enabled');
+  const after = readFileSync(path.join(f.dir, 'domain.xml'), 'utf8');
+  t.is((await runAutoEnable(UUID, f.config, f.opts())).outcome, 'already-enabled');
+  t.is(readFileSync(path.join(f.dir, 'domain.xml'), 'utf8'), after);
+  const g = fake(t, 0);
+  await setOptOut(g.config, UUID);
+  t.deepEqual(await runAutoEnable(UUID, g.config, g.opts()), { outcome: 'opted-out', hint: 'skipped' });
+  t.deepEqual(g.calls(), []);
+});
+
+test('one pending job per domain; a stale pid file is taken over', async (t) => {
+  const f = fake(t, 0);
+  const release = await takeJobLock(f.config, UUID);
+  t.truthy(release);
+  t.is(await takeJobLock(f.config, UUID), undefined);
+  await release?.();
+  t.false(existsSync(pidFilePath(f.config, UUID)));
+  writeFileSync(pidFilePath(f.config, UUID), '999999999\n');
+  const again = await takeJobLock(f.config, UUID);
+  t.truthy(again);
+  t.is(readFileSync(pidFilePath(f.config, UUID), 'utf8').trim(), String(process.pid));
+  await again?.();
+});
