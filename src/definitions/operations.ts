@@ -69,9 +69,22 @@ function failure(domain: string, e: unknown): DomainResult {
   };
 }
 
+/** Defining a transient domain's XML would make it persistent: never done behind its creator's back. */
+function transient(domain: string, action: string): DomainResult {
+  return {
+    domain,
+    outcome: 'failed',
+    message:
+      `${domain}: transient domain, no persistent definition to ${action} ` +
+      '(the tool that creates it can pipe its XML through virt-consolelog rewrite)',
+    changed: false,
+  };
+}
+
 /** Enables one domain's persistent definition (a name or UUID). */
 export async function enableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
   try {
+    if (!(await isPersistent(domain, opts.virsh))) return transient(domain, 'enable');
     const xml = await dumpInactive(domain, opts.virsh);
     return { ...(await enableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
   } catch (e) {
@@ -126,6 +139,7 @@ async function enableXml(
 
 export async function disableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
   try {
+    if (!(await isPersistent(domain, opts.virsh))) return transient(domain, 'disable');
     const xml = await dumpInactive(domain, opts.virsh);
     return { ...(await disableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
   } catch (e) {

@@ -7,7 +7,15 @@ import { chardevElements } from '../../src/definitions/devices.js';
 import { startLab, type Lab, type LabHost } from './harness.js';
 import { createGuest } from './guest.js';
 import { checkHistory } from './checker.js';
-import { consoleReadLine, define, destroy, readInside, start, waitForSeq } from './scenario.js';
+import {
+  consoleReadLine,
+  createTransient,
+  define,
+  destroy,
+  readInside,
+  start,
+  waitForSeq,
+} from './scenario.js';
 
 let lab: Lab;
 let host: LabHost;
@@ -138,4 +146,12 @@ test.serial('enable --all, unknown domains, bad command lines', async (t) => {
   t.regex(bad.stderr, /no domain given/);
   const both = await host.cli('enable', '--all', 'all1');
   t.is(both.exitCode, 2);
+  // A transient domain is never made persistent behind its creator's back.
+  const tr = await createGuest(lab, { name: 'transient1', serial: 'pty' });
+  await createTransient(host, tr);
+  const tre = await host.cli('enable', tr.name);
+  t.is(tre.exitCode, 1);
+  t.regex(tre.stderr, /transient1: transient domain, no persistent definition to enable/);
+  t.regex(await host.virsh('dominfo', tr.name), /Persistent:\s+no/);
+  await destroy(host, tr.name);
 });

@@ -15,7 +15,8 @@ a Nova instance folder path is kept), validates it (virt-xml-validate) and defin
 The guest's own chardev elements are recorded in virt-consolelog's metadata so that
 'disable' can put them back byte for byte. Running guests are not restarted and their live
 XML is untouched: the change takes effect at the next start. Enabling an enabled domain
-changes nothing. DOMAIN is a name or a UUID.
+changes nothing. DOMAIN is a name or a UUID. A transient domain is refused: defining
+its XML would make it persistent.
 
 ${COMMON_OPTIONS}
 
