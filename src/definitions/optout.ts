@@ -1,6 +1,6 @@
 // `disable` is remembered on this host, so the automatic mode does not enable the domain again.
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { constants, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { normaliseUuid } from '../store/layout.js';
@@ -18,7 +18,17 @@ function optOutPath(config: Config, uuid: string): string {
 export async function setOptOut(config: Config, uuid: string): Promise<void> {
   const path = optOutPath(config, uuid);
   await mkdir(posix.dirname(path), { recursive: true, mode: 0o755 });
-  await writeFile(path, `${new Date().toISOString()}\n`, { mode: 0o644 });
+  // O_NOFOLLOW: never write through a link someone else put there.
+  const fh = await open(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    await fh.writeFile(`${new Date().toISOString()}\n`);
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function clearOptOut(config: Config, uuid: string): Promise<void> {
