@@ -1,0 +1,204 @@
+// Reads `strace -f -y -e trace=%file` output and checks every path the hook touched against a
+// policy: writes only inside the store, state and allowed roots; reads only there, in the config
+// folder and in what Node itself needs; never a sentinel.
+import path from 'node:path';
+
+export interface Access {
+  pid: number;
+  syscall: string;
+  path: string;
+  write: boolean;
+  ok: boolean;
+  line: string;
+}
+
+const WRITE_SYSCALLS = new Set([
+  'rename',
+  'renameat',
+  'renameat2',
+  'unlink',
+  'unlinkat',
+  'mkdir',
+  'mkdirat',
+  'rmdir',
+  'link',
+  'linkat',
+  'symlink',
+  'symlinkat',
+  'chmod',
+  'fchmodat',
+  'fchmodat2',
+  'chown',
+  'lchown',
+  'fchownat',
+  'truncate',
+  'utime',
+  'utimes',
+  'utimensat',
+  'futimesat',
+  'mknod',
+  'mknodat',
+  'setxattr',
+  'lsetxattr',
+  'removexattr',
+  'lremovexattr',
+  'creat',
+]);
+
+/** Undoes strace's C-style string escapes (\n, \t, \", \\, \xNN, octal). */
+function unescape(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c !== '\\') {
+      for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
+      continue;
+    }
+    const n = s[++i] ?? '';
+    if (n === 'x') {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (/[0-7]/.test(n)) {
+      const m = /^[0-7]{1,3}/.exec(s.slice(i)) as RegExpExecArray;
+      bytes.push(parseInt(m[0], 8));
+      i += m[0].length - 1;
+    } else bytes.push(({ n: 10, t: 9, r: 13, v: 11, f: 12 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** Every path argument of every traced syscall, resolved against its dirfd or the cwd. */
+export function parseTrace(lines: readonly string[]): Access[] {
+  const out: Access[] = [];
+  // fd -> path from earlier opens: the store names files as /proc/self/fd/N/name (openat emulation).
+  const fds = new Map<string, string>();
+  const viaFd = (p: string) =>
+    p.replace(/^\/proc\/(?:self|\d+)\/fd\/(\d+)(?=\/|$)/, (m, fd: string) => fds.get(fd) ?? m);
+  for (const line of lines) {
+    const m = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
+    if (!m) continue; // "<... resumed>" and exit lines carry no new path
+    const [, pid = '0', syscall = '', rest = ''] = m;
+    const ok = !/\)\s+=\s+-1\s/.test(rest);
+    let write = WRITE_SYSCALLS.has(syscall);
+    if (
+      (syscall === 'open' || syscall === 'openat' || syscall === 'openat2') &&
+      /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND/.test(rest)
+    )
+      write = true;
+    const re = /(?:(?:AT_FDCWD|\d+)<((?:[^>\\]|\\.)*)>,\s*)?"((?:[^"\\]|\\.)*)"/g;
+    for (const a of rest.matchAll(re)) {
+      const dir = a[1] !== undefined ? unescape(a[1]) : undefined;
+      const raw = unescape(a[2] ?? '');
+      if (raw === '' && dir !== undefined) {
+        out.push({ pid: Number(pid), syscall, path: dir, write, ok, line });
+        continue;
+      }
+      if (raw === '') continue;
+      // execve's argv strings are not paths: only the first quoted string of execve is.
+      if (syscall === 'execve' && out.length && out[out.length - 1]?.line === line) break;
+      const p = viaFd(
+        raw.startsWith('/') ? path.posix.normalize(raw) : dir ? path.posix.join(dir, raw) : raw,
+      );
+      out.push({ pid: Number(pid), syscall, path: p, write, ok, line });
+      // readlink, getcwd and the like return a string that is not an argument.
+      if (syscall === 'readlink' || syscall === 'readlinkat' || syscall === 'getcwd') break;
+    }
+    // The file an open really reached (after symlinks), from strace -y's "= 3</real/path>".
+    const opened = /\)\s+=\s+(\d+)<((?:[^>\\]|\\.)*)>\s*$/.exec(rest);
+    if (opened?.[1] && opened[2]) {
+      const real = unescape(opened[2]);
+      fds.set(opened[1], real);
+      out.push({ pid: Number(pid), syscall: `${syscall}(resolved)`, path: real, write, ok, line });
+    }
+  }
+  return out;
+}
+
+export interface Policy {
+  /** Folders where writes (and reads) are allowed. */
+  writable: string[];
+  /** Further folders or files where reads are allowed. */
+  readable: string[];
+  /** Paths that must never be touched, not even by stat (sentinels). */
+  forbidden: string[];
+}
+
+const inside = (root: string, p: string) => {
+  const r = root.replace(/\/+$/, '');
+  return p === r || p.startsWith(r + '/');
+};
+
+/** What Node, the dynamic loader and the sh launcher read on any run. */
+export const SYSTEM_READABLE = [
+  '/etc/ld.so.cache',
+  '/etc/ld.so.preload',
+  '/etc/ssl/openssl.cnf',
+  '/etc/localtime',
+  '/etc/default/virt-consolelog',
+  '/etc/passwd',
+  '/etc/group',
+  '/etc/nsswitch.conf',
+  '/etc/hosts',
+  '/etc/host.conf',
+  '/etc/resolv.conf',
+  '/etc/gai.conf',
+  '/etc/locale.alias',
+  '/usr',
+  '/lib',
+  '/lib64',
+  '/bin',
+  '/sbin',
+  '/proc/self/cgroup',
+  '/proc/self/maps',
+  '/proc/self/exe',
+  '/proc/self/fd',
+  '/proc/meminfo',
+  '/proc/sys/vm/overcommit_memory',
+  '/proc/self/stat',
+  '/proc/stat',
+  '/proc/cpuinfo',
+  '/sys/fs/cgroup',
+  '/sys/devices/system/cpu',
+  '/dev/null',
+  '/dev/urandom',
+  '/dev/random',
+  '/dev/pts',
+  '/dev/tty',
+];
+
+/** Binaries the hook may run to learn host facts (their --version). */
+export const PROBE_RE = /^\/usr\/s?bin\/(libvirtd|virtqemud|qemu-system-[a-z0-9_]+|qemu-kvm|kvm|virsh)$/;
+
+/** Accesses that break the policy (empty = clean). Failed stats of a missing path still count for sentinels. */
+export function violations(accesses: readonly Access[], policy: Policy): Access[] {
+  // Version probes (libvirtd/QEMU --version, for host facts) read what they read: only their writes count.
+  const probes = new Set(
+    accesses.filter((a) => a.syscall === 'execve' && a.ok && PROBE_RE.test(a.path)).map((a) => a.pid),
+  );
+  return accesses.filter((a) => {
+    if (a.syscall === 'getcwd') return false;
+    if (probes.has(a.pid) && !a.write && !policy.forbidden.some((f) => inside(f, a.path))) return false;
+    if (policy.forbidden.some((f) => inside(f, a.path))) return true;
+    if (!a.path.startsWith('/')) return !a.ok ? false : true;
+    if (policy.writable.some((w) => inside(w, a.path))) return false;
+    if (a.write) return true;
+    // realpath() stats every ancestor of a file it may read: allowed, opening one is not.
+    if (
+      /stat|access|readlink/.test(a.syscall) &&
+      policy.readable.concat(policy.writable).some((r) => inside(a.path, r))
+    )
+      return false;
+    // /proc/<pid>/... of the hook itself is /proc/self.
+    const p = a.path.replace(/^\/proc\/\d+\//, '/proc/self/');
+    return !(policy.readable.some((r) => inside(r, p)) || SYSTEM_READABLE.some((r) => inside(r, p)));
+  });
+}
+
+export function describe(v: readonly Access[]): string {
+  return v
+    .slice(0, 10)
+    .map(
+      (a) => `${a.write ? 'WRITE' : 'read'} ${a.syscall} ${JSON.stringify(a.path)}${a.ok ? '' : ' (failed)'}`,
+    )
+    .join('\n');
+}
