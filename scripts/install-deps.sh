@@ -2,7 +2,7 @@
 # Installs the Debian packages the lab, the packaging tests and the demo need (idempotent).
 set -euo pipefail
 pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils libxml2-utils
-  nasm tmux openssh-server openssh-client iproute2 util-linux procps
+  nasm tmux openssh-server openssh-client iproute2 util-linux procps strace
   debhelper dpkg-dev fakeroot lintian rpm debootstrap rpmlint go-md2man time)
 missing=()
 for p in "${pkgs[@]}"; do
