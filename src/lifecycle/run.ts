@@ -41,9 +41,13 @@ export async function runHook(io: HookIO): Promise<number> {
   let failed = false;
   let ctx: HookContext | undefined;
   try {
-    const xml = await readAll(io.stdin);
+    const input = await readAll(io.stdin, MAX_DOMAIN_XML_BYTES);
     const loaded = loadConfig(undefined, io.env);
     for (const e of loaded.errors) report(`config: ${e.message} (default used)`);
+    // Handlers treat '' as XML they cannot understand: the filter leaves it unchanged, stores seal what they know.
+    const xml = input.bytes > MAX_DOMAIN_XML_BYTES ? '' : input.text;
+    if (!xml && input.bytes)
+      report(`domain XML of ${input.bytes} bytes is over libvirt's own 4 MiB limit: not parsed`);
     strict = loaded.config.strict;
     ctx = {
       event,
@@ -74,11 +78,23 @@ export async function runHook(io: HookIO): Promise<number> {
   return failed && strict ? 1 : 0;
 }
 
-function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+/** libvirt's REMOTE_STRING_MAX: no domain XML passed through libvirt's API is larger. */
+export const MAX_DOMAIN_XML_BYTES = 4 * 1024 * 1024;
+
+/** Reads stdin to its end (libvirt must never block writing it), keeping at most `max` bytes. */
+function readAll(stream: NodeJS.ReadableStream, max: number): Promise<{ text: string; bytes: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
-    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    let bytes = 0;
+    stream.on('data', (c: Buffer | string) => {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      bytes += b.length;
+      if (bytes <= max) chunks.push(b);
+      else chunks.length = 0;
+    });
+    stream.on('end', () =>
+      resolve({ text: bytes > max ? '' : Buffer.concat(chunks).toString('utf8'), bytes }),
+    );
     stream.on('error', reject);
   });
 }
