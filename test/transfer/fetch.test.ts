@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { openSegment, listSegments } from '../../src/store/segments.js';
 import { runFetch } from '../../src/transfer/fetch.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
-import { startHistoryFetch } from '../../src/transfer/start.js';
+import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
 import type { HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
 import { CLI_JS, cli, lines, makeWorld, seal, write, type TestHost } from './helpers.js';
@@ -274,4 +274,26 @@ test('a shared file sealed by both hosts, then truncated: the bytes this host se
   const again = await sync(a, U);
   t.is(again.code, 0);
   t.is(await content(a, U), lines('one', 0, 60), 'a re-run adds nothing');
+});
+
+test('retryPendingFetch: a failed fetch is restarted at the next event, a complete one is left alone', async (t) => {
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const a = w.host('lab-a');
+  await write(a, U, lines('r', 0, 30));
+  await seal(a, U);
+  const down = w.host('lab-b', 'transport_command = [ "/nonexistent/transport" ]');
+  t.is((await sync(down, U, '--from', 'lab-a')).code, 1);
+  const b = w.host('lab-b'); // lab-a reachable again
+  const notes: string[] = [];
+  t.true(retryPendingFetch(hookContext(b, 'started', notes), U));
+  t.regex(notes.join('\n'), /history fetch retried \(failed; job \d+\)/);
+  const end = Date.now() + 30_000;
+  while (Date.now() < end && readFetchRecord(b.config.stateDir, U)?.status !== 'complete') {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.is(readFetchRecord(b.config.stateDir, U)?.status, 'complete');
+  t.is(await content(b, U), lines('r', 0, 30));
+  t.false(retryPendingFetch(hookContext(b, 'started', notes), U), 'nothing to do once complete');
+  t.false(retryPendingFetch(hookContext(b, 'started', notes), '11111111-2222-4333-8444-555555555555'));
 });
