@@ -6,10 +6,10 @@ import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import { hostState, type DomainState, type DeviceState } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
-import { rotationSet, segmentFileNames } from '../store/layout.js';
+import { segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, type BootMark } from '../store/markers.js';
-import { openParentSafely } from '../store/seal.js';
+import { openParentSafely, openRotationSet } from '../store/seal.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { openDomainDir, readSealState } from '../store/store.js';
@@ -200,17 +200,10 @@ function liveTails(
   const out: LiveTail[] = [];
   let base: { dev: number; ino: number; size: number } | undefined;
   try {
-    const set = rotationSet(opened.name, opened.dir.list());
-    set.forEach((file, order) => {
-      let fd: number;
-      try {
-        fd = opened.dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
-      } catch {
-        return;
-      }
-      const st = fs.fstatSync(fd);
+    const { files } = openRotationSet(opened.dir, opened.name);
+    files.forEach(({ file, fd, st }, order) => {
       const key = `${st.dev}:${st.ino}`;
-      if (!st.isFile() || fds.has(key)) {
+      if (fds.has(key)) {
         fs.closeSync(fd);
         return;
       }
@@ -557,9 +550,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * Follows this host's live file of the device: new bytes, virtlogd rotation (the path gets a new
- * inode: the old one is drained first), in-place truncation by a new boot (read from 0), and boot
- * markers in-band.
+ * Follows this host's live file of the device: new bytes; virtlogd rotation (the file we hold is
+ * drained, then each newer file of the rotation set in turn, so a fast guest loses nothing while
+ * virtlogd keeps the files); in-place truncation by a new boot (read from 0); boot markers in-band.
  */
 async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGenerator<HistoryEvent> {
   const { config } = h;
@@ -578,69 +571,81 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
       } else yield { type: 'data', data: e.data, host: config.hostName, device: h.device };
     }
   };
+  const drain = function* (c: NonNullable<typeof cur>): Generator<HistoryEvent> {
+    const size = fs.fstatSync(c.fd).size;
+    while (c.pos < size) {
+      const chunk = readAt(c.fd, Math.min(CHUNK, size - c.pos), c.pos);
+      if (!chunk.length) break;
+      c.pos += chunk.length;
+      yield* emit(filter.feed(chunk));
+    }
+  };
   while (!o.signal?.aborted) {
-    // Which file is at the device's live path now?
-    let state: DomainState | undefined;
+    let d: DeviceState | undefined;
     try {
       const dir = openDomainDir(config, h.uuid);
       if (dir) {
         try {
-          state = JSON.parse(dir.readText('domain.json') ?? 'null') as DomainState;
+          d = (JSON.parse(dir.readText('domain.json') ?? 'null') as DomainState | null)?.hosts[
+            config.hostName
+          ]?.devices[h.device];
         } finally {
           dir.close();
         }
       }
     } catch {
-      state = undefined;
+      d = undefined;
     }
-    const d = state?.hosts[config.hostName]?.devices[h.device];
-    let atPath: { fd: number; st: fs.Stats } | undefined;
+    let files: { file: string; fd: number; st: fs.Stats }[] = [];
+    let baseName = '';
     if (d) {
       const opened = openParentSafely(config, d.path);
       if ('dir' in opened) {
         try {
-          const fd = opened.dir.open(opened.name, C.O_RDONLY | C.O_NONBLOCK);
-          atPath = { fd, st: fs.fstatSync(fd) };
-        } catch {
-          atPath = undefined;
+          files = openRotationSet(opened.dir, opened.name).files;
+          baseName = opened.name;
         } finally {
           opened.dir.close();
         }
       }
     }
+    let next: (typeof files)[number] | undefined;
     if (cur) {
-      // Drain the file we follow (after a rotation it lives on as .0; we hold its fd).
       const st = fs.fstatSync(cur.fd);
+      const base = files.find((f) => f.file === baseName);
       // A truncating source (file serial) restarted: rewritten from 0 once the new boot wrote to it.
       const restarted =
         d?.truncating &&
         d.boot &&
         d.boot.id !== lastBoot &&
         st.mtimeMs >= Date.parse(d.boot.at) &&
-        atPath?.st.ino === cur.ino;
+        base?.st.ino === cur.ino;
       if (st.size < cur.pos || restarted) {
-        // Truncated in place: a new boot rewrote it from 0.
         cur.pos = 0;
         filter = new MarkerFilter();
         if (d?.boot && d.boot.id !== lastBoot) yield* emit([{ type: 'boot', boot: d.boot }]);
       }
-      while (cur.pos < st.size) {
-        const chunk = readAt(cur.fd, Math.min(CHUNK, st.size - cur.pos), cur.pos);
-        if (!chunk.length) break;
-        cur.pos += chunk.length;
-        yield* emit(filter.feed(chunk));
-      }
+      yield* drain(cur);
+      const c = cur;
+      const idx = files.findIndex((f) => f.st.ino === c.ino && f.st.dev === c.dev);
+      // The next newer file: after ours in the set, or the oldest kept if ours was deleted already.
+      if (idx >= 0 && idx < files.length - 1) next = files[idx + 1];
+      else if (idx < 0 && files.length) next = files[0];
+    } else {
+      next = files.find((f) => f.file === baseName);
     }
-    if (atPath && (!cur || atPath.st.ino !== cur.ino || atPath.st.dev !== cur.dev)) {
+    for (const f of files) if (f !== next) fs.closeSync(f.fd);
+    if (next) {
       if (cur?.own) fs.closeSync(cur.fd);
       yield* emit(filter.flush());
       filter = new MarkerFilter();
-      cur = { fd: atPath.fd, dev: atPath.st.dev, ino: atPath.st.ino, pos: 0, own: true };
-      continue; // read the new file at once
-    } else if (atPath) fs.closeSync(atPath.fd);
+      cur = { fd: next.fd, dev: next.st.dev, ino: next.st.ino, pos: 0, own: true };
+      continue; // read the newer file at once
+    }
     yield* emit(filter.flushIfStale());
     await sleep(poll, o.signal);
   }
+  if (cur) yield* drain(cur);
   yield* emit(filter.flush());
   if (cur?.own) fs.closeSync(cur.fd);
 }

@@ -7,7 +7,8 @@ import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { applyDomainRetention } from '../store/retention.js';
-import { sealHostLocked, withStore } from '../store/seal.js';
+import { listArchive, type SegmentInfo } from '../store/segments.js';
+import { sealHostLocked, unsealedBytes, withStore } from '../store/seal.js';
 
 function uuidOf(ctx: HookContext): string | undefined {
   try {
@@ -16,6 +17,14 @@ function uuidOf(ctx: HookContext): string | undefined {
     const m = /<uuid>\s*([0-9A-Fa-f-]{32,36})\s*<\/uuid>/.exec(ctx.xml);
     return (m && normaliseUuid(m[1] as string)) || resolveDomain(ctx.config, ctx.event.domain)[0]?.uuid;
   }
+}
+
+/** Stored/plain size of the new segments, from the domain's gzip segments so far (1.5x margin). */
+export function expectedRatio(segments: readonly SegmentInfo[]): number {
+  const gz = segments.filter((s) => s.compressed && s.plainBytes > 0);
+  const plain = gz.reduce((n, s) => n + s.plainBytes, 0);
+  if (!plain) return 1;
+  return Math.min(1, (1.5 * gz.reduce((n, s) => n + s.storedBytes, 0)) / plain);
 }
 
 async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<HandlerResult> {
@@ -32,6 +41,15 @@ async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<Hand
       for (const r of store.repairs) ctx.note(r);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       const plan = decideStop(kind, ctx.event.extra, store.domain, host);
+      // Make room first (the new segments count at their plain size, an upper bound), so the
+      // domain stays under its cap at every moment, not only after the stop.
+      if (config.domainCapBytes > 0) {
+        const reserveBytes = Math.ceil(
+          unsealedBytes(store, host) * expectedRatio(listArchive(store.archive)),
+        );
+        const pre = await applyDomainRetention(store, now, { reserveBytes, compress: false });
+        for (const d of pre.deleted) ctx.note(`pruned ${d.key} (${d.bytes} bytes, ${d.why}) to make room`);
+      }
       for (const out of sealHostLocked(store, host, plan.reason, now)) {
         if (out.refused) ctx.report(`${out.device}: ${out.skipped}`);
         for (const s of out.segments)

@@ -145,16 +145,18 @@ export interface RetentionResult {
 /**
  * Under the lock: compress plain segments of at least config.compressMinBytes, then apply the
  * domain cap and retention_days to this domain (the global cap is applied by pruneAll).
+ * `reserveBytes` keeps room for segments about to be sealed, so the cap holds at every moment.
  */
 export async function applyDomainRetention(
   store: LockedStore,
   now: Date,
-  dryRun = false,
+  opts: { dryRun?: boolean; reserveBytes?: number; compress?: boolean } = {},
 ): Promise<RetentionResult> {
   const { config } = store;
+  const dryRun = !!opts.dryRun;
   const result: RetentionResult = { compressed: [], deleted: [] };
   let segments: SegmentInfo[] = listArchive(store.archive);
-  if (!dryRun && config.compressMinBytes >= 0) {
+  if (!dryRun && opts.compress !== false && config.compressMinBytes >= 0) {
     for (const s of segments) {
       if (s.compressed || s.storedBytes < config.compressMinBytes) continue;
       if (store.signal.aborted) break;
@@ -167,10 +169,10 @@ export async function applyDomainRetention(
     segments: segments.map((s) => ({
       uuid: store.uuid,
       key: s.key,
-      storedBytes: s.storedBytes,
+      storedBytes: s.storedBytes + s.sidecarBytes,
       lastTime: s.lastTime,
     })),
-    liveBytes: { [store.uuid]: liveBytesOf(config, store.domain, true) },
+    liveBytes: { [store.uuid]: liveBytesOf(config, store.domain, true) + (opts.reserveBytes ?? 0) },
     domainCapBytes: config.domainCapBytes,
     globalCapBytes: 0,
     retentionDays: config.retentionDays,

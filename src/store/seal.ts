@@ -6,6 +6,7 @@
 //   4. sealed.json with the new watermark       (a crash before it is replayed from the sidecar)
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { BootRef, DomainState } from './domain-state.js';
 import { hostState } from './domain-state.js';
@@ -109,6 +110,8 @@ export interface SealRequest {
   truncateNext: boolean;
   /** The device's source is truncated at every start: its content from 0 is one boot's output. */
   truncating?: boolean;
+  /** gzip while sealing (ranges of at least config.compressMinBytes); off where latency matters (prepare). */
+  compress?: boolean;
 }
 
 export interface SealOutcome {
@@ -145,6 +148,50 @@ export function openParentSafely(
   }
 }
 
+export interface OpenedFile {
+  file: string;
+  fd: number;
+  st: fs.Stats;
+}
+
+/**
+ * Opens virtlogd's rotation set of `name` (oldest first) as one consistent snapshot: if a rotation
+ * renamed files while they were being opened (a file skipped or seen twice), it tries again.
+ * Non-regular files and symlinks are reported in `refused`.
+ */
+export function openRotationSet(dir: SafeDir, name: string): { files: OpenedFile[]; refused: string[] } {
+  for (let attempt = 0; ; attempt++) {
+    const files: OpenedFile[] = [];
+    const refused: string[] = [];
+    const names = rotationSet(name, dir.list());
+    for (const file of names) {
+      let fd: number;
+      try {
+        fd = dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
+      } catch (e) {
+        if (e instanceof UnsafePathError) refused.push(e.message);
+        else if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        continue;
+      }
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) {
+        fs.closeSync(fd);
+        refused.push(`${dir.display(file)} is not a regular file: left alone`);
+        continue;
+      }
+      files.push({ file, fd, st });
+    }
+    const stable =
+      rotationSet(name, dir.list()).join('/') === names.join('/') &&
+      files.every((f) => {
+        const now = dir.lstat(f.file);
+        return now?.ino === f.st.ino && now.dev === f.st.dev;
+      });
+    if (stable || attempt >= 20) return { files, refused };
+    for (const f of files) fs.closeSync(f.fd);
+  }
+}
+
 function identity(st: fs.Stats): FileIdentity {
   return {
     dev: st.dev,
@@ -174,28 +221,14 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
   if ('missing' in opened) return { ...outcome, skipped: 'no live file yet' };
   const { dir, name } = opened;
   try {
-    const set = rotationSet(name, dir.list());
+    const { files, refused } = openRotationSet(dir, name);
+    if (refused.length) {
+      outcome.skipped = refused.join('; ');
+      outcome.refused = true;
+    }
     const present: FileIdentity[] = [];
-    for (const file of set) {
-      let fd: number;
+    for (const { file, fd, st } of files) {
       try {
-        fd = dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
-      } catch (e) {
-        if (e instanceof UnsafePathError) {
-          outcome.skipped = e.message;
-          outcome.refused = true;
-          continue;
-        }
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw e;
-      }
-      try {
-        const st = fs.fstatSync(fd);
-        if (!st.isFile()) {
-          outcome.skipped = `${dir.display(file)} is not a regular file: left alone`;
-          outcome.refused = true;
-          continue;
-        }
         const id = identity(st);
         present.push(id);
         const tracked = findTracked(store.seal, id);
@@ -255,6 +288,7 @@ function sealRange(
   const out = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, config.logFileMode);
   const hash = createHash('sha256');
   const scan = new MarkerScanner();
+  const gzip = !!req.compress && config.compressMinBytes >= 0 && id.size - start >= config.compressMinBytes;
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     let pos = start;
@@ -264,8 +298,10 @@ function sealRange(
       const chunk = buf.subarray(0, n);
       hash.update(chunk);
       scan.feed(chunk);
+      // One gzip member per chunk: concatenated members are one valid gzip stream (RFC 1952).
+      const data = gzip ? gzipSync(chunk, { level: 6 }) : chunk;
       let w = 0;
-      while (w < n) w += fs.writeSync(out, chunk, w, n - w);
+      while (w < data.length) w += fs.writeSync(out, data, w, data.length - w);
       pos += n;
     }
     fs.fsyncSync(out);
@@ -308,7 +344,7 @@ function sealRange(
       false,
     ),
   };
-  publishSegment(archive, tmp, meta, config.logFileMode);
+  publishSegment(archive, tmp, meta, config.logFileMode, gzip);
   store.seal = { ...store.seal, nextSeq: seq + 1 };
   return key;
 }
@@ -352,8 +388,42 @@ export function sealHostLocked(store: LockedStore, host: string, reason: string,
         ...(d.boot ? { boot: d.boot } : {}),
         truncateNext: false,
         truncating: d.truncating,
+        compress: true,
       },
       now,
     ),
   );
+}
+
+/** Bytes of a host's live files not sealed yet (an upper bound on what sealHost would archive). */
+export function unsealedBytes(store: LockedStore, host: string): number {
+  let total = 0;
+  for (const d of Object.values(hostState(store.domain, host).devices)) {
+    const opened = openParentSafely(store.config, d.path);
+    if (!('dir' in opened)) continue;
+    try {
+      for (const file of rotationSet(opened.name, opened.dir.list())) {
+        let fd: number;
+        try {
+          fd = opened.dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
+        } catch {
+          continue;
+        }
+        try {
+          const st = fs.fstatSync(fd);
+          if (!st.isFile()) continue;
+          const id = identity(st);
+          const { start } = unsealedStart(findTracked(store.seal, id), id, (len) =>
+            headHash(readAt(fd, len, 0)),
+          );
+          total += Math.max(0, id.size - start);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } finally {
+      opened.dir.close();
+    }
+  }
+  return total;
 }

@@ -209,12 +209,18 @@ function maybeFail(step: string): void {
  * Publishes a segment whose content is already complete and fsynced in temp file `tempName`:
  * sidecar first, then the rename that makes it visible. Call under the lock.
  */
-export function publishSegment(archive: SafeDir, tempName: string, meta: SegmentMeta, mode: number): void {
+export function publishSegment(
+  archive: SafeDir,
+  tempName: string,
+  meta: SegmentMeta,
+  mode: number,
+  compressed = false,
+): void {
   const names = segmentFileNames(meta.key);
   maybeFail('before-sidecar');
   archive.writeAtomic(names.sidecar, JSON.stringify(meta) + '\n', mode);
   maybeFail('before-segment-rename');
-  archive.rename(tempName, names.plain);
+  archive.rename(tempName, compressed ? names.gz : names.plain);
   archive.fsync();
   maybeFail('after-segment-rename');
 }

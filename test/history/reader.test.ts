@@ -203,8 +203,10 @@ test('follow prints new output through a rotation and a new boot', async (t) => 
   await new Promise((r) => setTimeout(r, 100));
   fs.appendFileSync(live, 'after follow 1\n');
   await until('after follow 1\n');
-  fs.renameSync(live, live + '.2');
-  fs.appendFileSync(live + '.2', 'late write to the rotated file\n');
+  fs.renameSync(live + '.1', live + '.2'); // virtlogd's rotation: .1 -> .2, .0 -> .1, log -> .0
+  fs.renameSync(live + '.0', live + '.1');
+  fs.renameSync(live, live + '.0');
+  fs.appendFileSync(live + '.0', 'late write to the rotated file\n');
   fs.writeFileSync(live, 'new file after rotation\n');
   await until('new file after rotation\n');
   fs.appendFileSync(

@@ -6,6 +6,7 @@ import { checkHistory, summarise } from './checker.js';
 import { createGuest, type Guest } from './guest.js';
 import { startLab, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
+import { dropTornLinesBeforeSeparators } from './store-common.js';
 
 let lab: Lab;
 let a: LabHost;
@@ -19,23 +20,6 @@ test.before(async () => {
 test.after.always(async () => {
   await lab?.stop();
 });
-
-/**
- * A destroyed guest may be cut in the middle of a line: the torn last line of a boot (right before
- * the next boot's separator) is output that was really printed, not a checker failure.
- */
-export function dropTornLinesBeforeSeparators(text: string): { text: string; torn: string[] } {
-  const lines = text.split('\n');
-  const torn: string[] = [];
-  const kept = lines.filter((l, i) => {
-    const next = lines[i + 1];
-    const isTorn =
-      next?.startsWith('-- Boot ') && l.includes('seq=') && !/^seq=\d+ boot=[0-9a-f]{8}\r?$/.test(l);
-    if (isTorn) torn.push(l);
-    return !isTorn;
-  });
-  return { text: kept.join('\n'), torn };
-}
 
 test.serial('file serial: 5 destroy+start and 2 shutdown+start keep every boot, in order', async (t) => {
   const g: Guest = await createGuest(lab, { name: 'restarts', serial: 'file' });
