@@ -42,6 +42,8 @@ function setUp(autoEnable: boolean): Lab {
     `#!/bin/sh
 jobppid=$(awk '/^PPid:/ {print $2}' /proc/$PPID/status)
 echo "job=$PPID jobppid=$jobppid args=$*" >> '${virshLog}'
+sleep 2
+echo "virsh-end" >> '${virshLog}'
 echo "error: failed to get domain '$2'" >&2
 exit 1
 `,
@@ -112,6 +114,9 @@ test('started begin schedules the job detached; the hook exits before the job ca
   const lab = setUp(true);
   t.teardown(() => rmSync(lab.dir, { recursive: true, force: true }));
   const hook = await runHook(lab, guestXml);
+  // EOF on the hook's stdout/stderr came while the job was still at work: it does not hold them.
+  const atClose = existsSync(lab.virshLog) ? readFileSync(lab.virshLog, 'utf8') : '';
+  t.false(atClose.includes('virsh-end'), 'the hook pipes stayed open until the job ended');
   t.is(hook.code, 0);
   t.is(hook.stdout, '');
   t.is(hook.stderr, '');
