@@ -76,7 +76,11 @@ export function captureState(
 ): CaptureState {
   const persistent = assessXml(persistentXml, opts);
   const live = assessXml(liveXml, opts);
-  return { persistent, live, summary: summarise(persistent, live) };
+  const nova = persistent.nova || live.nova;
+  const summary =
+    summarise(persistent, live) +
+    (nova ? '; Nova-managed: Nova regenerates the definition on hard reboot and power on' : '');
+  return { persistent, live, summary };
 }
 
 function isCaptured(x: XmlCapture): boolean {

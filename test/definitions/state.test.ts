@@ -73,6 +73,14 @@ test('captureState: persistent, live, neither, and why', (t) => {
   t.regex(captureState(undefined, pty, opts).summary, /^transient domain: live XML not captured/);
   t.is(captureState(undefined, enabledOnA, opts).summary, 'transient domain: live XML captured');
   t.is(captureState(guest(''), guest(''), opts).summary, 'nothing to capture: no serial or console');
+  const nova = pty.replace(
+    '<os>',
+    `<metadata><nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1"/></metadata>\n  <os>`,
+  );
+  t.regex(
+    captureState(nova, nova, opts).summary,
+    /; Nova-managed: Nova regenerates the definition on hard reboot and power on$/,
+  );
   const s = captureState(pty, enabledOnA, opts);
   t.is(s.persistent.level, 'not-logged');
   t.is(s.live.level, 'enabled');
