@@ -150,7 +150,17 @@ export async function runAutoEnable(uuid: string, config: Config, opts: AutoJobO
         outcome = 'transient';
         break;
       } else {
-        const r = await enableDomain(uuid, config, { virsh: opts.virsh, now: opts.now });
+        const r = await enableDomain(uuid, config, {
+          virsh: opts.virsh,
+          now: opts.now,
+          // A migration that began meanwhile could end with --undefinesource before our define
+          // lands, and the define would then re-create the domain here: define only while idle.
+          beforeDefine: async () => {
+            const job = await jobType(uuid, opts.virsh);
+            if (job !== 'None')
+              throw new VirshError(`domain job "${job}" began; not defining now`, 'busy', []);
+          },
+        });
         opts.note(`attempt ${attempt}: ${r.message}`);
         if (r.outcome === 'enabled' || r.outcome === 'already-enabled') {
           outcome = r.outcome;

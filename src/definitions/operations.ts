@@ -43,6 +43,8 @@ export interface DomainResult {
 
 export interface RunOptions {
   dryRun?: boolean;
+  /** Runs after validation, just before `virsh define`; throwing stops the define. */
+  beforeDefine?: () => Promise<void>;
   virsh: VirshOptions;
   now?: () => Date;
 }
@@ -127,7 +129,7 @@ async function enableXml(
       changed: true,
     };
   }
-  await defineXml(plan.xml, opts.virsh);
+  await defineXml(plan.xml, opts.virsh, opts.beforeDefine);
   const devices = plan.devices.length ? plan.devices.join(', ') : 'no device';
   return {
     domain,
@@ -184,7 +186,7 @@ async function disableXml(
       changed: true,
     };
   }
-  await defineXml(plan.xml, opts.virsh);
+  await defineXml(plan.xml, opts.virsh, opts.beforeDefine);
   return {
     domain,
     outcome: 'disabled',

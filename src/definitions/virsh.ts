@@ -124,9 +124,15 @@ export async function validateDomainFile(path: string): Promise<void> {
 }
 
 /** Validates, then `virsh define`s the XML. Running guests keep their live XML. */
-export async function defineXml(xml: string, opts: VirshOptions): Promise<void> {
+export async function defineXml(
+  xml: string,
+  opts: VirshOptions,
+  beforeDefine?: () => Promise<void>,
+): Promise<void> {
   await withTempXml(xml, async (path) => {
     await validateDomainFile(path);
+    // Last check right before the define (the automatic job: no migration may have begun).
+    await beforeDefine?.();
     await virsh(['define', path], opts);
   });
 }

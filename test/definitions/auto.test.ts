@@ -31,8 +31,11 @@ interface Fake {
   opts(extra?: Partial<AutoJobOptions>): AutoJobOptions & { slept: number[]; notes: string[] };
 }
 
-/** `define` fails as busy `busyDefines` times, then works; `domjobinfo` reports a job `jobRounds` times. */
-function fake(t: import('ava').ExecutionContext, busyDefines: number, jobRounds = 0): Fake {
+/**
+ * `define` fails as busy `busyDefines` times, then works. `jobs` gives domjobinfo's answer per call
+ * (J = a job runs, N = none; the last letter repeats).
+ */
+function fake(t: import('ava').ExecutionContext, busyDefines: number, jobs = 'N'): Fake {
   const dir = mkdtempSync(path.join(tmpdir(), 'vcl-auto-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(path.join(dir, 'bin'));
@@ -46,7 +49,9 @@ function fake(t: import('ava').ExecutionContext, busyDefines: number, jobRounds 
 echo "$*" >> '${log}'
 n() { c=$(cat "${dir}/$1" 2>/dev/null || echo 0); echo $((c+1)) > "${dir}/$1"; echo $c; }
 case "$1" in
-  domjobinfo) if [ "$(n jobs)" -lt ${jobRounds} ]; then echo "Job type:         Unbounded"; else echo "Job type:         None"; fi ;;
+  domjobinfo)
+    i=$(n jobs); p='${jobs}'; [ "$i" -ge \${#p} ] && i=$((\${#p} - 1))
+    if [ "$(printf %s "$p" | cut -c$((i + 1)))" = J ]; then echo "Job type:         Unbounded"; else echo "Job type:         None"; fi ;;
   dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
   domstate) echo "running" ;;
   dumpxml) case "$*" in *--inactive*) cat '${dir}/domain.xml' ;; *) cat '${dir}/live.xml' ;; esac ;;
@@ -119,14 +124,28 @@ test('gives up cleanly after the bound, backoff capped', async (t) => {
 });
 
 test('waits for the domain job to end before defining', async (t) => {
-  const f = fake(t, 0, 3);
+  const f = fake(t, 0, 'JJJN');
   const o = f.opts();
   const r = await runAutoEnable(UUID, f.config, o);
   t.is(r.outcome, 'enabled');
   const calls = f.calls();
-  t.is(calls.filter((c) => c.startsWith('domjobinfo')).length, 4);
+  // Three polls while the job runs, one idle, one more right before the define.
+  t.is(calls.filter((c) => c.startsWith('domjobinfo')).length, 5);
   t.true(calls.findIndex((c) => c.startsWith('define')) > calls.lastIndexOf('domjobinfo ' + UUID));
   t.deepEqual(o.slept, [200, 400, 800]);
+});
+
+test('a domain job that begins just before the define postpones it (no define racing a migration)', async (t) => {
+  const f = fake(t, 0, 'NJN');
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'enabled');
+  t.is(f.calls().filter((c) => c.startsWith('define')).length, 1);
+  t.true(
+    o.notes.some((n) => /domain job "Unbounded" began; not defining now/.test(n)),
+    o.notes.join('\n'),
+  );
+  t.deepEqual(o.slept, [1000]);
 });
 
 test('an already enabled definition is left as it is; a disabled one is not touched at all', async (t) => {
