@@ -228,7 +228,7 @@ function liveTails(
       }
       const boots: BootMark[] = [...scan.marks];
       const isBase = file === opened.name;
-      const bootAt0 = rewritten || (start === 0 && !tracked && d.truncating && isBase);
+      const bootAt0 = d.truncating && isBase && (rewritten || (start === 0 && !tracked));
       if (bootAt0 && d.boot && boots[0]?.offset !== start)
         boots.unshift({ offset: start, id: d.boot.id, host: d.boot.host, at: d.boot.at, markerBytes: 0 });
       out.push({

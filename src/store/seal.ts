@@ -235,7 +235,10 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
         const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
         const isBase = file === name;
         if (id.size > start) {
-          const bootAt0 = rewritten || (start === 0 && !tracked && !!req.truncating && !!req.boot);
+          // Only a source truncated at each start begins a boot at 0; a log file rewritten from 0 is
+          // virtlogd's next file after a rotation (an inode reused), not a new boot.
+          const bootAt0 =
+            !!req.truncating && isBase && (rewritten || (start === 0 && !tracked && !!req.boot));
           const key = sealRange(
             store,
             req,

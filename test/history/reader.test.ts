@@ -188,7 +188,7 @@ test('follow prints new output through a rotation and a new boot', async (t) => 
   const boots: string[] = [];
   const done = (async () => {
     for await (const e of readHistory(config, 'guest1', {
-      lines: 0,
+      lines: 1,
       follow: true,
       followPollMs: 20,
       signal: controller.signal,
@@ -200,7 +200,8 @@ test('follow prints new output through a rotation and a new boot', async (t) => 
   const until = async (what: string) => {
     for (let i = 0; i < 250 && !got.endsWith(what); i++) await new Promise((r) => setTimeout(r, 20));
   };
-  await new Promise((r) => setTimeout(r, 100));
+  await until('boot3 seq=000029 ' + 'x'.repeat(29 % 17) + '\n'); // -n 1 printed: the snapshot is taken
+  got = '';
   fs.appendFileSync(live, 'after follow 1\n');
   await until('after follow 1\n');
   fs.renameSync(live + '.1', live + '.2'); // virtlogd's rotation: .1 -> .2, .0 -> .1, log -> .0

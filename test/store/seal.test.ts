@@ -22,7 +22,15 @@ function sealOnce(config: ReturnType<typeof tempConfig>, path: string, truncateN
   return withStore(config, UUID, (store) =>
     sealDevice(
       store,
-      { host: 'hosta', device: 'serial0', path, generation: 0, reason: 'test', truncateNext },
+      {
+        host: 'hosta',
+        device: 'serial0',
+        path,
+        generation: 0,
+        reason: 'test',
+        truncateNext,
+        truncating: truncateNext,
+      },
       new Date(),
     ),
   );
@@ -100,3 +108,18 @@ for (const step of ['before-sidecar', 'before-segment-rename', 'after-segment-re
     t.false(names.some((n) => n.startsWith('.tmp-')));
   });
 }
+
+test('a reused inode in an append-mode log is new content, not a new boot', async (t) => {
+  const config = tempConfig();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  fs.mkdirSync(join(live, '..'), { recursive: true });
+  fs.writeFileSync(live, 'x'.repeat(1000) + '\n');
+  await sealOnce(config, live);
+  // virtlogd deletes the file after rotations; a new file may get the same inode number.
+  const ino = fs.statSync(live).ino;
+  fs.unlinkSync(live);
+  fs.writeFileSync(live, 'new file\n');
+  const r = await sealOnce(config, live);
+  t.is(r.segments[0]?.bytes, 9, `inode ${ino} -> ${fs.statSync(live).ino}`);
+  t.deepEqual(listSegments(config, UUID)[1]?.boots, []);
+});
