@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 
 const [file, rcText] = process.argv.slice(2);
-const text = readFileSync(file, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
+const ansiColour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const text = readFileSync(file, 'utf8').replace(ansiColour, '');
 const lines = text.split('\n');
 const passed = lines.filter((l) => /^\s*✔ /.test(l)).length;
 let failed = lines.filter((l) => /^\s*✘ /.test(l)).length;
