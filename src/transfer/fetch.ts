@@ -374,6 +374,25 @@ async function fetchMissing(
 }
 
 /**
+ * The fetch's status from each candidate's outcome (pure). With a hint whose host delivered its
+ * part, peers that could not be reached are noted but do not hold the fetch open: they are only
+ * asked in case the hint was stale, and a peer down for maintenance would else fail every fetch.
+ */
+export function overallStatus(
+  sources: readonly string[],
+  outcome: ReadonlyMap<string, 'complete' | 'waiting' | 'failed' | 'unreachable'>,
+  previousHost: string | undefined,
+): 'complete' | 'waiting-for-seal' | 'failed' {
+  const hintDone = previousHost !== undefined && outcome.get(previousHost) === 'complete';
+  const open = sources.filter((h) => {
+    const o = outcome.get(h) ?? 'unreachable';
+    return o !== 'complete' && !(o === 'unreachable' && hintDone && h !== previousHost);
+  });
+  if (open.length === 0) return 'complete';
+  return open.every((h) => outcome.get(h) === 'waiting') ? 'waiting-for-seal' : 'failed';
+}
+
+/**
  * Makes this host's generation for the domain at least `min`: the history fetched from a peer
  * (generation up to min - 1) precedes everything this host seals from now on, even when the XML
  * carried no (or a stale) generation hint.
@@ -459,8 +478,7 @@ async function fetchLocked(
     return rec;
   }
   const errors: string[] = [];
-  let complete = 0;
-  let reached = 0;
+  const outcome = new Map<string, 'complete' | 'waiting' | 'failed' | 'unreachable'>();
   const deadline = Date.now() + (opts.sealWaitMs ?? SEAL_WAIT_MS);
   const raised = new Set<number>();
   for (const source of sources) {
@@ -477,6 +495,7 @@ async function fetchLocked(
         log(msg);
         if (failures >= MAX_LIST_FAILURES || !opts.waitForSeal || Date.now() >= deadline) {
           errors.push(msg);
+          outcome.set(source, 'unreachable');
           break;
         }
       }
@@ -506,7 +525,7 @@ async function fetchLocked(
         save();
         if (segErrors.length) {
           errors.push(...segErrors.map((m) => `${source}: ${m}`));
-          reached++;
+          outcome.set(source, 'failed');
           break;
         }
         const done =
@@ -517,18 +536,17 @@ async function fetchLocked(
           liveSealed(listing, source, opts.waitForSeal, isHere);
         if (done) {
           log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
-          complete++;
-          reached++;
+          outcome.set(source, 'complete');
           break;
         }
         if (!opts.waitForSeal || Date.now() >= deadline) {
           // The window is over: a source that printed nothing since leaves no new segment.
           if (opts.waitForSeal && liveSealed(listing, source, false, isHere)) {
-            complete++;
+            outcome.set(source, 'complete');
           } else {
             log(`${source}: its part of the history is not sealed yet`);
+            outcome.set(source, 'waiting');
           }
-          reached++;
           break;
         }
       }
@@ -538,12 +556,7 @@ async function fetchLocked(
   }
   rec = {
     ...rec,
-    status:
-      complete === sources.length
-        ? 'complete'
-        : reached === 0 || errors.length
-          ? 'failed'
-          : 'waiting-for-seal',
+    status: overallStatus(sources, outcome, rec.previousHost),
     lastError: errors.length ? errors.slice(-3).join('; ') : undefined,
   };
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);

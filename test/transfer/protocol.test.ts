@@ -6,7 +6,7 @@ import {
   requestWords,
   splitRequestLine,
 } from '../../src/transfer/protocol.js';
-import { baselineOf, liveSealed, planFetch, sealedSince } from '../../src/transfer/fetch.js';
+import { baselineOf, liveSealed, overallStatus, planFetch, sealedSince } from '../../src/transfer/fetch.js';
 
 const U = '0f8fad5b-d9cb-469f-a165-70867728950e';
 const KEY = '000001-00000003-lab-a';
@@ -249,4 +249,16 @@ test('completion: a new seal beyond the baseline, or every live file of the sour
   );
   t.false(liveSealed(shared, 'lab-a', false));
   t.true(liveSealed(shared, 'lab-a', false, (l) => l.path.startsWith('/var/lib/nova/')));
+});
+
+test('overall status: the hint host decides; unreachable extra peers do not hold a fetch open', (t) => {
+  const m = (o: Record<string, 'complete' | 'waiting' | 'failed' | 'unreachable'>) =>
+    new Map(Object.entries(o));
+  t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'unreachable' }), 'a'), 'complete');
+  t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'waiting' }), 'a'), 'waiting-for-seal');
+  t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'failed' }), 'a'), 'failed');
+  t.is(overallStatus(['a', 'c'], m({ a: 'unreachable', c: 'complete' }), 'a'), 'failed');
+  t.is(overallStatus(['a', 'c'], m({ a: 'waiting', c: 'complete' }), 'a'), 'waiting-for-seal');
+  t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'unreachable' }), undefined), 'failed');
+  t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'complete' }), undefined), 'complete');
 });
