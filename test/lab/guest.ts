@@ -13,7 +13,7 @@
 // Every domain also has the x86 <console type=...><target type='serial' port='0'/></console> alias.
 import { execa } from 'execa';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, truncateSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, truncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kvmUsable, type Lab } from './harness.js';
@@ -57,7 +57,10 @@ export async function buildSequenceBootSector(outDir: string, delayUs = 5000): P
   const out = join(outDir, `seqguest-${delayUs}.bin`);
   if (!existsSync(out)) {
     mkdirSync(outDir, { recursive: true });
-    await execa('nasm', ['-f', 'bin', `-DDELAY_US=${delayUs}`, '-o', out, GUEST_ASM]);
+    // Built under a private name and renamed: a guest built at the same time never copies a half file.
+    const partial = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await execa('nasm', ['-f', 'bin', `-DDELAY_US=${delayUs}`, '-o', partial, GUEST_ASM]);
+    renameSync(partial, out);
   }
   return out;
 }
