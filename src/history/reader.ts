@@ -153,6 +153,24 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
       const d = h.devices[chosen];
       if (!d) continue;
       const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds);
+      const first = r.tails[0];
+      const boot = d.boot;
+      // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is
+      // gone. The boot is still known (domain.json): its boundary goes where its output resumes.
+      if (
+        first &&
+        boot &&
+        !d.truncating &&
+        !r.tails.some((x) => x.boots.some((b) => b.id === boot.id)) &&
+        !segments.some((x) => x.device === chosen && x.boots.some((b) => b.id === boot.id))
+      )
+        first.boots.unshift({
+          offset: first.start,
+          id: boot.id,
+          host: boot.host,
+          at: boot.at,
+          markerBytes: 0,
+        });
       live.push(...r.tails);
       if (host === config.hostName && r.base) followFrom = r.base;
     }

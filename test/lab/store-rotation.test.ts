@@ -100,6 +100,7 @@ test.serial('after several rotations show is complete up to the cap; -c 102400 i
   );
   t.log(`guest printed ${(BACKUPS + 1) * MAX_SIZE} bytes in ${Date.now() - started} ms`);
   await a.virsh('suspend', g.name); // freeze output so files and show see the same bytes
+  await s.sleep(500); // virtlogd drains what QEMU wrote before the pause
   try {
     const raw = rawLiveFiles();
     const shown = await execa(
@@ -219,15 +220,28 @@ test.serial(
     t.true(maxSeen <= CAP, `disk use ${maxSeen} > cap ${CAP}`);
     t.true(status.archivedPlainBytes > status.archivedBytes, 'sealed segments are compressed');
     t.regex(journal(), /"pruned 0/, 'retention deleted old segments to stay under the cap');
-    const shown = await a.cli('show', g.name);
-    t.is(shown.exitCode, 0, shown.stderr);
-    const r = checkHistory(dropTornLinesBeforeSeparators(shown.stdout + '\n').text);
-    // Content under cap pressure with a guest printing ~1 MB/s is reported, not asserted here:
-    // the restart and rotation tests above assert completeness (see the issue 4 report).
+    const shown = await a.exec([process.execPath, CLI_JS, 'show', g.name], { stripFinalNewline: false });
+    t.is(shown.exitCode, 0, String(shown.stderr));
+    const r = checkHistory(dropTornLinesBeforeSeparators(String(shown.stdout)).text);
     t.log(summarise(r));
-    if (r.malformed.length) t.log(`malformed: ${JSON.stringify(r.malformed)}`);
+    // Heads are gone where virtlogd dropped old files (the guest prints ~1 MB/s) or retention
+    // pruned the oldest segments: there the first line kept may start mid-line. Every boot in
+    // between is complete, and nothing is torn, duplicated or mixed.
+    if (r.malformed.length) t.log(`lines cut at their start: ${JSON.stringify(r.malformed)}`);
+    t.true(
+      r.malformed.every((l) => !l.startsWith('seq=')),
+      'only lines cut at their start',
+    );
     t.false(r.interleaved);
     t.true(r.boots.length >= 3, 'history across restarts is still there after pruning');
+    // A boot may lack its head (virtlogd keeps 4 x 64 KiB while a guest runs; retention prunes
+    // the oldest): from its first kept line on it is complete.
+    for (const b of r.boots)
+      t.true(
+        b.gaps.every((gap) => gap.from === 0),
+        `boot ${b.boot}: only the head missing`,
+      );
+    for (const b of r.boots) t.is(b.duplicates + b.reorderings, 0);
     await s.destroy(a, g.name);
   },
 );
