@@ -451,6 +451,25 @@ async function fetchLocked(
   opts: FetchOptions,
   log: (line: string) => void,
 ): Promise<FetchRecord> {
+  try {
+    return await fetchLockedInner(config, uuid, opts, log);
+  } catch (e) {
+    // An unexpected error (store lock timeout, disk full...) still ends as a recorded failure.
+    const cur = readFetchRecord(config.stateDir, uuid);
+    if (cur && cur.status === 'running' && cur.pid === process.pid) {
+      const { pid: _pid, ...rest } = cur;
+      writeFetchRecord(config.stateDir, { ...rest, status: 'failed', lastError: (e as Error).message });
+    }
+    throw e;
+  }
+}
+
+async function fetchLockedInner(
+  config: Config,
+  uuid: string,
+  opts: FetchOptions,
+  log: (line: string) => void,
+): Promise<FetchRecord> {
   const found = readFetchRecord(config.stateDir, uuid);
   if (!found) throw new Error(`no history fetch recorded for domain ${uuid}`);
   let rec: FetchRecord = { ...found, status: 'running', pid: process.pid, attempts: found.attempts + 1 };

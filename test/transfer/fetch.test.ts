@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { openSegment, listSegments } from '../../src/store/segments.js';
 import { runFetch } from '../../src/transfer/fetch.js';
+import { withDomainLock } from '../../src/store/lock.js';
+import { ensureDomainDir } from '../../src/store/store.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
 import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
 import type { HookContext } from '../../src/lifecycle/context.js';
@@ -296,4 +298,27 @@ test('retryPendingFetch: a failed fetch is restarted at the next event, a comple
   t.is(await content(b, U), lines('r', 0, 30));
   t.false(retryPendingFetch(hookContext(b, 'started', notes), U), 'nothing to do once complete');
   t.false(retryPendingFetch(hookContext(b, 'started', notes), '11111111-2222-4333-8444-555555555555'));
+});
+
+test('an unexpected error (store lock held too long) ends as a recorded failure, not a stuck "running"', async (t) => {
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const a = w.host('lab-a');
+  const b = w.host('lab-b', 'lock_wait_ms = 200');
+  await write(a, U, lines('l', 0, 10));
+  await seal(a, U);
+  ensureDomainDir(b.config, U).close();
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const holder = withDomainLock(b.config, U, () => held, { waitMs: 1000 });
+  await new Promise((r) => setTimeout(r, 100));
+  const r = await sync(b, U, '--from', 'lab-a');
+  release();
+  await holder;
+  t.is(r.code, 1);
+  const rec = readFetchRecord(b.config.stateDir, U);
+  t.is(rec?.status, 'failed');
+  t.regex(rec?.lastError ?? '', /lock/);
+  t.is(rec?.pid, undefined);
+  t.is((await sync(b, U)).code, 0, 'and the next sync completes it');
 });
