@@ -274,6 +274,8 @@ interface Counters {
   skippedShared: number;
   /** Leading bytes of fetched segments this store held already (shared file sealed by both hosts). */
   trimmed: number;
+  /** Segments dealt with in this run (imported, or not needed here): the poll does not redo them. */
+  settled: Set<string>;
 }
 
 /**
@@ -359,12 +361,16 @@ async function fetchMissing(
   const errors: string[] = [];
   const have = localIds(config, uuid);
   for (const seg of planFetch(listing, have)) {
+    const id = originId(seg.sidecar, seg.key, seg.host, seg.sha256);
+    if (c.settled.has(id)) continue;
     if (sameBytesHere(config, seg)) {
       c.skippedShared++;
+      c.settled.add(id);
       continue;
     }
     try {
       await fetchSegment(config, uuid, peer, seg, c);
+      c.settled.add(id);
     } catch (e) {
       errors.push(`${seg.key}: ${(e as Error).message}`);
       if (e instanceof TransportError && e.unreachable) break;
@@ -476,7 +482,7 @@ async function fetchLockedInner(
   rec.lastAttempt = new Date().toISOString();
   const save = () => writeFetchRecord(config.stateDir, rec);
   save();
-  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0, trimmed: 0 };
+  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0, trimmed: 0, settled: new Set() };
   const sources = rec.candidates.filter((h) => h !== config.hostName);
   const shared = sources.filter((h) => sharedWith(config, uuid, h));
   if (shared.length) {
