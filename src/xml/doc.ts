@@ -127,10 +127,21 @@ function screen(src: string): void {
     const textEnd = lt < 0 ? n : lt;
     if (textEnd > i) decodeEntities(src.slice(i, textEnd), src, i);
     if (lt < 0) break;
-    if (src.startsWith('<!--', lt)) i = expectEnd(lt + 4, '-->', 'comment');
-    else if (src.startsWith('<![CDATA[', lt)) i = expectEnd(lt + 9, ']]>', 'CDATA section');
-    else if (src.startsWith('<?', lt)) i = expectEnd(lt + 2, '?>', 'processing instruction');
-    else if (src.startsWith('<!', lt)) {
+    if (src.startsWith('<!--', lt)) {
+      i = expectEnd(lt + 4, '-->', 'comment');
+      // libxml2 (libvirt's parser) refuses "--" inside a comment: so must we, or libvirt fails the migration.
+      if (src.slice(lt + 4, i - 3).includes('--') || src[i - 4] === '-')
+        throw new XmlRewriteError(`"--" inside a comment at ${lineCol(src, lt)}`);
+    } else if (src.startsWith('<![CDATA[', lt)) i = expectEnd(lt + 9, ']]>', 'CDATA section');
+    else if (src.startsWith('<?', lt)) {
+      // The XML declaration (and any PI target "xml") may only open the document.
+      if (
+        /^<\?[Xx][Mm][Ll](?=[\s?])/.test(src.slice(lt, lt + 6)) &&
+        src.slice(0, lt).replace(/^\ufeff/, '') !== ''
+      )
+        throw new XmlRewriteError(`XML declaration not at the start of the document (${lineCol(src, lt)})`);
+      i = expectEnd(lt + 2, '?>', 'processing instruction');
+    } else if (src.startsWith('<!', lt)) {
       const word = /^<!([A-Za-z]*)/.exec(src.slice(lt, lt + 20))?.[1] ?? '';
       throw new XmlRewriteError(
         `${word ? `<!${word}>` : 'markup declaration'} at ${lineCol(src, lt)} is not accepted: domain XML has no DTD (entity declarations are refused)`,
