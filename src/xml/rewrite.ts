@@ -221,7 +221,8 @@ function chardevEdits(doc: DomainDocument, plan: Plan): Edit[] {
   const removals = new Map(plan.removeSources ? node.sources.map((s) => [s, removeElement(src, s)]) : []);
   for (const r of removals.values()) edits.push(r);
   if (plan.stripLog && node.log) {
-    edits.push(removeElement(src, node.log));
+    // Every <log>, not only the first: one pass must leave nothing for a second one (idempotence).
+    for (const l of el.children.filter((c) => c.name === 'log')) edits.push(removeElement(src, l));
     return edits;
   }
   if (plan.log === undefined) return edits;
