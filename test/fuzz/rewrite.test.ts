@@ -142,6 +142,8 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
     }
   });
 
+  const phase = (what: string) => process.env.FUZZ_DEBUG && console.error(what, Math.round(performance.now()));
+  phase('rewrites done');
   // Well-formedness of every output, by libxml2 (what libvirt parses with).
   const malformed = xmllintBatch(
     outFiles.map((o) => o.file),
@@ -149,6 +151,7 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
   );
   for (const o of outFiles)
     if (malformed.has(o.file)) failures.push(`${o.label}: malformed output:\n${malformed.get(o.file)}`);
+  phase('xmllint done');
   // Schema: inputs libvirt's schema accepts must stay accepted.
   const wellFormed = outFiles.filter((o) => !malformed.has(o.file));
   const invalidIn = xmllintBatch(
@@ -163,6 +166,7 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
   for (const o of validIn)
     if (invalidOut.has(o.file))
       failures.push(`${o.label}: schema-valid input, invalid output:\n${invalidOut.get(o.file)}`);
+  phase('relaxng done');
   // The batch above uses libvirt's schema through xmllint; confirm on a sample with virt-xml-validate itself.
   const sample = validIn
     .filter((_, i) => i % Math.max(1, Math.floor(validIn.length / 20)) === 0)
