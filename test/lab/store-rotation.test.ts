@@ -108,6 +108,7 @@ test.serial('after several rotations show is complete up to the cap; -c 102400 i
       ['-t', String(a.pid), '-m', '-u', '--wd=/', '--', process.execPath, CLI_JS, 'show', g.name],
       {
         encoding: 'buffer',
+        stripFinalNewline: false,
         reject: false,
       },
     );
@@ -141,7 +142,7 @@ test.serial('after several rotations show is complete up to the cap; -c 102400 i
         '102400',
         g.name,
       ],
-      { encoding: 'buffer', reject: false },
+      { encoding: 'buffer', stripFinalNewline: false, reject: false },
     );
     t.is(tail.exitCode, 0);
     const got = Buffer.from(tail.stdout);
