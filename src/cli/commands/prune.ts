@@ -46,7 +46,7 @@ export const pruneCommand: Command = {
     const now = new Date();
     for (const uuid of uuids) {
       try {
-        const r = await withStore(config, uuid, (store) => applyDomainRetention(store, now, dryRun));
+        const r = await withStore(config, uuid, (store) => applyDomainRetention(store, now, { dryRun }));
         for (const c of r.compressed) out(`${uuid} compressed ${c.key} (saved ${c.saved} bytes)`);
         for (const d of r.deleted) out(`${uuid} ${verb} ${d.key} (${d.bytes} bytes, ${d.why})`);
         if (r.overCap !== undefined)
