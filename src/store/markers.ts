@@ -45,7 +45,8 @@ export class MarkerScanner {
       const nl = chunk.indexOf(10, from);
       const end = nl < 0 ? chunk.length : nl + 1;
       // Markers start with '-': any other line is only counted (the common case, kept cheap).
-      if (this.carryOn && this.carryLen === 0 && from < chunk.length && chunk[from] !== 45) this.carryOn = false;
+      if (this.carryOn && this.carryLen === 0 && from < chunk.length && chunk[from] !== 45)
+        this.carryOn = false;
       if (this.carryOn) {
         const piece = chunk.subarray(from, end);
         if (this.carryLen + piece.length > MAX_MARKER_BYTES) {
