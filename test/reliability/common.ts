@@ -1,6 +1,6 @@
 // Shared by the sandboxed reliability tests: a domain with a truncating file serial inside an
 // allowed root, and sequence-guest lines written the way QEMU would write them.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { domain } from '../fuzz/generate.js';
 import type { Sandbox } from '../security/sandbox.js';
@@ -26,7 +26,17 @@ export function fileSerialDomain(name: string, uuid: string, serialPath: string)
 export function qemuStart(sb: Sandbox, insidePath: string, boot: string, count: number): void {
   const p = sb.host(insidePath);
   mkdirSync(path.dirname(p), { recursive: true });
-  writeFileSync(p, seqLines(boot, 0, count));
+  // O_NOFOLLOW: a test that swaps symlinks in must not write through them itself.
+  const fd = openSync(
+    p,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    writeFileSync(fd, seqLines(boot, 0, count));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function guestPrints(

@@ -130,6 +130,8 @@ const inside = (root: string, p: string) => {
 
 /** What Node, the dynamic loader and the sh launcher read on any run. */
 export const SYSTEM_READABLE = [
+  // virtlogd's rotation settings (max_size, max_backups): the store reads them to name backups.
+  '/etc/libvirt/virtlogd.conf',
   '/etc/ld.so.cache',
   '/etc/ld.so.preload',
   '/etc/ssl/openssl.cnf',
