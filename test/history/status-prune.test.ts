@@ -1,0 +1,79 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { listSegments } from '../../src/store/segments.js';
+import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
+
+async function cli(env: NodeJS.ProcessEnv, args: string[]) {
+  let out = '';
+  let err = '';
+  const stdin = new PassThrough();
+  stdin.end();
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
+  const code = await main(args, {
+    stdin,
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    env,
+  });
+  return { code, out, err };
+}
+
+test('status reports capture mode, bytes, boots and the last problem', async (t) => {
+  const { config, env } = hookEnv();
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  const xml = domainXml(
+    `<serial type='file'><source path='${path}'/><target port='0'/></serial>
+     <serial type='file'><source path='/etc/passwd'/><target port='1'/></serial>`,
+  );
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.mkdirSync(join(path, '..'), { recursive: true });
+  fs.writeFileSync(path, 'boot one\n');
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const r = await cli(env, ['status', '--json', 'guest1']);
+  t.is(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  t.is(s.uuid, UUID);
+  t.is(s.hosts[0].mode, 'degraded');
+  t.regex(s.hosts[0].why.join(' '), /outside the allowed roots/);
+  t.is(s.segments, 1);
+  t.is(s.boots, 1);
+  t.regex(s.lastProblem.problems.join(' '), /\/etc\/passwd/);
+  const text = await cli(env, ['status']);
+  t.regex(text.out, /guest1 11111111-2222-3333-4444-555555555555/);
+  t.is((await cli(env, ['status', 'nope'])).code, 3);
+});
+
+test('prune --dry-run changes nothing; prune applies the cap', async (t) => {
+  const { config, env } = hookEnv({ compressMinBytes: -1 });
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  const xml = domainXml(`<serial type='file'><source path='${path}'/><target port='0'/></serial>`);
+  fs.mkdirSync(join(path, '..'), { recursive: true });
+  for (let i = 0; i < 5; i++) {
+    await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+    fs.writeFileSync(path, `boot ${i} `.padEnd(4000, 'x') + '\n');
+    await new Promise((r) => setTimeout(r, 15));
+  }
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(listSegments(config, UUID).length, 5);
+  const conf = env.VIRT_CONSOLELOG_CONFIG as string;
+  fs.appendFileSync(conf, 'domain_cap_bytes = 12000\n');
+  const dry = await cli(env, ['prune', '--dry-run', 'guest1']);
+  t.is(dry.code, 0, dry.err);
+  t.regex(dry.out, /would prune 000000-00000001-hosta/);
+  t.is(listSegments(config, UUID).length, 5);
+  const real = await cli(env, ['prune', '--all']);
+  t.is(real.code, 0, real.err);
+  const left = listSegments(config, UUID);
+  t.true(left.length < 5 && left.length > 0);
+  t.is(left.at(-1)?.key, '000000-00000005-hosta', 'the newest stays');
+  t.is((await cli(env, ['prune'])).code, 2);
+});

@@ -1,0 +1,104 @@
+import test from 'ava';
+import { capturedSource, decidePrepare } from '../../src/lifecycle/decide-prepare.js';
+import { decideStop } from '../../src/lifecycle/decide-stop.js';
+import { emptyDomainState, withHost } from '../../src/store/domain-state.js';
+import type { ChardevInfo } from '../../src/xml/chardevs.js';
+
+const boot = { id: 'b1', host: 'h', at: '2026-01-01T00:00:00.000Z' };
+const dev = (over: Partial<ChardevInfo>): ChardevInfo => ({
+  device: 'serial0',
+  element: 'serial',
+  type: 'pty',
+  isSerialAlias: false,
+  ...over,
+});
+
+test('captured source: <log> first, then a file backend; aliases and plain pty none', (t) => {
+  t.deepEqual(capturedSource(dev({ logFile: '/l', logAppend: true })), {
+    path: '/l',
+    kind: 'log',
+    truncating: false,
+  });
+  t.deepEqual(capturedSource(dev({ logFile: '/l' })), { path: '/l', kind: 'log', truncating: true });
+  t.deepEqual(capturedSource(dev({ type: 'file', sourcePath: '/f' })), {
+    path: '/f',
+    kind: 'file',
+    truncating: true,
+  });
+  t.deepEqual(capturedSource(dev({ type: 'file', sourcePath: '/f', sourceAppend: true })), {
+    path: '/f',
+    kind: 'file',
+    truncating: false,
+  });
+  t.is(capturedSource(dev({})), undefined);
+  t.is(
+    capturedSource(dev({ element: 'console', device: 'console0', isSerialAlias: true, logFile: '/l' })),
+    undefined,
+  );
+});
+
+test('prepare: truncating sources are sealed, append logs get a marker, generation is max-ed', (t) => {
+  const state = { ...emptyDomainState('u'), maxGeneration: 3 };
+  const plan = decidePrepare({
+    host: 'h',
+    chardevs: [
+      dev({ type: 'file', sourcePath: '/f' }),
+      dev({ device: 'console1', element: 'console', logFile: '/c', logAppend: true }),
+    ],
+    metadata: { generation: 1 },
+    state,
+    boot,
+  });
+  t.is(plan.generation, 3);
+  t.deepEqual(
+    plan.seal.map((s) => [s.device, s.reason, s.truncateNext]),
+    [['serial0', 'restart', true]],
+  );
+  t.deepEqual(plan.markers, [{ device: 'console1', path: '/c' }]);
+  t.is(plan.devices.serial0?.boot, boot);
+});
+
+test('prepare: a source the XML no longer uses is sealed first; unparsed XML seals all known', (t) => {
+  let state = emptyDomainState('u');
+  state = withHost(state, 'h', {
+    generation: 0,
+    devices: { serial0: { path: '/old', kind: 'file', truncating: true, boot } },
+  });
+  const plan = decidePrepare({
+    host: 'h',
+    chardevs: [dev({ logFile: '/new', logAppend: true })],
+    metadata: {},
+    state,
+    boot: { ...boot, id: 'b2' },
+  });
+  t.deepEqual(
+    plan.seal.map((s) => [s.path, s.reason, s.boot?.id]),
+    [['/old', 'source-changed', 'b1']],
+  );
+  const unparsed = decidePrepare({ host: 'h', chardevs: undefined, metadata: {}, state, boot });
+  t.deepEqual(
+    unparsed.seal.map((s) => [s.path, s.reason, s.truncateNext]),
+    [['/old', 'unparsed-xml', true]],
+  );
+});
+
+test('stop: libvirt reason when given, else inferred from a newer generation elsewhere', (t) => {
+  let state = withHost(emptyDomainState('u'), 'a', { generation: 1, devices: {} });
+  t.deepEqual(decideStop('release', 'destroyed', state, 'a'), {
+    reason: 'destroyed',
+    inferred: false,
+    seal: true,
+    retention: true,
+  });
+  t.is(decideStop('release', 'from snapshot', state, 'a').reason, 'from-snapshot');
+  t.is(decideStop('release', '-', state, 'a').reason, 'unknown');
+  t.is(decideStop('stopped', '-', state, 'a').reason, 'stop');
+  t.false(decideStop('stopped', '-', state, 'a').retention);
+  state = withHost(state, 'b', { generation: 2, devices: {} });
+  t.deepEqual(decideStop('release', '-', state, 'a'), {
+    reason: 'migrated',
+    inferred: true,
+    seal: true,
+    retention: true,
+  });
+});
