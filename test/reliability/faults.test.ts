@@ -1,0 +1,259 @@
+// Fault matrix on one lab host (real libvirtd, virtlogd, QEMU, the installed hook) with the sequence
+// guest on a truncating `type='file'` serial (so only sealing at stop/prepare keeps a boot). For
+// each fault: inject, restart the guest (destroy + start: stopped, release, prepare run under the
+// fault), check the guest runs, clear. At the end: every segment sealed before a fault is still
+// there byte for byte, `show` has no duplicate, gap inside a boot or reordering, and the boots
+// lost (if any) are counted. `status` must name the last problem.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { recordFigures } from '../fuzz/record.js';
+import { checkHistory, summarise } from '../lab/checker.js';
+import { createGuest, type Guest } from '../lab/guest.js';
+import { lazyLab, type LabHost } from '../lab/harness.js';
+import * as s from '../lab/scenario.js';
+import { dropTornLinesBeforeSeparators } from '../lab/store-common.js';
+
+const STORE = '/var/log/libvirt/consolelog';
+const CONFIG = 'host_name = "lab-a"\nauto_enable = 0\nlock_wait_ms = 1500\nlock_stale_ms = 60000\n';
+const lab = lazyLab({ hosts: ['lab-a'], config: CONFIG });
+test.after.always(() => lab.stop());
+
+interface Fault {
+  name: string;
+  /** Breaks something; returns how to repair it. */
+  inject(a: LabHost, g: Guest): Promise<() => Promise<void>>;
+  /** Whether sealing can work under this fault (else the boot before the restart may be lost). */
+  sealable: boolean;
+}
+
+const domainDirOf = (a: LabHost, g: Guest) => a.outside(`${STORE}/${g.uuid}`);
+
+async function sh(a: LabHost, argv: string[]): Promise<string> {
+  const r = await a.exec(argv);
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+  return String(r.stdout);
+}
+
+const FAULTS: Fault[] = [
+  {
+    name: 'config invalid',
+    sealable: true,
+    async inject(a) {
+      a.writeConfig(CONFIG + 'log_root = relative/path\nlock_wait_ms = "soon"\n%%% garbage line\n');
+      return async () => a.writeConfig(CONFIG);
+    },
+  },
+  {
+    name: 'config unreadable (a folder)',
+    sealable: true,
+    async inject(a) {
+      const p = a.outside('/etc/virt-consolelog/virt-consolelog.conf');
+      rmSync(p);
+      mkdirSync(p);
+      return async () => {
+        rmSync(p, { recursive: true });
+        a.writeConfig(CONFIG);
+      };
+    },
+  },
+  {
+    // A corrupt sidecar: test/reliability/state.test.ts (known failure: it hides its segment from show).
+    name: 'state files corrupt (domain.json, sealed.json)',
+    sealable: true,
+    async inject(a, g) {
+      const d = domainDirOf(a, g);
+      for (const f of ['domain.json', 'sealed.json'])
+        if (existsSync(join(d, f))) writeFileSync(join(d, f), '{"truncated": ');
+      return async () => undefined;
+    },
+  },
+  {
+    name: 'stale lock of a dead process',
+    sealable: true,
+    async inject(a, g) {
+      const d = domainDirOf(a, g);
+      mkdirSync(join(d, '.lock'), { recursive: true });
+      writeFileSync(
+        join(d, '.lock.owner'),
+        JSON.stringify({ host: 'lab-a', pid: 999_999, at: Date.now() - 3_600_000 }),
+      );
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(join(d, '.lock'), old, old);
+      return async () => undefined;
+    },
+  },
+  {
+    name: 'live lock of a hung process (bounded wait, fail open)',
+    sealable: false,
+    async inject(a, g) {
+      const d = domainDirOf(a, g);
+      const holder = a.exec(['sleep', '600']);
+      await s.sleep(200);
+      const pid = holder.pid as number;
+      process.kill(pid, 'SIGSTOP');
+      mkdirSync(join(d, '.lock'), { recursive: true });
+      writeFileSync(join(d, '.lock.owner'), JSON.stringify({ host: 'lab-a', pid, at: Date.now() }));
+      return async () => {
+        rmSync(join(d, '.lock'), { recursive: true, force: true });
+        rmSync(join(d, '.lock.owner'), { force: true });
+        process.kill(pid, 'SIGKILL');
+        process.kill(pid, 'SIGCONT');
+        await holder.catch(() => undefined);
+      };
+    },
+  },
+  {
+    name: 'store read-only',
+    sealable: false,
+    async inject(a) {
+      await sh(a, ['mount', '--bind', STORE, STORE]);
+      await sh(a, ['mount', '-o', 'remount,bind,ro', STORE]);
+      return async () => void (await sh(a, ['umount', STORE]));
+    },
+  },
+  {
+    name: 'store full (ENOSPC: a full 256 KiB tmpfs over the archive)',
+    sealable: false,
+    async inject(a, g) {
+      const archive = `${STORE}/${g.uuid}/archive`;
+      await sh(a, ['mount', '-t', 'tmpfs', '-o', 'size=256k,mode=0750', 'vcl-full', archive]);
+      await a.exec(['dd', 'if=/dev/zero', `of=${archive}/filler`, 'bs=4k', 'count=1000']);
+      return async () => void (await sh(a, ['umount', archive]));
+    },
+  },
+  {
+    name: 'virtlogd re-exec (SIGUSR1) mid-life',
+    sealable: true,
+    async inject(a) {
+      await a.reexecVirtlogd();
+      return async () => undefined;
+    },
+  },
+  {
+    name: 'libvirtd restart mid-life (reconnect)',
+    sealable: true,
+    async inject(a) {
+      await a.restartLibvirtd();
+      return async () => undefined;
+    },
+  },
+];
+
+function segments(a: LabHost, g: Guest): Map<string, string> {
+  const dir = join(domainDirOf(a, g), 'archive');
+  const out = new Map<string, string>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir).filter((f) => /\.seg(\.gz)?$/.test(f)))
+    out.set(
+      f,
+      createHash('sha256')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex'),
+    );
+  return out;
+}
+
+test.serial(
+  'lab: fault matrix: guests keep running, no sealed byte lost or duplicated, status names the problem',
+  async (t) => {
+    t.timeout(600_000);
+    const l = await lab.get();
+    const a = l.host('lab-a');
+    const g = await createGuest(l, { name: 'faults', serial: 'file' });
+    await s.defineAndStart(a, g);
+    const read = () => s.readInside(a, g.serialPath as string);
+    const tokens: { boot: string; last: number; sealable: boolean; fault: string }[] = [];
+    const failedOps: string[] = [];
+    const sealedBefore = new Map<string, string>();
+    const statusSeen: Record<string, string> = {};
+
+    const cycle = async (label: string, sealable: boolean) => {
+      const r = await s.waitForSeq(read, { minLast: 20 });
+      const newest = r.boots.at(-1) as { boot: string; last: number };
+      tokens.push({ boot: newest.boot, last: newest.last, sealable, fault: label });
+      const d = await a.virshResult('destroy', g.name);
+      if (d.exitCode !== 0) failedOps.push(`${label}: destroy: ${d.stderr}`);
+      const st = await a.virshResult('start', g.name);
+      if (st.exitCode !== 0) failedOps.push(`${label}: start: ${st.stderr}`);
+      if ((await s.domState(a, g.name)) !== 'running')
+        failedOps.push(`${label}: guest not running after start`);
+    };
+
+    await cycle('baseline', true);
+    for (const f of FAULTS) {
+      for (const [k, v] of segments(a, g)) sealedBefore.set(k, v);
+      const repair = await f.inject(a, g);
+      try {
+        if (f.name.includes('mid-life')) {
+          // Daemon faults hit a running guest: it must survive them (reconnect must never fail).
+          if ((await s.domState(a, g.name)) !== 'running') failedOps.push(`${f.name}: guest died`);
+        }
+        await cycle(f.name, f.sealable);
+        const status = await a.cli('status', '--json', g.name);
+        if (status.exitCode !== 0)
+          failedOps.push(`${f.name}: status exit ${status.exitCode}: ${status.stderr}`);
+        else {
+          const last = (JSON.parse(status.stdout) as { lastProblem?: { problems: string[] } | null })
+            .lastProblem;
+          statusSeen[f.name] = last ? last.problems.join('; ').slice(0, 300) : '(none)';
+        }
+      } finally {
+        await repair();
+      }
+    }
+    await cycle('after all faults', true);
+    await s.waitForSeq(read, { minLast: 20 });
+    await s.destroy(a, g.name);
+
+    // Every segment sealed before a fault is still there, unchanged.
+    const now = segments(a, g);
+    const lostSegments = [...sealedBefore].filter(([k, v]) => now.get(k) !== v).map(([k]) => k);
+    const shown = await a.cli('show', g.name);
+    const { text } = dropTornLinesBeforeSeparators(String(shown.stdout) + '\n');
+    const report = checkHistory(text);
+    const shownBoots = new Set(report.boots.map((b) => b.boot));
+    const lostBoots = tokens.filter((k) => !shownBoots.has(k.boot));
+    const doctor = await a.cli('doctor', '--no-peers');
+    for (const [k, v] of Object.entries(statusSeen)) t.log(`status after "${k}": ${v}`);
+    t.log(summarise(report));
+    t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
+    recordFigures('faults-lab', {
+      faults: FAULTS.length,
+      guestOpsFailed: failedOps.length,
+      sealedSegmentsLost: lostSegments.length,
+      duplicates: report.totals.duplicates,
+      boots: tokens.length,
+      bootsLost: lostBoots.length,
+      linesLostInLostBoots: lostBoots.reduce((n, b) => n + b.last + 1, 0),
+      lostBootsUnderFaultsThatPreventSealing: lostBoots.filter((b) => !b.sealable).length,
+      status: statusSeen,
+      doctorExit: doctor.exitCode,
+    });
+
+    t.deepEqual(failedOps, [], 'every guest operation succeeded under every fault');
+    t.deepEqual(lostSegments, [], 'no sealed segment lost or changed');
+    t.is(shown.exitCode, 0, String(shown.stderr));
+    t.is(report.totals.duplicates, 0, 'no duplicate line');
+    t.is(report.totals.reorderings, 0, 'no reordering');
+    t.deepEqual(report.malformed, [], 'no torn line');
+    t.deepEqual(
+      lostBoots.filter((b) => b.sealable).map((b) => b.boot),
+      [],
+      'no boot lost under a fault that leaves sealing possible',
+    );
+    for (const f of FAULTS.filter((f) => !f.name.includes('mid-life') && !f.name.startsWith('stale')))
+      t.not(statusSeen[f.name], '(none)', `status names a problem after "${f.name}"`);
+    chmodSync(a.outside(STORE), 0o750);
+  },
+);
