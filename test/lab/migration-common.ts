@@ -101,6 +101,7 @@ export async function hopSequence(
   }
   await s.start(a, g.name);
   await printFor();
+  let boots = 1;
   const hop = async (from: LabHost, to: LabHost) => {
     const started = Date.now();
     await s.migrate(from, to, g.name, lab, { persistent: true, undefineSource: true });
@@ -110,11 +111,14 @@ export async function hopSequence(
     if (opts.waitEachFetch ?? true) {
       const r = await waitFetch(to, g.uuid, ['complete', 'nothing']);
       t.log(`  fetch on ${to.name}: ${r.status}, ${r.segmentsFetched} segments`);
+      // Every hop on its own: the destination has the whole history so far.
+      await assertCompleteHistory(t, to, g, boots);
     }
   };
   const restart = async (h: LabHost) => {
     await s.destroy(h, g.name);
     await s.start(h, g.name);
+    boots++;
     await printFor();
   };
   await hop(a, b);
