@@ -135,6 +135,12 @@ export class Sandbox {
     });
   }
 
+  /** pid of the process holding the namespace (nsenter --mount=/proc/PID/ns/mnt enters it). */
+  get pid(): number {
+    if (!this.keeper?.pid) throw new Error('sandbox not running');
+    return this.keeper.pid;
+  }
+
   /** Host path of something the hook sees at `inside` (only for the mapped folders). */
   host(inside: string): string {
     const map: [string, string][] = [
