@@ -10,7 +10,7 @@ import { hasDangerousDeclarations, libvirtValid, wellFormed } from './xmlcheck.j
 import { filesMoreOpenThan, INSIDE, Sandbox, snapshotTree } from '../security/sandbox.js';
 import { describe as describeAccess, parseTrace, violations, type Policy } from '../security/trace.js';
 
-const MUTATIONS = Number(process.env.FUZZ_HOOK_MUTATIONS ?? 40);
+const MUTATIONS = Number(process.env.FUZZ_HOOK_MUTATIONS ?? 30);
 const HOOK_TIMEOUT_MS = 20_000;
 // Store events get the path and name attacks; the filter gets everything.
 const STORE_EVENTS: [string, string, string][] = [
@@ -34,8 +34,7 @@ test('hook: hostile XML never crashes, hangs, emits bad XML or touches paths out
   const runs: { c: FuzzCase; event: [string, string, string] }[] = [];
   for (const c of cases) {
     runs.push({ c, event: ['migrate', 'begin', '-'] });
-    if (/^(path|name|uuid|xxe|billion|js-name)-/.test(c.name))
-      for (const e of STORE_EVENTS) runs.push({ c, event: e });
+    if (/^(path|name|uuid)-/.test(c.name)) for (const e of STORE_EVENTS) runs.push({ c, event: e });
   }
   const policy: Policy = {
     writable: [INSIDE.store, INSIDE.state],

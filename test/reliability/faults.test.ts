@@ -6,16 +6,7 @@
 // lost (if any) are counted. `status` must name the last problem.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordFigures } from '../fuzz/record.js';
 import { checkHistory, summarise } from '../lab/checker.js';
@@ -177,6 +168,7 @@ test.serial(
     const failedOps: string[] = [];
     const sealedBefore = new Map<string, string>();
     const statusSeen: Record<string, string> = {};
+    const doctorSeen: Record<string, string> = {};
 
     const cycle = async (label: string, sealable: boolean) => {
       const r = await s.waitForSeq(read, { minLast: 20 });
@@ -200,6 +192,21 @@ test.serial(
           if ((await s.domState(a, g.name)) !== 'running') failedOps.push(`${f.name}: guest died`);
         }
         await cycle(f.name, f.sealable);
+        const doc = await a.cli('doctor', '--json', '--no-peers');
+        try {
+          const checks = (
+            JSON.parse(String(doc.stdout)) as { checks: { name: string; status: string; message: string }[] }
+          ).checks;
+          doctorSeen[f.name] =
+            checks
+              .filter((c) => c.status !== 'ok' && c.status !== 'skip')
+              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 200))
+              .join('; ') || '(all ok)';
+        } catch {
+          failedOps.push(
+            `${f.name}: doctor --json printed no JSON (exit ${doc.exitCode}): ${String(doc.stderr).slice(0, 300)}`,
+          );
+        }
         const status = await a.cli('status', '--json', g.name);
         if (status.exitCode !== 0)
           failedOps.push(`${f.name}: status exit ${status.exitCode}: ${status.stderr}`);
@@ -226,6 +233,7 @@ test.serial(
     const lostBoots = tokens.filter((k) => !shownBoots.has(k.boot));
     const doctor = await a.cli('doctor', '--no-peers');
     for (const [k, v] of Object.entries(statusSeen)) t.log(`status after "${k}": ${v}`);
+    for (const [k, v] of Object.entries(doctorSeen)) t.log(`doctor during "${k}": ${v}`);
     t.log(summarise(report));
     t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
     recordFigures('faults-lab', {
@@ -238,6 +246,7 @@ test.serial(
       linesLostInLostBoots: lostBoots.reduce((n, b) => n + b.last + 1, 0),
       lostBootsUnderFaultsThatPreventSealing: lostBoots.filter((b) => !b.sealable).length,
       status: statusSeen,
+      doctor: doctorSeen,
       doctorExit: doctor.exitCode,
     });
 
@@ -254,6 +263,8 @@ test.serial(
     );
     for (const f of FAULTS.filter((f) => !f.name.includes('mid-life') && !f.name.startsWith('stale')))
       t.not(statusSeen[f.name], '(none)', `status names a problem after "${f.name}"`);
-    chmodSync(a.outside(STORE), 0o750);
+    for (const f of ['config invalid', 'config unreadable (a folder)'])
+      t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
+    t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
   },
 );
