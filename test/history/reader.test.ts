@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { Writable, PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { liveLogPath } from '../../src/store/layout.js';
+import { join } from 'node:path';
 import { readHistory } from '../../src/history/reader.js';
 import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
 
@@ -219,4 +220,41 @@ test('follow prints new output through a rotation and a new boot', async (t) => 
   await done;
   t.is(got, 'after follow 1\nlate write to the rotated file\nnew file after rotation\nnext boot\n');
   t.true(boots.includes('feedfacefeedface'));
+});
+
+test('follow on a truncating file serial: a restart rewrites the file, the new boot is printed', async (t) => {
+  const { config, env } = hookEnv();
+  const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+  const xml = domainXml(`<serial type='file'><source path='${path}'/><target port='0'/></serial>`);
+  fs.mkdirSync(join(path, '..'), { recursive: true });
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.writeFileSync(path, 'boot1 first\n');
+  const controller = new AbortController();
+  let got = '';
+  const boots: string[] = [];
+  const done = (async () => {
+    for await (const e of readHistory(config, 'guest1', {
+      lines: 1,
+      follow: true,
+      followPollMs: 20,
+      signal: controller.signal,
+    })) {
+      if (e.type === 'data') got += e.data.toString();
+      else boots.push(e.boot.id);
+    }
+  })();
+  const until = async (what: string) => {
+    for (let i = 0; i < 250 && !got.endsWith(what); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  await until('boot1 first\n');
+  fs.appendFileSync(path, 'boot1 more\n');
+  await until('boot1 more\n');
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml); // seals boot 1, records boot 2
+  await new Promise((r) => setTimeout(r, 60));
+  fs.writeFileSync(path, 'boot2 first line, longer than before\n'); // QEMU's O_TRUNC
+  await until('boot2 first line, longer than before\n');
+  controller.abort();
+  await done;
+  t.is(got, 'boot1 first\nboot1 more\nboot2 first line, longer than before\n');
+  t.is(boots.length, 2, 'the boot being followed, then the new one');
 });
