@@ -2,7 +2,8 @@
 // nothing = unchanged). Rewrite so every serial/console logs in append mode (src/xml/rewrite.ts).
 import { getHostFacts } from '../host/facts.js';
 import { XmlRewriteError, rewriteDomainXml } from '../xml/rewrite.js';
-import { startHistoryFetch } from '../transfer/start.js';
+import { markIncomingMigration, startHistoryFetch } from '../transfer/start.js';
+import { readDomainIdentity } from '../xml/chardevs.js';
 import type { HandlerResult, HookContext } from './context.js';
 
 export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
@@ -32,6 +33,9 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
     } catch (e) {
       ctx.report(`history fetch not started: ${(e as Error).message}`);
     }
+  } else {
+    // The restored guest continues its saved boot: prepare begin must not mark a new one.
+    markIncomingMigration(ctx.config, readDomainIdentity(result.xml).uuid, ctx.now());
   }
 
   return result.changed ? { xml: result.xml } : {};

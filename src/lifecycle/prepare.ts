@@ -12,8 +12,9 @@ import { normaliseUuid } from '../store/layout.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
-import { actionRoots, sealDevice, withStore } from '../store/seal.js';
+import { actionRoots, sealDeviceMakingRoom, withStore } from '../store/seal.js';
 import { resolveDomain } from '../store/find.js';
+import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 
 const C = fs.constants;
 
@@ -80,6 +81,9 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     }
   }
   const boot: BootRef = { id: newBootId(), host, at: now.toISOString() };
+  // An arriving live migration or a restore continues the running boot: a marker would cut its line.
+  const continuing = takeIncomingMigration(config, uuid, now);
+  if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
@@ -89,7 +93,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
       const degraded: string[] = [];
       for (const step of plan.seal) {
-        const out = sealDevice(
+        const out = sealDeviceMakingRoom(
           store,
           {
             host,
@@ -111,7 +115,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
       }
       const line = bootMarkerLine(boot.id, host, now);
-      for (const m of plan.markers) {
+      for (const m of continuing ? [] : plan.markers) {
         try {
           appendBootMarker(config, m.path, line);
         } catch (e) {
@@ -138,5 +142,16 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     if (e instanceof LockTimeoutError) ctx.report(`${e.message}: nothing sealed, start goes on`);
     else throw e;
   }
+  // An arriving migration has just started its own fetch job; any other start retries an owed one.
+  if (!continuing) retryOwedFetch(ctx, uuid);
   return {};
+}
+
+/** A history fetch that failed earlier is retried at the domain's next event (cheap when none is owed). */
+export function retryOwedFetch(ctx: HookContext, uuid: string): void {
+  try {
+    retryPendingFetch(ctx, uuid);
+  } catch (e) {
+    ctx.report(`history fetch retry not started: ${(e as Error).message}`);
+  }
 }

@@ -91,3 +91,31 @@ test('unparsable XML: the known sources are sealed anyway', async (t) => {
   t.is(r.code, 0);
   t.is(listSegments(config, UUID).length, 1);
 });
+
+test('a restore continues the saved boot: its prepare writes no marker, the next start does', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, 'seq=1 before save, cut mid-');
+  const restored = await hook(env, ['guest1', 'restore', 'begin', '-'], xml);
+  t.is(restored.code, 0);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, 'line after restore\n');
+  t.is(
+    fs
+      .readFileSync(live, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('--- virt-consolelog')).length,
+    1,
+  );
+  t.true(fs.readFileSync(live, 'utf8').includes('cut mid-line after restore\n'));
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(
+    fs
+      .readFileSync(live, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('--- virt-consolelog')).length,
+    2,
+  );
+});

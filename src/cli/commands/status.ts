@@ -9,6 +9,7 @@ import { readJournal } from '../../journal/journal.js';
 import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
 import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
+import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -42,6 +43,8 @@ export interface DomainStatus {
   lastProblem: { at: string; op: string; problems: string[] } | null;
   /** libvirt's view (src/definitions/state.ts): persistent definition / live XML captured, and why not. */
   definition?: { persistent: string; live: string; summary: string };
+  /** History fetch from a previous host (src/transfer/state.ts), when one was owed. */
+  fetch?: { status: string; summary: string };
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -137,6 +140,7 @@ export function formatStatus(s: DomainStatus): string {
   );
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
+  if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.join('; ')}`,
@@ -176,6 +180,8 @@ export const statusCommand: Command = {
     const all: DomainStatus[] = [];
     for (const t of targets) {
       const s = await domainStatus(config, t.uuid, t.state);
+      const fetch = readFetchRecord(config.stateDir, t.uuid);
+      if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),
