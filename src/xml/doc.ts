@@ -104,6 +104,9 @@ export function escapeAttr(value: string, quote: '"' | "'"): string {
   return quote === "'" ? s.replace(/'/g, '&apos;') : s.replace(/"/g, '&quot;');
 }
 
+const NAME_PART = '[\\p{L}_][\\p{L}\\p{N}\\p{Mn}\\p{Mc}_.\\-\\u00B7]*';
+const QNAME = new RegExp(`^${NAME_PART}(?::${NAME_PART})?$`, 'u');
+
 /**
  * Safety pass over the raw text before any parser sees it: no DOCTYPE or other markup
  * declaration (libvirt never emits one; entity expansion attacks live there), no "<" inside
@@ -117,6 +120,9 @@ function screen(src: string): void {
     );
   let i = 0;
   const n = src.length;
+  let prefixes: Set<string> | undefined;
+  const declared = () =>
+    (prefixes ??= new Set([...src.matchAll(/\sxmlns:([^\s=]+)\s*=/g)].map((m) => m[1] ?? '')));
   const expectEnd = (from: number, close: string, what: string): number => {
     const j = src.indexOf(close, from);
     if (j < 0) throw new XmlRewriteError(`${what} not closed (opened at ${lineCol(src, from)})`);
@@ -125,7 +131,12 @@ function screen(src: string): void {
   while (i < n) {
     const lt = src.indexOf('<', i);
     const textEnd = lt < 0 ? n : lt;
-    if (textEnd > i) decodeEntities(src.slice(i, textEnd), src, i);
+    if (textEnd > i) {
+      const text = src.slice(i, textEnd);
+      const cdataEnd = text.indexOf(']]>');
+      if (cdataEnd >= 0) throw new XmlRewriteError(`"]]>" in text at ${lineCol(src, i + cdataEnd)}`);
+      decodeEntities(text, src, i);
+    }
     if (lt < 0) break;
     if (src.startsWith('<!--', lt)) {
       i = expectEnd(lt + 4, '-->', 'comment');
@@ -149,6 +160,7 @@ function screen(src: string): void {
     } else {
       // A tag: skip quoted attribute values, refusing "<" and undefined entities inside them.
       let j = lt + 1;
+      let unquoted = '';
       for (;;) {
         if (j >= n) throw new XmlRewriteError(`tag not closed (opened at ${lineCol(src, lt)})`);
         const c = src[j];
@@ -166,7 +178,23 @@ function screen(src: string): void {
           break;
         } else if (c === '<') {
           throw new XmlRewriteError(`"<" inside a tag at ${lineCol(src, j)}`);
-        } else j++;
+        } else {
+          unquoted += c;
+          j++;
+        }
+      }
+      // Element and attribute names must be QNames (libxml2 refuses ":x", "x:", "a:b:c" as namespace errors).
+      const names = [
+        /^\/?([^\s/>=]*)/.exec(unquoted)?.[1] ?? '',
+        ...[...unquoted.matchAll(/([^\s=/]+)\s*=/g)].map((m) => m[1] ?? ''),
+      ];
+      for (const name of names) {
+        if (!QNAME.test(name))
+          throw new XmlRewriteError(`${JSON.stringify(name)} is not an XML name (${lineCol(src, lt)})`);
+        // A prefix declared nowhere in the document is a namespace error for libxml2 (scope is not checked here).
+        const prefix = name.includes(':') ? name.slice(0, name.indexOf(':')) : undefined;
+        if (prefix && prefix !== 'xml' && prefix !== 'xmlns' && !declared().has(prefix))
+          throw new XmlRewriteError(`namespace prefix "${prefix}" is not declared (${lineCol(src, lt)})`);
       }
       i = j;
     }
