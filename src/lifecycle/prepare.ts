@@ -111,9 +111,14 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.report(`${step.device}: ${out.skipped}`);
           degraded.push(`${step.device}: ${out.skipped}`);
         }
+        for (const k of out.pruned)
+          ctx.report(`disk full: pruned the oldest segment ${k} to seal ${step.device}`);
         for (const s of out.segments)
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
       }
+      // The running boot continues after a migration or restore: no new boot is recorded (the
+      // reader would otherwise put a separator where this host's part of the output begins).
+      if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
       const line = bootMarkerLine(boot.id, host, now);
       for (const m of continuing ? [] : plan.markers) {
         try {

@@ -52,6 +52,8 @@ async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<Hand
       }
       for (const out of sealHostLocked(store, host, plan.reason, now)) {
         if (out.refused) ctx.report(`${out.device}: ${out.skipped}`);
+        for (const k of out.pruned)
+          ctx.report(`disk full: pruned the oldest segment ${k} to seal ${out.device}`);
         for (const s of out.segments)
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${plan.reason})`);
       }

@@ -14,7 +14,14 @@ import { rotationSet } from './layout.js';
 import { withDomainLock, type LockInfo } from './lock.js';
 import { MarkerScanner, type BootMark } from './markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
-import { cleanArchive, newKey, publishSegment, type SegmentMeta } from './segments.js';
+import {
+  cleanArchive,
+  deleteSegment,
+  listArchive,
+  newKey,
+  publishSegment,
+  type SegmentMeta,
+} from './segments.js';
 import {
   ensureDomainDir,
   readDomainState,
@@ -377,10 +384,15 @@ export async function sealHost(
 }
 
 /** sealHost for a store already locked. */
-export function sealHostLocked(store: LockedStore, host: string, reason: string, now: Date): SealOutcome[] {
+export function sealHostLocked(
+  store: LockedStore,
+  host: string,
+  reason: string,
+  now: Date,
+): (SealOutcome & { pruned: string[] })[] {
   const h = hostState(store.domain, host);
   return Object.entries(h.devices).map(([device, d]) =>
-    sealDevice(
+    sealDeviceMakingRoom(
       store,
       {
         host,
@@ -429,4 +441,32 @@ export function unsealedBytes(store: LockedStore, host: string): number {
     }
   }
   return total;
+}
+
+/**
+ * sealDevice, and on a full disk (ENOSPC) deletes this domain's oldest segments (retention's
+ * order) until the unsealed bytes would fit, then tries once more. Returns the keys deleted.
+ */
+export function sealDeviceMakingRoom(
+  store: LockedStore,
+  req: SealRequest,
+  now: Date,
+): SealOutcome & { pruned: string[] } {
+  try {
+    return { ...sealDevice(store, req, now), pruned: [] };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    const need = unsealedBytes(store, req.host) + 64 * 1024;
+    const pruned: string[] = [];
+    let freed = 0;
+    for (const s of listArchive(store.archive)) {
+      if (freed >= need) break;
+      deleteSegment(store.archive, s.key);
+      freed += s.storedBytes + s.sidecarBytes;
+      pruned.push(s.key);
+    }
+    if (!pruned.length) throw e;
+    store.archive.fsync();
+    return { ...sealDevice(store, req, now), pruned };
+  }
 }
