@@ -141,6 +141,16 @@ const FAULTS: Fault[] = [
   },
 ];
 
+/** A strict prefix of a sequence line: the guest was killed while printing it. */
+function cutShort(line: string): boolean {
+  const template = 'seq=00000000 boot=00000000';
+  const l = line.replace(/\r$/, '');
+  return (
+    l.length < template.length &&
+    [...l].every((c, i) => (template[i] === '0' ? /[0-9a-f]/.test(c) : c === template[i]))
+  );
+}
+
 function segments(a: LabHost, g: Guest): Map<string, string> {
   const dir = join(domainDirOf(a, g), 'archive');
   const out = new Map<string, string>();
@@ -255,7 +265,13 @@ test.serial(
     t.is(shown.exitCode, 0, String(shown.stderr));
     t.is(report.totals.duplicates, 0, 'no duplicate line');
     t.is(report.totals.reorderings, 0, 'no reordering');
-    t.deepEqual(report.malformed, [], 'no torn line');
+    // destroy kills QEMU mid-line: a boot's last line may be cut short (a prefix of a sequence line).
+    // Anything else malformed would be a torn or interleaved write of ours.
+    t.deepEqual(
+      report.malformed.filter((l) => !cutShort(l)),
+      [],
+      'no torn line other than a boot cut short by destroy',
+    );
     t.deepEqual(
       lostBoots.filter((b) => b.sealable).map((b) => b.boot),
       [],
