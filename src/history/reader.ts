@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import { hostState, type DomainState, type DeviceState } from '../store/domain-state.js';
+import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
 import { segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
@@ -148,11 +148,12 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
         'no-device',
       );
     const live: LiveTail[] = [];
+    const known = knownMarkerIds(state);
     let followFrom: History['followFrom'];
     for (const [host, h] of Object.entries(state.hosts)) {
       const d = h.devices[chosen];
       if (!d) continue;
-      const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds);
+      const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds, known);
       const first = r.tails[0];
       const boot = d.boot;
       // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is
@@ -212,6 +213,7 @@ function liveTails(
   device: string,
   d: DeviceState,
   fds: Map<string, number>,
+  known: Set<string>,
 ): { tails: LiveTail[]; base?: { dev: number; ino: number; size: number } } {
   const opened = openParentSafely(config, d.path);
   if (!('dir' in opened)) return { tails: [] };
@@ -244,7 +246,7 @@ function liveTails(
         scan.feed(chunk);
         pos += chunk.length;
       }
-      const boots: BootMark[] = [...scan.marks];
+      const boots: BootMark[] = scan.marks.filter((m) => known.has(m.id));
       const isBase = file === opened.name;
       const bootAt0 = d.truncating && isBase && (rewritten || (start === 0 && !tracked));
       if (bootAt0 && d.boot && boots[0]?.offset !== start)

@@ -7,7 +7,7 @@ import { decidePrepare } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
 import type { Config } from '../config/schema.js';
-import { hostState, noteName, withHost, type BootRef } from '../store/domain-state.js';
+import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../store/domain-state.js';
 import { normaliseUuid } from '../store/layout.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { bootMarkerLine } from '../store/markers.js';
@@ -132,7 +132,11 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       if (!Object.keys(plan.devices).length)
         degraded.push('no serial or console is logged: sealed-only capture');
       let domain = noteName(store.domain, name, now);
+      const wrote = !continuing && plan.markers.length > 0;
       domain = withHost(domain, host, {
+        ...(prev.markers || wrote
+          ? { markers: [...(prev.markers ?? []), ...(wrote ? [boot.id] : [])].slice(-KNOWN_BOOTS) }
+          : {}),
         generation: plan.generation,
         devices: plan.devices,
         lastEvent: { kind: 'prepare', at: now.toISOString() },

@@ -26,6 +26,18 @@ export interface HostState {
   lastEvent?: { kind: string; at: string; reason?: string };
   /** Why capture is degraded on this host (paths refused, XML unparsable...), from the last event. */
   degraded?: string[];
+  /** Ids of the boot markers this host wrote, oldest first (the last KNOWN_BOOTS): a marker line is
+   * only a boot when its id is here, so a guest cannot forge one by printing the format. */
+  markers?: string[];
+}
+
+export const KNOWN_BOOTS = 2000;
+
+/** Every boot-marker id the plugin wrote for this domain, on any host. */
+export function knownMarkerIds(state: DomainState): Set<string> {
+  const ids = new Set<string>();
+  for (const h of Object.values(state.hosts)) for (const id of h.markers ?? []) ids.add(id);
+  return ids;
 }
 
 export interface DomainState {

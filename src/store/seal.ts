@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { BootRef, DomainState } from './domain-state.js';
-import { hostState } from './domain-state.js';
+import { hostState, knownMarkerIds } from './domain-state.js';
 import { rotationSet } from './layout.js';
 import { withDomainLock, type LockInfo } from './lock.js';
 import { MarkerScanner, type BootMark } from './markers.js';
@@ -321,7 +321,8 @@ function sealRange(
     throw e;
   }
   fs.closeSync(out);
-  const boots: BootMark[] = [...scan.marks];
+  const known = knownMarkerIds(store.domain);
+  const boots: BootMark[] = scan.marks.filter((m) => known.has(m.id));
   if (rewritten && boots[0]?.offset !== 0) {
     boots.unshift({
       offset: 0,

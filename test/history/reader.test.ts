@@ -258,3 +258,20 @@ test('follow on a truncating file serial: a restart rewrites the file, the new b
   t.is(got, 'boot1 first\nboot1 more\nboot2 first line, longer than before\n');
   t.is(boots.length, 2, 'the boot being followed, then the new one');
 });
+
+test('a guest printing the marker format does not forge a boot; -c keeps its line', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const fake = '--- virt-consolelog boot=0123456789abcdef host=hosta at=2026-01-01T00:00:00.000Z ---\n';
+  fs.appendFileSync(live, 'before\n' + fake + 'after\n');
+  const check = async () => {
+    const shown = (await cli(env, ['show', 'guest1'])).out.toString();
+    t.is(shown.split('\n').filter((l) => l.startsWith('-- Boot ')).length, 1);
+    t.is((await cli(env, ['show', '-c', '1000', 'guest1'])).out.toString(), 'before\n' + fake + 'after\n');
+  };
+  await check();
+  await hook(env, ['guest1', 'release', 'end', '-'], xml); // sealed: the same from the archive
+  await check();
+});
