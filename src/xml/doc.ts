@@ -268,8 +268,21 @@ function build(nodes: FxpNode[], src: string, parent: Element | undefined, out: 
   }
 }
 
+// One hook run parses the same text several times (host facts, rewrite, identity, metadata): documents
+// are never mutated (edits splice the source text), so the last few parsed are reused.
+const recent: DomainDocument[] = [];
+
 /** Parses domain XML: one `<domain>` root, no DTD; throws XmlRewriteError naming the problem. */
 export function parseDomainDocument(src: string): DomainDocument {
+  const seen = recent.find((d) => d.src === src);
+  if (seen) return seen;
+  const doc = parseUncached(src);
+  recent.unshift(doc);
+  recent.length = Math.min(recent.length, 4);
+  return doc;
+}
+
+function parseUncached(src: string): DomainDocument {
   if (typeof src !== 'string' || src.trim() === '')
     throw new XmlRewriteError('empty input: expected domain XML');
   screen(src);
