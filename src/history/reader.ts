@@ -9,7 +9,7 @@ import { resolveDomain } from '../store/find.js';
 import { segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, type BootMark } from '../store/markers.js';
-import { openParentSafely, openRotationSet } from '../store/seal.js';
+import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { openDomainDir, readSealState } from '../store/store.js';
@@ -68,17 +68,6 @@ export function knownDevices(state: DomainState, segments: readonly SegmentInfo[
   for (const s of segments) set.add(s.device);
   const rank = (d: string) => (d.startsWith('serial') ? 0 : d.startsWith('console') ? 1 : 2);
   return [...set].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b, 'en', { numeric: true }));
-}
-
-function readAt(fd: number, len: number, pos: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = fs.readSync(fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
 }
 
 /** Resolves a name or UUID to exactly one domain of the store. */

@@ -209,7 +209,8 @@ function identity(st: fs.Stats): FileIdentity {
   };
 }
 
-function readAt(fd: number, len: number, pos: number): Buffer {
+/** Up to `len` bytes at `pos` (fewer only at end of file); retries short reads. */
+export function readAt(fd: number, len: number, pos: number): Buffer {
   const buf = Buffer.alloc(len);
   let got = 0;
   while (got < len) {
