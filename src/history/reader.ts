@@ -10,7 +10,7 @@ import { segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, type BootMark } from '../store/markers.js';
 import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
-import { listArchive, type SegmentInfo } from '../store/segments.js';
+import { listArchive, openSegmentFile, type SegmentInfo } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { openDomainDir, readSealState } from '../store/store.js';
 import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
@@ -276,18 +276,9 @@ async function* pieceBytes(h: History, p: Piece, a: number, b: number): AsyncGen
     }
     return;
   }
-  const names = segmentFileNames(p.source.key);
   const archive = h.archive;
   if (!archive) throw new Error('no archive');
-  let fd: number;
-  let gz = false;
-  try {
-    fd = archive.open(names.plain, C.O_RDONLY);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fd = archive.open(names.gz, C.O_RDONLY);
-    gz = true;
-  }
+  const { fd, gz } = openSegmentFile(archive, p.source.key);
   if (!gz) {
     try {
       for (let pos = a; pos < b;) {

@@ -134,6 +134,17 @@ export function listSegments(config: Config, uuid: string): SegmentInfo[] {
   }
 }
 
+/** Opens a segment's file read-only: the plain one, else the gzip one it was compressed into. */
+export function openSegmentFile(archive: SafeDir, key: string): { fd: number; gz: boolean } {
+  const names = segmentFileNames(key);
+  try {
+    return { fd: archive.open(names.plain, C.O_RDONLY), gz: false };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return { fd: archive.open(names.gz, C.O_RDONLY), gz: true };
+  }
+}
+
 /**
  * A segment's plain content from byte `offset` as a stream (gzip segments are decompressed and
  * the first `offset` bytes skipped). Throws ENOENT if the segment is gone (pruned meanwhile).
@@ -142,16 +153,7 @@ export function openSegment(config: Config, uuid: string, key: string, offset = 
   const archive = openArchive(config, uuid);
   if (!archive) throw Object.assign(new Error(`no archive for ${uuid}`), { code: 'ENOENT' });
   try {
-    const names = segmentFileNames(key);
-    let fd: number;
-    let gz = false;
-    try {
-      fd = archive.open(names.plain, C.O_RDONLY);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      fd = archive.open(names.gz, C.O_RDONLY);
-      gz = true;
-    }
+    const { fd, gz } = openSegmentFile(archive, key);
     if (!gz) return fs.createReadStream('', { fd, start: offset, highWaterMark: 256 * 1024 });
     return fs
       .createReadStream('', { fd, highWaterMark: 256 * 1024 })
