@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import {
   ARCHIVE_NAME,
@@ -88,6 +88,55 @@ function parseMeta(text: string | undefined, key: string): SegmentMeta | undefin
   }
 }
 
+/**
+ * Metadata of a segment whose sidecar is unreadable, from its key and content: boots are left out
+ * (a marker counts only when the domain's state knows its id) and the device is the one of the
+ * host's previous segment (else serial0). Undefined if the content cannot be read either.
+ */
+function rebuildMeta(
+  archive: SafeDir,
+  key: string,
+  file: string,
+  gz: boolean,
+  st: fs.Stats,
+  device = 'serial0',
+): SegmentMeta | undefined {
+  const k = parseSegmentKey(key);
+  if (!k) return undefined;
+  let content: Buffer;
+  try {
+    const fd = archive.open(file, C.O_RDONLY);
+    try {
+      content = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (gz) content = gunzipSync(content);
+  } catch {
+    return undefined;
+  }
+  let lines = 0;
+  for (let i = content.indexOf(10); i >= 0; i = content.indexOf(10, i + 1)) lines++;
+  const time = st.mtime.toISOString();
+  return {
+    version: 1,
+    key,
+    host: k.host,
+    generation: k.generation,
+    seq: k.seq,
+    device,
+    reason: 'recovered',
+    origin: { host: k.host, path: '', dev: 0, ino: 0, start: 0, end: content.length },
+    plainBytes: content.length,
+    lines,
+    firstTime: time,
+    lastTime: time,
+    sha256: createHash('sha256').update(content).digest('hex'),
+    boots: [],
+    sealedAt: time,
+  };
+}
+
 /** Lists the visible segments of an opened archive, in history (key) order. */
 export function listArchive(archive: SafeDir): SegmentInfo[] {
   const files = new Map<string, { plain?: boolean; gz?: boolean; sidecar?: boolean }>();
@@ -103,12 +152,22 @@ export function listArchive(archive: SafeDir): SegmentInfo[] {
     const e = files.get(key);
     if (!e?.sidecar || !(e.plain || e.gz)) continue;
     const names = segmentFileNames(key);
-    const meta = parseMeta(archive.readText(names.sidecar), key);
-    if (!meta) continue;
     // Both exist only between compression's rename and its unlink: the plain one is complete too.
     const file = e.plain ? names.plain : names.gz;
     const st = archive.lstat(file);
     if (!st?.isFile()) continue;
+    // A sidecar that does not parse (disk corruption, a hand edit) must not hide sealed content.
+    const meta =
+      parseMeta(archive.readText(names.sidecar), key) ??
+      rebuildMeta(
+        archive,
+        key,
+        file,
+        !e.plain,
+        st,
+        [...out].reverse().find((o) => o.host === parseSegmentKey(key)?.host)?.device,
+      );
+    if (!meta) continue;
     out.push({
       ...meta,
       file,

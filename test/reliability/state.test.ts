@@ -44,10 +44,9 @@ test('corrupt domain.json and sealed.json: every boot once, complete', async (t)
   t.is(report.totals.missing, 0);
 });
 
-// Known failure (reported to the store owner): listArchive() skips a segment whose sidecar does
-// not parse, so `show` (and a peer's fetch) silently loses that sealed boot although its content
-// is intact on disk. Remove `.failing` when the reader rebuilds the metadata from the segment.
-test.failing('corrupt sidecar: its sealed segment stays visible to show', async (t) => {
+// listArchive() used to skip a segment whose sidecar does not parse: `show` (and a peer's fetch)
+// silently lost that sealed boot although its content was intact on disk.
+test('corrupt sidecar: its sealed segment stays visible to show', async (t) => {
   const { shown, report } = await sealedBoots((d) => {
     const sidecar = readdirSync(path.join(d, 'archive'))
       .filter((f) => f.endsWith('.json'))
