@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Config } from '../config/schema.js';
 import { domainDir, LOCK_NAME } from './layout.js';
+import { pidAlive } from '../util/pid.js';
 
 export class LockTimeoutError extends Error {
   override name = 'LockTimeoutError';
@@ -25,15 +26,6 @@ interface Owner {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readOwner(path: string): Owner | undefined {
   try {

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { HookContext } from '../lifecycle/context.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import type { RewriteResult } from '../xml/rewrite.js';
+import { pidAlive } from '../util/pid.js';
 import { sharedWith } from './fetch.js';
 import { readFetchRecord, recordPath, transferDir, writeFetchRecord, type FetchRecord } from './state.js';
 
@@ -140,15 +141,6 @@ export function retryPendingFetch(ctx: HookContext, uuid: string): boolean {
   const pid = spawnFetchJob(uuid, ctx.env, '--quiet');
   ctx.note(`history fetch retried (${rec.status}; job ${pid ?? '?'})`);
   return true;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** How long after `migrate begin` the destination's `prepare begin` still counts as that migration's. */
