@@ -1,6 +1,7 @@
 // The doctor's judgement (pure): facts gathered from the host in, one verdict per check out, each
 // failing or doubtful one with the command that fixes it.
 import { MIN_LIBVIRT, MIN_QEMU, versionAtLeast } from '../host/facts.js';
+import { formatBytes } from '../util/bytes.js';
 
 /** libvirt runs /etc/libvirt/hooks/qemu.d/ entries since 6.5.0 (LIBVIRT-FACTS.md). */
 export const MIN_LIBVIRT_QEMU_D = '6.5.0';
@@ -329,17 +330,6 @@ function peerChecks(f: DoctorFacts): Check[] {
         : 'check transport_command in the configuration';
     return { name: `peer:${p.name}`, status: 'fail' as const, message: p.problem, fix };
   });
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 /** Every check, in the order they are printed. */

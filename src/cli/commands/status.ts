@@ -10,6 +10,7 @@ import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
 import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
+import { formatBytes } from '../../util/bytes.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -112,17 +113,6 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
   };
 }
 
-function human(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i ? v.toFixed(1) : v} ${units[i]}`;
-}
-
 export function formatStatus(s: DomainStatus): string {
   const lines = [`${s.name ?? '(no name)'} ${s.uuid}`];
   if (s.names.length > 1) lines.push(`  names seen: ${s.names.join(', ')}`);
@@ -134,9 +124,9 @@ export function formatStatus(s: DomainStatus): string {
     for (const [d, v] of Object.entries(h.devices))
       lines.push(`    ${d}: ${v.kind} ${v.path}${v.truncating ? ' (truncating)' : ''}`);
   }
-  const cap = s.capBytes ? ` of cap ${human(s.capBytes)}` : '';
+  const cap = s.capBytes ? ` of cap ${formatBytes(s.capBytes)}` : '';
   lines.push(
-    `  disk: ${human(s.liveBytes + s.archivedBytes)}${cap} (live ${human(s.liveBytes)}, archive ${human(s.archivedBytes)} holding ${human(s.archivedPlainBytes)} in ${s.segments} segments)`,
+    `  disk: ${formatBytes(s.liveBytes + s.archivedBytes)}${cap} (live ${formatBytes(s.liveBytes)}, archive ${formatBytes(s.archivedBytes)} holding ${formatBytes(s.archivedPlainBytes)} in ${s.segments} segments)`,
   );
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
