@@ -262,18 +262,23 @@ function liveTails(
   return { tails: out, ...(base ? { base } : {}) };
 }
 
+/** Bytes [a, b) of an open uncompressed file in chunks; stops early at its end. */
+function* plainBytes(fd: number, a: number, b: number): Generator<Buffer> {
+  for (let pos = a; pos < b;) {
+    const chunk = readAt(fd, Math.min(CHUNK, b - pos), pos);
+    if (!chunk.length) return;
+    pos += chunk.length;
+    yield chunk;
+  }
+}
+
 /** Plain bytes [a, b) of one piece's source, in order. */
 async function* pieceBytes(h: History, p: Piece, a: number, b: number): AsyncGenerator<Buffer> {
   if (b <= a) return;
   if (p.source.kind === 'live') {
     const fd = h.fds.get(`${p.source.dev}:${p.source.ino}`);
     if (fd === undefined) throw new Error(`live file ${p.source.path} is not open`);
-    for (let pos = a; pos < b;) {
-      const chunk = readAt(fd, Math.min(CHUNK, b - pos), pos);
-      if (!chunk.length) return;
-      pos += chunk.length;
-      yield chunk;
-    }
+    yield* plainBytes(fd, a, b);
     return;
   }
   const archive = h.archive;
@@ -281,12 +286,7 @@ async function* pieceBytes(h: History, p: Piece, a: number, b: number): AsyncGen
   const { fd, gz } = openSegmentFile(archive, p.source.key);
   if (!gz) {
     try {
-      for (let pos = a; pos < b;) {
-        const chunk = readAt(fd, Math.min(CHUNK, b - pos), pos);
-        if (!chunk.length) return;
-        pos += chunk.length;
-        yield chunk;
-      }
+      yield* plainBytes(fd, a, b);
     } finally {
       fs.closeSync(fd);
     }
