@@ -83,15 +83,25 @@ function transient(domain: string, action: string): DomainResult {
   };
 }
 
-/** Enables one domain's persistent definition (a name or UUID). */
-export async function enableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
+/** Runs `change` on a persistent domain's inactive XML; transient domains and virsh errors become results. */
+async function changeDefinition(
+  domain: string,
+  action: 'enable' | 'disable',
+  opts: RunOptions,
+  change: (xml: string) => Promise<DomainResult>,
+): Promise<DomainResult> {
   try {
-    if (!(await isPersistent(domain, opts.virsh))) return transient(domain, 'enable');
+    if (!(await isPersistent(domain, opts.virsh))) return transient(domain, action);
     const xml = await dumpInactive(domain, opts.virsh);
-    return { ...(await enableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
+    return { ...(await change(xml)), uuid: readDomainIdentity(xml).uuid };
   } catch (e) {
     return failure(domain, e);
   }
+}
+
+/** Enables one domain's persistent definition (a name or UUID). */
+export async function enableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
+  return changeDefinition(domain, 'enable', opts, (xml) => enableXml(domain, xml, config, opts));
 }
 
 async function enableXml(
@@ -140,13 +150,7 @@ async function enableXml(
 }
 
 export async function disableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
-  try {
-    if (!(await isPersistent(domain, opts.virsh))) return transient(domain, 'disable');
-    const xml = await dumpInactive(domain, opts.virsh);
-    return { ...(await disableXml(domain, xml, config, opts)), uuid: readDomainIdentity(xml).uuid };
-  } catch (e) {
-    return failure(domain, e);
-  }
+  return changeDefinition(domain, 'disable', opts, (xml) => disableXml(domain, xml, config, opts));
 }
 
 async function disableXml(
