@@ -142,7 +142,8 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
     }
   });
 
-  const phase = (what: string) => process.env.FUZZ_DEBUG && console.error(what, Math.round(performance.now()));
+  const phase = (what: string) =>
+    process.env.FUZZ_DEBUG && console.error(what, Math.round(performance.now()));
   phase('rewrites done');
   // Well-formedness of every output, by libxml2 (what libvirt parses with).
   const malformed = xmllintBatch(
