@@ -33,7 +33,11 @@ function fallbackUuid(config: Config, xml: string, name: string): string | undef
  * Appends a boot marker line to an append-mode log, creating the file (config.logFileMode) and
  * its folders inside the allowed roots. Never follows a symlink.
  */
-export function appendBootMarker(config: Config, path: string, line: string): void {
+/**
+ * Creates the append-mode log if missing (virtlogd does not create folders) and, unless `line` is
+ * undefined (an arriving migration or restore continues its boot), appends the boot marker.
+ */
+export function appendBootMarker(config: Config, path: string, line: string | undefined): void {
   const loc = locateAllowed(path, actionRoots(config));
   if (!loc) throw new UnsafePathError(`${path} is outside the allowed roots: no boot marker written`);
   const dir = SafeDir.openBeneath(loc.root, loc.dirs, true, 0o750);
@@ -42,6 +46,7 @@ export function appendBootMarker(config: Config, path: string, line: string): vo
     try {
       const st = fs.fstatSync(fd);
       if (!st.isFile()) throw new UnsafePathError(`${path} is not a regular file: no boot marker written`);
+      if (line === undefined) return;
       let text = line;
       if (st.size > 0) {
         const last = Buffer.alloc(1);
@@ -120,9 +125,9 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       // reader would otherwise put a separator where this host's part of the output begins).
       if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
       const line = bootMarkerLine(boot.id, host, now);
-      for (const m of continuing ? [] : plan.markers) {
+      for (const m of plan.markers) {
         try {
-          appendBootMarker(config, m.path, line);
+          appendBootMarker(config, m.path, continuing ? undefined : line);
         } catch (e) {
           ctx.report(`${m.device}: ${(e as Error).message}`);
           degraded.push(`${m.device}: ${(e as Error).message}`);

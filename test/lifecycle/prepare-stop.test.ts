@@ -119,3 +119,14 @@ test('a restore continues the saved boot: its prepare writes no marker, the next
     2,
   );
 });
+
+test('an arrival creates the live log and its folder (virtlogd cannot) but writes no marker', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  t.false(fs.existsSync(join(live, '..')));
+  await hook(env, ['guest1', 'restore', 'begin', '-'], xml);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(fs.readFileSync(live, 'utf8'), '');
+  t.is(fs.statSync(live).mode & 0o777, config.logFileMode);
+});
