@@ -53,7 +53,7 @@ test.before(async () => {
   a = lab.host('lab-a');
   b = lab.host('lab-b');
   // ssh: the default transport; short timeouts keep the "peer down" case quick.
-  for (const h of lab.hosts) h.writeConfig(hostConfig(lab, h, 'transfer_timeout_seconds = 5\n'));
+  for (const h of lab.hosts) h.writeConfig(hostConfig(lab, h, 'transfer_timeout_seconds = 10\n'));
   const lines = new Map<string, string>();
   for (const h of lab.hosts) {
     // In the lab the CLI is this checkout's build, not /usr/bin/virt-consolelog.
