@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { listSegments } from '../../src/store/segments.js';
+import { formatStatus } from '../../src/cli/commands/status.js';
 import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
 
 async function cli(env: NodeJS.ProcessEnv, args: string[]) {
@@ -76,4 +77,27 @@ test('prune --dry-run changes nothing; prune applies the cap', async (t) => {
   t.true(left.length < 5 && left.length > 0);
   t.is(left.at(-1)?.key, '000000-00000005-hosta', 'the newest stays');
   t.is((await cli(env, ['prune'])).code, 2);
+});
+
+test('status text shows one line per problem, not a stack trace', (t) => {
+  const text = formatStatus({
+    uuid: '00000000-0000-4000-8000-000000000001',
+    name: 'g',
+    names: ['g'],
+    hosts: [],
+    liveBytes: 0,
+    archivedBytes: 0,
+    archivedPlainBytes: 0,
+    segments: 0,
+    capBytes: 0,
+    boots: 0,
+    lastEvent: null,
+    lastProblem: {
+      at: '2026-11-22T00:00:00.000Z',
+      op: 'release end',
+      problems: ['failed open: Error: ENOSPC: no space left on device, write\n    at writeSync (node:fs:1)'],
+    },
+  });
+  t.regex(text, /last problem: .* failed open: Error: ENOSPC: no space left on device, write\n/);
+  t.notRegex(text, /at writeSync/);
 });

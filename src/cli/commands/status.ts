@@ -113,6 +113,11 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
   };
 }
 
+/** A problem's first line: the journal keeps stack traces of unexpected errors for --json and bug reports. */
+function firstLine(problem: string): string {
+  return problem.split('\n', 1)[0] ?? problem;
+}
+
 export function formatStatus(s: DomainStatus): string {
   const lines = [`${s.name ?? '(no name)'} ${s.uuid}`];
   if (s.names.length > 1) lines.push(`  names seen: ${s.names.join(', ')}`);
@@ -133,7 +138,7 @@ export function formatStatus(s: DomainStatus): string {
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
   if (s.lastProblem)
     lines.push(
-      `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.join('; ')}`,
+      `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
     );
   return lines.join('\n') + '\n';
 }
