@@ -94,7 +94,18 @@ export async function withDomainLock<T>(
     delay = Math.min(delay * 2, 200);
   }
   try {
-    fs.writeFileSync(ownerPath, JSON.stringify({ host: config.hostName, pid: process.pid, at: Date.now() }));
+    // 0600 and never through a symlink, like every other file the plugin creates in the store.
+    const fd = fs.openSync(
+      ownerPath,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      fs.fchmodSync(fd, 0o600);
+      fs.writeSync(fd, JSON.stringify({ host: config.hostName, pid: process.pid, at: Date.now() }));
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     // The owner file only speeds up recovery; the mtime rule still applies without it.
   }

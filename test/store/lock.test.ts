@@ -37,3 +37,17 @@ test('the lock of a dead process is recovered at once', async (t) => {
   t.regex(info.recovered ?? '', /dead process/);
   t.true(Date.now() - started < 1000);
 });
+
+test('the owner file is 0600 and never written through a symlink', async (t) => {
+  const config = tempConfig({ lockWaitMs: 300 });
+  ensureDomainDir(config, UUID).close();
+  const owner = join(config.logRoot, UUID, '.lock.owner');
+  await withDomainLock(config, UUID, () => undefined);
+  t.is(fs.statSync(owner).mode & 0o777, 0o600);
+  fs.unlinkSync(owner);
+  const victim = join(config.base, 'victim');
+  fs.writeFileSync(victim, 'untouched\n');
+  fs.symlinkSync(victim, owner);
+  t.is(await withDomainLock(config, UUID, () => 3), 3);
+  t.is(fs.readFileSync(victim, 'utf8'), 'untouched\n');
+});
