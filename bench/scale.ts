@@ -5,10 +5,9 @@
 import { execa } from 'execa';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, readFileSync, truncateSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { checkHistory, summarise as summariseHistory } from '../test/lab/checker.js';
-import { domainXml, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
+import { domainXml, GUEST_ASM, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
 import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
 import { define, sleep } from '../test/lab/scenario.js';
 import type { Target } from './lib/result.js';
@@ -123,9 +122,7 @@ async function waitForOutput(
   return { ms: Date.now() - t0, silent: silent.map((g) => g.name), boots };
 }
 
-const IDLE_GUEST_ASM = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'seqguest-idle.asm');
-
-/** A sequence guest that idles with hlt between lines (bench/lib/seqguest-idle.asm), OpenStack-style file serial. */
+/** The lab's sequence guest built to idle with hlt between lines (IDLE_TICKS), OpenStack-style file serial. */
 async function idleGuest(lab: Lab, name: string, memoryMiB: number, sector: string): Promise<Guest> {
   const uuid = randomUUID();
   const image = join(lab.imagesDir, `${name}.img`);
@@ -160,7 +157,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   try {
     const host = lab.host('bench-s');
     const sector = join(lab.imagesDir, 'seqguest-idle.bin');
-    await execa('nasm', ['-f', 'bin', '-DTICKS=1', '-o', sector, IDLE_GUEST_ASM]);
+    await execa('nasm', ['-f', 'bin', '-DIDLE_TICKS=1', '-o', sector, GUEST_ASM]);
     const guests: Guest[] = [];
     for (let i = 0; i < n; i++)
       guests.push(await idleGuest(lab, `scale-${String(i).padStart(3, '0')}`, memoryMiB, sector));

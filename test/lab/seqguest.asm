@@ -4,6 +4,8 @@
 ; TTTTTTTT: per-boot token (hex) mixed from the TSC and the RTC at boot.
 ; It answers the ACPI power button (virsh shutdown, virsh reboot) by powering off, so a guest shutdown is real.
 ; Build: nasm -f bin -D DELAY_US=5000 -o seq.bin seqguest.asm   (DELAY_US = pause between lines, 0 = none)
+;    or: nasm -f bin -D IDLE_TICKS=1 -o seq.bin seqguest.asm    (idle with hlt for N BIOS timer ticks of
+;        55 ms between lines: int 15h/86h spins, ~10% of a core per TCG guest; hlt ~1%, for scale runs)
 bits 16
 org 0x7c00
 %ifndef DELAY_US
@@ -101,7 +103,13 @@ mainloop:
   cmp si, counter
   jae .inc
 .incdone:
-%if DELAY_US > 0
+%ifdef IDLE_TICKS
+  mov cx, IDLE_TICKS
+.idle:
+  sti
+  hlt
+  loop .idle
+%elif DELAY_US > 0
   mov cx, (DELAY_US >> 16)
   mov dx, (DELAY_US & 0xffff)
   mov ah, 0x86
