@@ -199,7 +199,7 @@ export function openRotationSet(dir: SafeDir, name: string): { files: OpenedFile
   }
 }
 
-function identity(st: fs.Stats): FileIdentity {
+export function identity(st: fs.Stats): FileIdentity {
   return {
     dev: st.dev,
     ino: st.ino,

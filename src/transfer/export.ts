@@ -11,7 +11,8 @@ import { ARCHIVE_NAME, isSafeComponent, rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { listSegments, openSegment, type SegmentInfo } from '../store/segments.js';
 import { openDomainDir, readDomainState, readSealState } from '../store/store.js';
-import type { SealState } from '../store/watermarks.js';
+import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
+import { identity, readAt } from '../store/seal.js';
 import {
   HEAD_LEN,
   PROTOCOL_VERSION,
@@ -55,6 +56,21 @@ function headOf(folder: SafeDir, name: string): string {
 }
 
 /**
+ * How much of a live file is sealed, decided as the sealer decides it (unsealedStart): a file
+ * truncated in place since its watermark (a file serial restarted) has nothing of its content sealed.
+ */
+function sealedOffset(folder: SafeDir, name: string, st: fs.Stats, seal: SealState | undefined): number {
+  const tracked = seal ? findTracked(seal, st) : undefined;
+  if (!tracked) return 0;
+  const fd = folder.open(name, C.O_RDONLY | C.O_NONBLOCK);
+  try {
+    return unsealedStart(tracked, identity(st), (len) => headHash(readAt(fd, len, 0))).start;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Sizes and watermarks of this host's live files of the domain (the devices domain.json records for
  * this host, with virtlogd's rotations). Only metadata (sizes) leaves through this, never content;
  * paths outside the store and the allowed roots, and symlinks, are skipped.
@@ -77,13 +93,12 @@ function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState |
       for (const name of rotationSet(where.name, folder.list())) {
         const st = folder.lstat(name);
         if (!st?.isFile()) continue;
-        const w = seal?.files.find((f) => f.dev === st.dev && f.ino === st.ino);
         out.push({
           host: config.hostName,
           device,
           file: name,
           bytes: st.size,
-          sealed: Math.min(w?.offset ?? 0, st.size),
+          sealed: sealedOffset(folder, name, st, seal),
           path: folder.display(name),
           ino: st.ino,
           head: headOf(folder, name),
