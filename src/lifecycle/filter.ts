@@ -34,8 +34,13 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
       ctx.report(`history fetch not started: ${(e as Error).message}`);
     }
   } else {
-    // The restored guest continues its saved boot: prepare begin must not mark a new one.
-    markIncomingMigration(ctx.config, readDomainIdentity(result.xml).uuid, ctx.now());
+    // The restored guest continues its saved boot: prepare begin must not mark a new one. A state
+    // write that fails must not cost the rewrite (it would if it reached run.ts's fail-open).
+    try {
+      markIncomingMigration(ctx.config, readDomainIdentity(result.xml).uuid, ctx.now());
+    } catch (e) {
+      ctx.report(`restore not marked as continuing its boot: ${(e as Error).message}`);
+    }
   }
 
   return result.changed ? { xml: result.xml } : {};
