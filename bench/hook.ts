@@ -55,7 +55,7 @@ function hookTargets(cases: HookBench['cases']): Target[] {
   const get = (list: CaseResult[], name: string) => list.find((c) => c.name === name);
   const noop = get(cases.shell, 'noop-sh-hook');
   const targets: Target[] = [];
-  for (const name of ['reconnect-begin', 'start-begin']) {
+  for (const name of ['reconnect-begin', 'start-begin', 'started-begin', 'stopped-end']) {
     const c = get(cases.shell, name);
     if (!c || !noop) continue;
     const r = ratio(c.ms.median, noop.ms.median);

@@ -19,8 +19,8 @@ esac
   echo "build-package.sh: rpm/virt-consolelog.spec is at $rpm_version, package.json at $version" >&2
   exit 1
 }
-for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in; do
-  [ -f "$f" ] || { echo "build-package.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
+for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
+  [ -e "$f" ] || { echo "build-package.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 
 mkdir -p "$out"
@@ -29,7 +29,7 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/vcl-package.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 src="$stage/virt-consolelog-$version"
 mkdir -p "$src/dist"
-cp dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in "$src/dist/"
+cp -R dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks "$src/dist/"
 cp -R packaging debian rpm package.json README.md "$src/"
 
 case "$kind" in

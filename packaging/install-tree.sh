@@ -8,8 +8,8 @@ set -eu
 dest=${1:?usage: install-tree.sh DESTDIR}
 libdir=/usr/lib/virt-consolelog
 hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
-for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in; do
-  [ -f "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
+for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
+  [ -e "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 # The commented sample configuration is the conffile.
 [ -f packaging/virt-consolelog.conf ] || {
@@ -20,6 +20,9 @@ done
 install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$dest/etc/virt-consolelog" \
   "$dest/etc/default" "$dest/usr/lib/tmpfiles.d" "$dest/usr/share/bash-completion/completions"
 install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
+# The code both entry points load on demand (scripts/build.mjs splits the bundles).
+install -d "$dest$libdir/chunks"
+install -m 0644 dist/chunks/*.mjs "$dest$libdir/chunks/"
 # The CLI runs on the distribution's Node, named directly rather than through env.
 sed '1s|^#!.*$|#!/usr/bin/node|' dist/virt-consolelog.mjs > "$dest$libdir/virt-consolelog.mjs"
 chmod 0755 "$dest$libdir/virt-consolelog.mjs"

@@ -1,15 +1,26 @@
-// Bundles the hook and the CLI into self-contained ES modules that run on Node >= 18.19.
+// Bundles the hook and the CLI into ES modules that run on Node >= 18.19, split into chunks so that
+// each hook event and each command loads only the code it runs (BENCHMARKS.md: loading the whole
+// bundle cost more than Node's own start-up). dist/hook.mjs and dist/virt-consolelog.mjs are the
+// entry points; the code they share or load on demand is in dist/chunks/.
 import { build } from 'esbuild';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-// CommonJS dependencies (proper-lockfile, graceful-fs) call require(): give the ES bundle one.
+// CommonJS dependencies (proper-lockfile, graceful-fs) call require(): give every ES module one.
 const banner = [
   "import { createRequire as __vclCreateRequire } from 'node:module';",
   'const require = __vclCreateRequire(import.meta.url);',
 ].join('\n');
 
-const common = {
+// Chunk names change with their content: old ones must not linger (packages ship dist/chunks/ whole).
+await rm('dist/chunks', { recursive: true, force: true });
+await mkdir('dist', { recursive: true });
+await build({
+  entryPoints: { hook: 'hooks/virt-consolelog-hook.ts', 'virt-consolelog': 'src/cli/main.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   target: 'node18.19',
@@ -17,22 +28,11 @@ const common = {
   sourcemap: false,
   legalComments: 'none',
   define: { VIRT_CONSOLELOG_VERSION: JSON.stringify(pkg.version) },
-  logLevel: 'warning',
-};
-
-await mkdir('dist', { recursive: true });
-await build({
-  ...common,
-  entryPoints: ['hooks/virt-consolelog-hook.ts'],
-  outfile: 'dist/hook.mjs',
   banner: { js: banner },
+  logLevel: 'warning',
 });
-await build({
-  ...common,
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/virt-consolelog.mjs',
-  banner: { js: '#!/usr/bin/env node\n' + banner },
-});
+const cli = await readFile('dist/virt-consolelog.mjs', 'utf8');
+await writeFile('dist/virt-consolelog.mjs', '#!/usr/bin/env node\n' + cli);
 await chmod('dist/virt-consolelog.mjs', 0o755);
 
 // The installed hook is a POSIX sh launcher: ignored events exit before any Node starts.

@@ -1,13 +1,9 @@
-// The automatic mode's job (`virt-consolelog auto-enable UUID`), run detached after a hook
-// returned: waits for the domain's job to finish, enables the persistent definition, records the
-// origin hint in the running guest's live metadata, retries with backoff, gives up after a bound.
-import { kill } from 'node:process';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { posix } from 'node:path';
+// The automatic mode's job (`virt-consolelog auto-enable UUID`), started detached by `prepare begin`:
+// waits until the guest runs and the domain's job finished, enables the persistent definition,
+// records the origin hint in the running guest's live metadata, retries with backoff, gives up
+// after a bound.
 import type { Config } from '../config/schema.js';
 import { getHostFacts } from '../host/facts.js';
-import { normaliseUuid } from '../store/layout.js';
 import {
   CONSOLELOG_NS,
   CONSOLELOG_PREFIX,
@@ -16,8 +12,16 @@ import {
 } from '../xml/metadata.js';
 import { escapeAttr } from '../xml/doc.js';
 import { enableDomain, type DomainResult } from './operations.js';
-import { definitionsStateDir, isOptedOut } from './optout.js';
-import { dumpLive, isPersistent, jobType, setLiveMetadata, VirshError, type VirshOptions } from './virsh.js';
+import { isOptedOut } from './optout.js';
+import {
+  dumpLive,
+  isActive,
+  isPersistent,
+  jobType,
+  setLiveMetadata,
+  VirshError,
+  type VirshOptions,
+} from './virsh.js';
 
 export interface AutoJobOptions {
   virsh: VirshOptions;
@@ -26,7 +30,7 @@ export interface AutoJobOptions {
   /** First retry delay; doubles each time up to maxDelayMs. */
   firstDelayMs: number;
   maxDelayMs: number;
-  /** How long to wait for the domain's own job (start, migration) to end before each attempt. */
+  /** How long to wait for the guest to run, and for the domain's own job (migration...) to end before each attempt. */
   jobWaitMs: number;
   sleep(ms: number): Promise<void>;
   note(line: string): void;
@@ -47,52 +51,21 @@ export interface AutoResult {
   hint: 'set' | 'present' | 'not-running' | 'failed' | 'skipped';
 }
 
-export function pidFilePath(config: Config, uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return posix.join(definitionsStateDir(config), 'auto-enable', `${u}.pid`);
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
-  try {
-    kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** True when a job for this domain is pending (its pid file names a live process). */
-export async function jobPending(config: Config, uuid: string): Promise<boolean> {
-  try {
-    return alive(Number((await readFile(pidFilePath(config, uuid), 'utf8')).trim()));
-  } catch {
-    return false;
-  }
-}
-
-/** One pending job per domain: an O_EXCL pid file; a stale one (dead pid) is taken over. */
-export async function takeJobLock(config: Config, uuid: string): Promise<(() => Promise<void>) | undefined> {
-  const path = pidFilePath(config, uuid);
-  await mkdir(posix.dirname(path), { recursive: true, mode: 0o755 });
-  for (let i = 0; i < 2; i++) {
-    try {
-      const fh = await open(
-        path,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o644,
-      );
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return () => rm(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (await jobPending(config, uuid)) return undefined;
-      await rm(path, { force: true });
+/**
+ * The job is started at `prepare begin`, before QEMU runs: it defines nothing while libvirt is still
+ * starting the guest. A guest that does not come up (its start failed) still gets its definition
+ * enabled, for the next start.
+ */
+async function waitForStart(uuid: string, opts: AutoJobOptions): Promise<void> {
+  const until = Date.now() + opts.jobWaitMs;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    if (await isActive(uuid, opts.virsh)) return;
+    if (Date.now() + delay > until) {
+      opts.note(`domain not running after ${opts.jobWaitMs} ms: its definition is enabled anyway`);
+      return;
     }
+    await opts.sleep(delay);
   }
-  return undefined;
 }
 
 async function waitForIdle(uuid: string, opts: AutoJobOptions): Promise<boolean> {
@@ -143,6 +116,7 @@ export async function runAutoEnable(uuid: string, config: Config, opts: AutoJobO
   let outcome: AutoOutcome = 'gave-up';
   for (let attempt = 1; attempt <= opts.attempts; attempt++) {
     try {
+      if (attempt === 1) await waitForStart(uuid, opts);
       if (!(await waitForIdle(uuid, opts))) {
         opts.note(`attempt ${attempt}: domain job still running after ${opts.jobWaitMs} ms`);
       } else if (!(await isPersistent(uuid, opts.virsh))) {

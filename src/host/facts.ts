@@ -1,11 +1,9 @@
 // Host facts: can this host's libvirt + QEMU log a chardev? Found from the binaries' --version
 // (never the libvirt API: a hook must not call back into libvirt), cached in state_dir keyed by
 // each binary's path, mtime and size, so the hook spawns nothing once the cache is warm.
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { arch as nodeArch, hostname } from 'node:os';
 import { posix } from 'node:path';
-import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import { attrValue, child, parseDomainDocument } from '../xml/doc.js';
 import type { HostFacts } from '../xml/rewrite.js';
@@ -105,7 +103,7 @@ async function readCache(path: string): Promise<CacheFile> {
 
 async function writeCache(dir: string, cache: CacheFile): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  const tmp = posix.join(dir, `.${CACHE_FILE}.${randomBytes(6).toString('hex')}`);
+  const tmp = posix.join(dir, `.${CACHE_FILE}.${process.pid}.${Date.now()}`);
   // 'wx': never write through a file (or symlink) someone else put there.
   await writeFile(tmp, JSON.stringify(cache) + '\n', { flag: 'wx', mode: 0o644 });
   try {
@@ -134,6 +132,8 @@ async function binaryVersion(
       return { path, version: hit.version ?? undefined, dirty: false };
     let version: string | undefined;
     try {
+      // Loaded only when a binary changed since the cache was written: a warm hook spawns nothing.
+      const { execa } = await import('execa');
       const r = await execa(path, ['--version'], {
         timeout: 5000,
         stdin: 'ignore',

@@ -1,4 +1,4 @@
-// What `stopped end` / `release end` do (pure): the reason recorded with the sealed segments.
+// What `release end` does (pure): the reason recorded with the sealed segments.
 import type { DomainState } from '../store/domain-state.js';
 
 /** Shutoff reasons libvirt >= 10.5 passes as the 4th argument of `release end`. */
@@ -18,27 +18,13 @@ export interface StopPlan {
   reason: string;
   /** Whether the reason came from libvirt or was inferred. */
   inferred: boolean;
-  seal: boolean;
-  /** Compression and retention run once per stop, on `release end`. */
-  retention: boolean;
 }
 
-export function decideStop(
-  kind: 'stopped' | 'release',
-  extra: string,
-  state: DomainState,
-  host: string,
-): StopPlan {
-  const retention = kind === 'release';
-  if (extra !== '-' && KNOWN.has(extra))
-    return { reason: extra.replace(' ', '-'), inferred: false, seal: true, retention };
+/** `extra` is release end's 4th argument: the shutoff reason (libvirt >= 10.5), else "-". */
+export function decideStop(extra: string, state: DomainState, host: string): StopPlan {
+  if (extra !== '-' && KNOWN.has(extra)) return { reason: extra.replace(' ', '-'), inferred: false };
   // Older libvirt: a newer generation prepared on another host means the guest left by migration.
   const mine = state.hosts[host]?.generation ?? 0;
   const movedOn = Object.entries(state.hosts).some(([h, s]) => h !== host && s.generation > mine);
-  return {
-    reason: movedOn ? 'migrated' : kind === 'stopped' ? 'stop' : 'unknown',
-    inferred: true,
-    seal: true,
-    retention,
-  };
+  return { reason: movedOn ? 'migrated' : 'stop', inferred: true };
 }

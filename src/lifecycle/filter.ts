@@ -29,7 +29,7 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
   // History fetch (src/transfer/start.ts): record + detached job; never blocks on the network.
   if (mode === 'migrate') {
     try {
-      startHistoryFetch(ctx, result);
+      await startHistoryFetch(ctx, result);
     } catch (e) {
       ctx.report(`history fetch not started: ${(e as Error).message}`);
     }
@@ -37,7 +37,7 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
     // The restored guest continues its saved boot: prepare begin must not mark a new one. A state
     // write that fails must not cost the rewrite (it would if it reached run.ts's fail-open).
     try {
-      markIncomingMigration(ctx.config, readDomainIdentity(result.xml).uuid, ctx.now());
+      markIncomingMigration(ctx.config, readDomainIdentity(ctx.xml).uuid, ctx.now());
     } catch (e) {
       ctx.report(`restore not marked as continuing its boot: ${(e as Error).message}`);
     }

@@ -1,5 +1,6 @@
 // prepare begin: ensure the store, seal what this start would truncate, append boot markers,
-// record names, sources and generation in domain.json. Never fails the start (run.ts fails open).
+// record names, sources and generation in domain.json, schedule the automatic mode's job. Never
+// fails the start (run.ts fails open).
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { HandlerResult, HookContext } from './context.js';
@@ -15,6 +16,7 @@ import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
 import { actionRoots, sealDeviceMakingRoom, withStore } from '../store/seal.js';
 import { resolveDomain } from '../store/find.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
+import { scheduleAutoEnable } from './auto-enable.js';
 
 const C = fs.constants;
 
@@ -30,12 +32,9 @@ function fallbackUuid(config: Config, xml: string, name: string): string | undef
 }
 
 /**
- * Appends a boot marker line to an append-mode log, creating the file (config.logFileMode) and
- * its folders inside the allowed roots. Never follows a symlink.
- */
-/**
- * Creates the append-mode log if missing (virtlogd does not create folders) and, unless `line` is
- * undefined (an arriving migration or restore continues its boot), appends the boot marker.
+ * Creates the append-mode log (config.logFileMode) and its folders inside the allowed roots if
+ * missing (virtlogd does not create folders) and, unless `line` is undefined (an arriving migration
+ * or restore continues its boot), appends the boot marker. Never follows a symlink.
  */
 export function appendBootMarker(config: Config, path: string, line: string | undefined): void {
   const loc = locateAllowed(path, actionRoots(config));
@@ -157,14 +156,22 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     else throw e;
   }
   // An arriving migration has just started its own fetch job; any other start retries an owed one.
-  if (!continuing) retryOwedFetch(ctx, uuid);
+  if (!continuing) await retryOwedFetch(ctx, uuid);
+  // Only XML the parser understood can say whether the definition still needs the upgrade.
+  if (chardevs) {
+    try {
+      await scheduleAutoEnable(ctx, uuid, name);
+    } catch (e) {
+      ctx.report(`auto-enable: ${(e as Error).message}`);
+    }
+  }
   return {};
 }
 
 /** A history fetch that failed earlier is retried at the domain's next event (cheap when none is owed). */
-export function retryOwedFetch(ctx: HookContext, uuid: string): void {
+export async function retryOwedFetch(ctx: HookContext, uuid: string): Promise<void> {
   try {
-    retryPendingFetch(ctx, uuid);
+    await retryPendingFetch(ctx, uuid);
   } catch (e) {
     ctx.report(`history fetch retry not started: ${(e as Error).message}`);
   }

@@ -7,12 +7,25 @@ import { recordHookRun } from '../journal/journal.js';
 // Each event loads only its own handler: evaluating modules an event does not need is a good part of a
 // hook's start-up (BENCHMARKS.md).
 const HANDLERS: Record<Exclude<EventKind, 'ignored'>, () => Promise<Handler>> = {
-  filter: async () => (await import('./filter.js')).handleFilter,
+  filter: async () => {
+    await withoutOptimisingCompiler();
+    return (await import('./filter.js')).handleFilter;
+  },
   prepare: async () => (await import('./prepare.js')).handlePrepare,
-  started: async () => (await import('./started.js')).handleStarted,
-  stopped: async () => (await import('./stop.js')).handleStopped,
   release: async () => (await import('./stop.js')).handleRelease,
 };
+
+/**
+ * The XML filter lives well under a second and walks its input a few times: V8's optimising compiler
+ * only costs it CPU (BENCHMARKS.md: about a quarter of a 50 KiB migrate filter), while the byte loops of
+ * prepare and release gain from it. Only where --no-opt is known to exist (V8 10/11 = Node 18/20):
+ * V8 prints an unknown flag on stdout, which is the XML channel for migrate/restore.
+ */
+async function withoutOptimisingCompiler(): Promise<void> {
+  if (!/^1[01]\./.test(process.versions.v8)) return;
+  const { setFlagsFromString } = await import('node:v8');
+  setFlagsFromString('--no-opt');
+}
 
 export interface HookIO {
   argv: readonly string[];

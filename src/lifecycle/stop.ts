@@ -1,4 +1,5 @@
-// stopped end / release end: seal this host's part of the history, then (release) retention.
+// release end: seal this host's part of the history, then retention. Only release end (not also
+// stopped end, which comes just before it): one Node run per stop or outgoing migration.
 import type { HandlerResult, HookContext } from './context.js';
 import { decideStop } from './decide-stop.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
@@ -27,7 +28,7 @@ export function expectedRatio(segments: readonly SegmentInfo[]): number {
   return Math.min(1, (1.5 * gz.reduce((n, s) => n + s.storedBytes, 0)) / plain);
 }
 
-async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<HandlerResult> {
+export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
   const uuid = uuidOf(ctx);
   if (!uuid) {
     ctx.report('domain UUID unknown (XML not understood, name not in the store): nothing sealed');
@@ -40,7 +41,7 @@ async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<Hand
     await withStore(config, uuid, async (store) => {
       for (const r of store.repairs) ctx.note(r);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
-      const plan = decideStop(kind, ctx.event.extra, store.domain, host);
+      const plan = decideStop(ctx.event.extra, store.domain, host);
       // Make room first (the new segments count at their plain size, an upper bound), so the
       // domain stays under its cap at every moment, not only after the stop.
       if (config.domainCapBytes > 0) {
@@ -61,33 +62,21 @@ async function stop(ctx: HookContext, kind: 'stopped' | 'release'): Promise<Hand
       store.domain = withHost(store.domain, host, {
         ...h,
         lastEvent: {
-          kind,
+          kind: 'release',
           at: now.toISOString(),
           reason: plan.reason + (plan.inferred ? ' (inferred)' : ''),
         },
       });
-      if (plan.retention) {
-        store.save(); // the seal is durable before the slower compression starts
-        const r = await applyDomainRetention(store, now);
-        for (const c of r.compressed) ctx.note(`compressed ${c.key} (saved ${c.saved} bytes)`);
-        for (const d of r.deleted) ctx.note(`pruned ${d.key} (${d.bytes} bytes, ${d.why})`);
-        if (r.overCap !== undefined)
-          ctx.report(
-            `live files alone (${r.overCap} bytes) exceed domain_cap_bytes ${config.domainCapBytes}`,
-          );
-      }
+      store.save(); // the seal is durable before the slower compression starts
+      const r = await applyDomainRetention(store, now);
+      for (const c of r.compressed) ctx.note(`compressed ${c.key} (saved ${c.saved} bytes)`);
+      for (const d of r.deleted) ctx.note(`pruned ${d.key} (${d.bytes} bytes, ${d.why})`);
+      if (r.overCap !== undefined)
+        ctx.report(`live files alone (${r.overCap} bytes) exceed domain_cap_bytes ${config.domainCapBytes}`);
     });
   } catch (e) {
     if (e instanceof LockTimeoutError) ctx.report(`${e.message}: not sealed now, the next event seals it`);
     else throw e;
   }
   return {};
-}
-
-export async function handleStopped(ctx: HookContext): Promise<HandlerResult> {
-  return stop(ctx, 'stopped');
-}
-
-export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
-  return stop(ctx, 'release');
 }

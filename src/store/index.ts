@@ -12,16 +12,8 @@
 // - withStore(config, uuid, fn): lock + state files (domain.json, sealed.json) loaded and saved.
 // - liveFiles (history/live.ts) lists the unsealed tails the reader would print.
 export { withDomainLock, LockTimeoutError, type LockInfo } from './lock.js';
-export {
-  listSegments,
-  openSegment,
-  importSegment,
-  compressSegment,
-  deleteSegment,
-  type SegmentMeta,
-  type SegmentInfo,
-  type ImportResult,
-} from './segments.js';
+export { listSegments, deleteSegment, type SegmentMeta, type SegmentInfo } from './segments.js';
+export { openSegment, importSegment, compressSegment, type ImportResult } from './segment-content.js';
 export {
   sealHost,
   sealHostLocked,

@@ -1,13 +1,12 @@
-// Archived segments: `archive/<key>.seg[.gz]` + `archive/<key>.json` (sidecar).
+// Archived segments: `archive/<key>.seg[.gz]` + `archive/<key>.json` (sidecar). Listing, publishing
+// and deleting them; streaming their content (read, import, compress) is in segment-content.ts.
 // Visibility rule: the sidecar is written (atomically) first, the segment is renamed into place
 // last; a sidecar without its segment, and any `.tmp-*` file, is an orphan of a crash and removed
 // under the lock. Content never changes once visible (compression writes `.seg.gz` whole, then
 // removes `.seg`), so readers need no lock for content.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import {
   ARCHIVE_NAME,
@@ -204,40 +203,6 @@ export function openSegmentFile(archive: SafeDir, key: string): { fd: number; gz
   }
 }
 
-/**
- * A segment's plain content from byte `offset` as a stream (gzip segments are decompressed and
- * the first `offset` bytes skipped). Throws ENOENT if the segment is gone (pruned meanwhile).
- */
-export function openSegment(config: Config, uuid: string, key: string, offset = 0): Readable {
-  const archive = openArchive(config, uuid);
-  if (!archive) throw Object.assign(new Error(`no archive for ${uuid}`), { code: 'ENOENT' });
-  try {
-    const { fd, gz } = openSegmentFile(archive, key);
-    if (!gz) return fs.createReadStream('', { fd, start: offset, highWaterMark: 256 * 1024 });
-    return fs
-      .createReadStream('', { fd, highWaterMark: 256 * 1024 })
-      .pipe(createGunzip())
-      .pipe(skipBytes(offset));
-  } finally {
-    archive.close();
-  }
-}
-
-function skipBytes(n: number): Transform {
-  let left = n;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (left >= chunk.length) {
-        left -= chunk.length;
-        return cb();
-      }
-      const out = left > 0 ? chunk.subarray(left) : chunk;
-      left = 0;
-      cb(null, out);
-    },
-  });
-}
-
 /** Removes crash leftovers: temp files, and sidecars whose segment never became visible. Call under the lock. */
 export function cleanArchive(archive: SafeDir): string[] {
   const removed: string[] = [];
@@ -289,127 +254,6 @@ export function publishSegment(
 /** Key for a new segment of this store. */
 export function newKey(generation: number, seq: number, host: string): string {
   return segmentKey(generation, seq, host);
-}
-
-export interface ImportResult {
-  key: string;
-  /** False when an identical segment (same sha256 from the same origin) was already there. */
-  imported: boolean;
-}
-
-/**
- * Imports a segment fetched from a peer, idempotently. `meta` is the peer's sidecar, `content`
- * its plain bytes. The segment is content-addressed by sha256 + origin host + peer key: importing
- * it again is a no-op. Content is verified against meta.sha256/plainBytes before it becomes
- * visible; a partial or corrupt transfer leaves nothing visible. Call under the domain lock
- * (withDomainLock); `nextSeq` is not touched (imported keys keep the peer's key when free).
- */
-export async function importSegment(
-  config: Config,
-  uuid: string,
-  meta: SegmentMeta,
-  content: AsyncIterable<Buffer> | Readable,
-): Promise<ImportResult> {
-  const peerKey = parseSegmentKey(meta.key);
-  if (!peerKey) throw new Error(`bad segment key from peer: ${JSON.stringify(meta.key)}`);
-  if (!/^[0-9a-f]{64}$/.test(meta.sha256)) throw new Error('bad sha256 in peer sidecar');
-  const archive = openArchive(config, uuid, true) as SafeDir;
-  try {
-    const originKey = meta.importedFrom?.key ?? meta.key;
-    const originHost = meta.importedFrom?.host ?? meta.host;
-    const existing = listArchive(archive);
-    const same = existing.find(
-      (s) =>
-        s.sha256 === meta.sha256 &&
-        (s.importedFrom?.host ?? s.host) === originHost &&
-        (s.importedFrom?.key ?? s.key) === originKey,
-    );
-    if (same) return { key: same.key, imported: false };
-    const tmp = archive.tempName('import');
-    const fd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, config.logFileMode);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    try {
-      const out = fs.createWriteStream('', { fd, autoClose: false });
-      await pipeline(
-        content,
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            cb(null, chunk);
-          },
-        }),
-        out,
-      );
-      fs.fsyncSync(fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      archive.unlink(tmp);
-      throw e;
-    }
-    fs.closeSync(fd);
-    const sha = hash.digest('hex');
-    if (sha !== meta.sha256 || bytes !== meta.plainBytes) {
-      archive.unlink(tmp);
-      throw new Error(
-        `segment ${meta.key} from ${originHost}: content does not match its sidecar (${bytes} bytes, sha256 ${sha})`,
-      );
-    }
-    const taken = new Set(existing.map((s) => s.key));
-    let key = meta.key;
-    for (let seq = peerKey.seq; taken.has(key); seq++)
-      key = segmentKey(peerKey.generation, seq, peerKey.host);
-    const { watermark: _peerWatermark, ...rest } = meta;
-    const mine: SegmentMeta = {
-      ...rest,
-      key,
-      seq: parseSegmentKey(key)?.seq ?? peerKey.seq,
-      reason: meta.reason,
-      importedFrom: { host: originHost, key: originKey },
-    };
-    publishSegment(archive, tmp, mine, config.logFileMode);
-    return { key, imported: true };
-  } finally {
-    archive.close();
-  }
-}
-
-/**
- * Replaces a plain segment by its gzip form (written whole to a temp file, fsynced, renamed,
- * then the plain file removed). Returns the bytes saved. Call under the lock.
- */
-export async function compressSegment(archive: SafeDir, key: string, mode: number): Promise<number> {
-  const names = segmentFileNames(key);
-  const src = archive.lstat(names.plain);
-  if (!src?.isFile()) return 0;
-  const tmp = archive.tempName(key);
-  const infd = archive.open(names.plain, C.O_RDONLY);
-  const outfd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, mode);
-  try {
-    await pipeline(
-      fs.createReadStream('', { fd: infd, autoClose: false }),
-      createGzip({ level: 6 }),
-      fs.createWriteStream('', { fd: outfd, autoClose: false }),
-    );
-    fs.fsyncSync(outfd);
-  } catch (e) {
-    archive.unlink(tmp);
-    throw e;
-  } finally {
-    fs.closeSync(infd);
-    fs.closeSync(outfd);
-  }
-  const size = archive.lstat(tmp)?.size ?? 0;
-  if (size >= src.size) {
-    archive.unlink(tmp);
-    return 0;
-  }
-  archive.rename(tmp, names.gz);
-  archive.fsync();
-  archive.unlink(names.plain);
-  archive.fsync();
-  return src.size - size;
 }
 
 /** Deletes a segment: content first (it stops being visible), then its sidecar. Call under the lock. */

@@ -7,10 +7,10 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { domainDir } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
-import { importSegment, listSegments, openSegment, type SegmentMeta } from '../store/segments.js';
+import { importSegment, openSegment } from '../store/segment-content.js';
+import { listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
 import { withStore } from '../store/seal.js';
 import { hostState, withHost } from '../store/domain-state.js';
@@ -24,6 +24,7 @@ import {
   type FetchRecord,
 } from './state.js';
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
+import { sharedWith } from './shared.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -415,18 +416,6 @@ async function raiseGeneration(
     log(`generation of ${config.hostName} raised from ${h.generation} to ${min} (after the fetched history)`);
     s.domain = withHost(s.domain, config.hostName, { ...h, generation: min });
   });
-}
-
-/** Whether the store is shared with `host` (its live folder is visible in our own store): nothing to copy. */
-export function sharedWith(config: Config, uuid: string, host: string): boolean {
-  try {
-    return (
-      fs.lstatSync(posix.join(domainDir(config.logRoot, uuid), host)).isDirectory() &&
-      host !== config.hostName
-    );
-  } catch {
-    return false;
-  }
 }
 
 /**

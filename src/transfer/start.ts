@@ -4,26 +4,14 @@
 // the hook's stdout/stderr until EOF, so the job gets no fd of the hook's, and the hook returns
 // in milliseconds whatever the network does.
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import type { HookContext } from '../lifecycle/context.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import type { RewriteResult } from '../xml/rewrite.js';
+import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { pidAlive } from '../util/pid.js';
-import { sharedWith } from './fetch.js';
+import { sharedWith } from './shared.js';
 import { readFetchRecord, recordPath, transferDir, writeFetchRecord, type FetchRecord } from './state.js';
-
-/** Where the CLI is: next to the running bundle (dist/ or /usr/lib/virt-consolelog/), else on PATH's usual place. */
-export function cliPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.VIRT_CONSOLELOG_CLI) return env.VIRT_CONSOLELOG_CLI;
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const p of [join(here, 'virt-consolelog.mjs'), join(here, '../../dist/virt-consolelog.mjs')]) {
-    if (fs.existsSync(p)) return p;
-  }
-  return '/usr/bin/virt-consolelog';
-}
 
 /**
  * Starts `virt-consolelog sync UUID --job` (first fetch: polls for the source's final seal) or
@@ -33,9 +21,8 @@ export function spawnFetchJob(
   uuid: string,
   env: NodeJS.ProcessEnv,
   mode: '--job' | '--quiet',
-): number | undefined {
-  const cli = cliPath(env);
-  const args = [cli, 'sync', uuid, mode];
+): Promise<number | undefined> {
+  const args = [cliBundle(env), 'sync', uuid, mode];
   // The hook's environment is minimal; the job needs only the config location from it.
   const jobEnv: NodeJS.ProcessEnv = {
     PATH: env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -43,19 +30,8 @@ export function spawnFetchJob(
     HOME: env.HOME || '/root',
     ...(env.VIRT_CONSOLELOG_CONFIG ? { VIRT_CONSOLELOG_CONFIG: env.VIRT_CONSOLELOG_CONFIG } : {}),
   };
-  const child = execa(process.execPath, args, {
-    detached: true,
-    stdio: 'ignore',
-    env: jobEnv,
-    extendEnv: false,
-    cwd: '/',
-    reject: false,
-    cleanup: false,
-  });
-  child.unref();
   // Errors of the job are its own business (it records them); the hook never waits for it.
-  child.catch(() => undefined);
-  return child.pid;
+  return spawnDetached(process.execPath, args, { env: jobEnv });
 }
 
 /**
@@ -73,10 +49,13 @@ export function fetchCandidates(config: Config, previousHost: string | undefined
  * (the guest's history before it arrived) and starts the detached job that fetches it.
  * Never throws into the hook for network reasons: all it does synchronously is local I/O.
  */
-export function startHistoryFetch(ctx: HookContext, rewrite: RewriteResult): FetchRecord | undefined {
+export async function startHistoryFetch(
+  ctx: HookContext,
+  rewrite: RewriteResult,
+): Promise<FetchRecord | undefined> {
   if (ctx.event.op !== 'migrate') return undefined;
   const { config } = ctx;
-  const { uuid, name } = readDomainIdentity(rewrite.xml);
+  const { uuid, name } = readDomainIdentity(ctx.xml); // the input: already parsed, same UUID
   markIncomingMigration(config, uuid, ctx.now());
   const previous = readFetchRecord(config.stateDir, uuid);
   const unfinished = previous && previous.status !== 'complete' && previous.status !== 'nothing';
@@ -124,7 +103,7 @@ export function startHistoryFetch(ctx: HookContext, rewrite: RewriteResult): Fet
     );
   }
   writeFetchRecord(config.stateDir, rec);
-  const pid = spawnFetchJob(uuid, ctx.env, '--job');
+  const pid = await spawnFetchJob(uuid, ctx.env, '--job');
   ctx.note(`history fetch from ${candidates.join(',')} started (job ${pid ?? '?'})`);
   return rec;
 }
@@ -134,11 +113,11 @@ export function startHistoryFetch(ctx: HookContext, rewrite: RewriteResult): Fet
  * still waiting for the source's seal and no job is at work, starts the job again. Cheap when
  * there is nothing to do (one missing file).
  */
-export function retryPendingFetch(ctx: HookContext, uuid: string): boolean {
+export async function retryPendingFetch(ctx: HookContext, uuid: string): Promise<boolean> {
   const rec = readFetchRecord(ctx.config.stateDir, uuid);
   if (!rec || rec.status === 'complete' || rec.status === 'nothing') return false;
   if (rec.status === 'running' && rec.pid !== undefined && pidAlive(rec.pid)) return false;
-  const pid = spawnFetchJob(uuid, ctx.env, '--quiet');
+  const pid = await spawnFetchJob(uuid, ctx.env, '--quiet');
   ctx.note(`history fetch retried (${rec.status}; job ${pid ?? '?'})`);
   return true;
 }

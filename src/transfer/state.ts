@@ -3,7 +3,6 @@
 // `sync` and the next hook event for the domain retry what is not complete.
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { normaliseUuid } from '../store/layout.js';
 
 export type FetchStatus =
@@ -118,6 +117,8 @@ export class FetchBusyError extends Error {
 export async function withFetchLock<T>(stateDir: string, uuid: string, fn: () => Promise<T>): Promise<T> {
   const path = recordPath(stateDir, uuid);
   fs.mkdirSync(transferDir(stateDir), { recursive: true, mode: 0o700 });
+  // Loaded here, not at the top: hooks read and write records but never take this lock.
+  const { default: lockfile } = await import('proper-lockfile');
   let release: () => Promise<void>;
   try {
     release = await lockfile.lock(path, { realpath: false, stale: 30_000, retries: 0 });

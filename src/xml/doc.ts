@@ -69,6 +69,7 @@ function lineCol(src: string, index: number): string {
 
 /** Decodes the five predefined entities and character references; anything else is refused. */
 export function decodeEntities(raw: string, src = raw, at = 0): string {
+  if (!raw.includes('&')) return raw;
   return raw.replace(/&([^;&<\s]*);?/g, (m, name: string, offset: number) => {
     const where = () => lineCol(src, at + offset);
     if (!m.endsWith(';')) throw new XmlRewriteError(`bare "&" at ${where()}`);
@@ -106,6 +107,18 @@ export function escapeAttr(value: string, quote: '"' | "'"): string {
 
 const NAME_PART = '[\\p{L}_][\\p{L}\\p{N}\\p{Mn}\\p{Mc}_.\\-\\u00B7]*';
 const QNAME = new RegExp(`^${NAME_PART}(?::${NAME_PART})?$`, 'u');
+// A domain XML repeats a few dozen names thousands of times: each is tested once.
+const qnames = new Map<string, boolean>();
+function isQName(name: string): boolean {
+  let ok = qnames.get(name);
+  if (ok === undefined) {
+    ok = QNAME.test(name);
+    if (qnames.size < 10_000) qnames.set(name, ok);
+  }
+  return ok;
+}
+/** What ends a stretch of a tag's text: a quote, its end, or a "<" that must not be there. */
+const SPECIAL = /["'<>]/g;
 
 /**
  * Safety pass over the raw text before any parser sees it: no DOCTYPE or other markup
@@ -162,37 +175,39 @@ function screen(src: string): void {
       let j = lt + 1;
       let unquoted = '';
       for (;;) {
-        if (j >= n) throw new XmlRewriteError(`tag not closed (opened at ${lineCol(src, lt)})`);
-        const c = src[j];
+        SPECIAL.lastIndex = j;
+        const m = SPECIAL.exec(src);
+        if (!m) throw new XmlRewriteError(`tag not closed (opened at ${lineCol(src, lt)})`);
+        const k = m.index;
+        unquoted += src.slice(j, k);
+        const c = m[0];
         if (c === '"' || c === "'") {
-          const close = src.indexOf(c, j + 1);
-          if (close < 0) throw new XmlRewriteError(`attribute value not closed at ${lineCol(src, j)}`);
-          const value = src.slice(j + 1, close);
+          const close = src.indexOf(c, k + 1);
+          if (close < 0) throw new XmlRewriteError(`attribute value not closed at ${lineCol(src, k)}`);
+          const value = src.slice(k + 1, close);
           const lti = value.indexOf('<');
           if (lti >= 0)
-            throw new XmlRewriteError(`"<" inside an attribute value at ${lineCol(src, j + 1 + lti)}`);
-          decodeEntities(value, src, j + 1);
+            throw new XmlRewriteError(`"<" inside an attribute value at ${lineCol(src, k + 1 + lti)}`);
+          decodeEntities(value, src, k + 1);
           j = close + 1;
         } else if (c === '>') {
-          j++;
+          j = k + 1;
           break;
-        } else if (c === '<') {
-          throw new XmlRewriteError(`"<" inside a tag at ${lineCol(src, j)}`);
         } else {
-          unquoted += c;
-          j++;
+          throw new XmlRewriteError(`"<" inside a tag at ${lineCol(src, k)}`);
         }
       }
       // Element and attribute names must be QNames (libxml2 refuses ":x", "x:", "a:b:c" as namespace errors).
       const names = [
         /^\/?([^\s/>=]*)/.exec(unquoted)?.[1] ?? '',
-        ...[...unquoted.matchAll(/([^\s=/]+)\s*=/g)].map((m) => m[1] ?? ''),
+        ...(unquoted.includes('=') ? [...unquoted.matchAll(/([^\s=/]+)\s*=/g)].map((m) => m[1] ?? '') : []),
       ];
       for (const name of names) {
-        if (!QNAME.test(name))
+        if (!isQName(name))
           throw new XmlRewriteError(`${JSON.stringify(name)} is not an XML name (${lineCol(src, lt)})`);
         // A prefix declared nowhere in the document is a namespace error for libxml2 (scope is not checked here).
-        const prefix = name.includes(':') ? name.slice(0, name.indexOf(':')) : undefined;
+        const colon = name.indexOf(':');
+        const prefix = colon > 0 ? name.slice(0, colon) : undefined;
         if (prefix && prefix !== 'xml' && prefix !== 'xmlns' && !declared().has(prefix))
           throw new XmlRewriteError(`namespace prefix "${prefix}" is not declared (${lineCol(src, lt)})`);
       }
@@ -332,6 +347,89 @@ export interface Edit {
   start: number;
   end: number;
   text: string;
+}
+
+/** Edits made inside one element (`owner`; the root for elements added to or removed from it). */
+export interface EditGroup {
+  owner: Element;
+  edits: Edit[];
+}
+
+function delta(e: Edit): number {
+  return e.text.length - (e.end - e.start);
+}
+
+/** The namespace declarations of `elements` as written (the first one of each name wins). */
+function declarations(doc: DomainDocument, elements: Element[]): string {
+  const seen = new Map<string, string>();
+  for (const el of elements)
+    for (const a of el.attrs)
+      if ((a.name === 'xmlns' || a.name.startsWith('xmlns:')) && !seen.has(a.name))
+        seen.set(a.name, doc.src.slice(a.start, a.end));
+  return [...seen.values()].join('');
+}
+
+/** The namespace declarations in scope inside `el` from its ancestors (innermost first), for checking it alone. */
+function scopeDeclarations(doc: DomainDocument, el: Element): string {
+  const ancestors: Element[] = [];
+  for (let p = el.parent; p; p = p.parent) ancestors.push(p);
+  return declarations(doc, ancestors);
+}
+
+/** Parses `content` as the only content of a `<domain>` with the given declarations: the full checks, on a fragment. */
+function parseFragment(decls: string, content: string, what: string): Element[] {
+  try {
+    return parseUncached(`<domain${decls}>${content}</domain>`).root.children;
+  } catch (e) {
+    throw new XmlRewriteError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Checks `out` = splice(doc.src, all edits) without parsing all of it again. Everything outside the
+ * edited elements is the original text, checked when `doc` was parsed, and replacing an element by a
+ * well-formed one keeps a document well-formed: so each edited element is parsed again on its own
+ * (with the namespace declarations in scope), and text added to or removed from the root must be whole
+ * elements. Returns each owner element as it is in `out`. Throws XmlRewriteError naming the problem.
+ */
+export function checkEdits(
+  doc: DomainDocument,
+  groups: readonly EditGroup[],
+  out: string,
+): Map<Element, Element> {
+  const all = groups.flatMap((g) => g.edits.map((e) => ({ e, owner: g.owner })));
+  const result = new Map<Element, Element>();
+  for (const { owner, edits } of groups) {
+    if (!edits.length) continue;
+    if (owner === doc.root) {
+      // Whole elements (and the whitespace around them) added or removed between the root's children.
+      const decls = declarations(doc, [doc.root]);
+      for (const e of edits) {
+        parseFragment(decls, e.text, 'text added to <domain>');
+        parseFragment(decls, doc.src.slice(e.start, e.end), 'text removed from <domain>');
+      }
+      continue;
+    }
+    for (const e of edits)
+      if (e.start < owner.start || e.end > owner.end)
+        throw new Error(`internal: an edit of <${owner.name}> lies outside it (${e.start}-${e.end})`);
+    // Edits of other owners before this one shift it in `out` (no two owners overlap).
+    const before = all
+      .filter((x) => x.owner !== owner && x.e.start <= owner.start && x.e.end <= owner.start)
+      .reduce((n, x) => n + delta(x.e), 0);
+    const start = owner.start + before;
+    const end = start + owner.end - owner.start + edits.reduce((n, e) => n + delta(e), 0);
+    const parsed = parseFragment(
+      scopeDeclarations(doc, owner),
+      out.slice(start, end),
+      `rewritten <${owner.name}>`,
+    );
+    const again = parsed[0];
+    if (parsed.length !== 1 || again?.name !== owner.name)
+      throw new XmlRewriteError(`rewritten <${owner.name}> is not one <${owner.name}> element`);
+    result.set(owner, again);
+  }
+  return result;
 }
 
 /** Applies non-overlapping edits to `src`; insertions (start == end) at one place keep their order. */

@@ -6,13 +6,14 @@ import { domainDir, isInside, isSafeComponent, liveLogPath, normaliseUuid } from
 import {
   chardevNodes,
   domainIdentity,
-  listChardevs,
+  rewrittenChardev,
   type ChardevInfo,
   type ChardevNode,
 } from './chardevs.js';
 import {
   XmlRewriteError,
   appendChild,
+  checkEdits,
   child,
   escapeAttr,
   parseDomainDocument,
@@ -21,8 +22,10 @@ import {
   splice,
   type DomainDocument,
   type Edit,
+  type EditGroup,
+  type Element,
 } from './doc.js';
-import { metadataEdits, readMetadataOf, type ConsolelogMetadata } from './metadata.js';
+import { metadataEdits, metadataElement, readMetadataOf, type ConsolelogMetadata } from './metadata.js';
 
 export { XmlRewriteError };
 
@@ -175,8 +178,7 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
     plans.push(plan);
   }
 
-  const edits: Edit[] = [];
-  for (const plan of plans) edits.push(...chardevEdits(doc, plan));
+  const groups: EditGroup[] = plans.map((plan) => ({ owner: plan.node.el, edits: chardevEdits(doc, plan) }));
 
   // Metadata: the host the guest runs on now; a hop to another host is a new generation.
   const before = readMetadataOf(doc);
@@ -189,16 +191,24 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
     meta.degraded = degraded;
     warnings.push(`host cannot log chardevs (${degraded}): <log> removed, consoles stay interactive`);
   }
-  edits.push(...metadataEdits(doc, meta));
+  groups.push({ owner: metadataElement(doc) ?? doc.root, edits: metadataEdits(doc, meta) });
 
-  const out = splice(xml, edits);
-  // Re-parse what we produce: a bug here must never reach libvirt as a broken document.
-  let devices: ChardevInfo[];
+  const out = splice(
+    xml,
+    groups.flatMap((g) => g.edits),
+  );
+  // Check what we produce (the edited elements, parsed again): a bug here must never reach libvirt
+  // as a broken document. The devices are read from the rewritten elements.
+  let rewritten: Map<Element, Element>;
   try {
-    devices = listChardevs(out);
+    rewritten = checkEdits(doc, groups, out);
   } catch (e) {
     throw new Error(`internal: rewrite produced unparsable XML (${(e as Error).message})`);
   }
+  const devices: ChardevInfo[] = nodes.map((n) => {
+    const el = rewritten.get(n.el);
+    return el ? rewrittenChardev(doc, n, el) : n.info;
+  });
   const result: RewriteResult = { xml: out, changed: out !== xml, devices, generation, warnings };
   if (degraded !== undefined) result.degraded = degraded;
   if (hop) result.previousHost = before.host;

@@ -5,7 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/schema.js';
-import { pidFilePath, runAutoEnable, takeJobLock, type AutoJobOptions } from '../../src/definitions/auto.js';
+import { runAutoEnable, type AutoJobOptions } from '../../src/definitions/auto.js';
+import { pidFilePath, takeJobLock } from '../../src/definitions/job-lock.js';
 import { setOptOut } from '../../src/definitions/optout.js';
 
 const UUID = '3d0a0b6e-7c1f-4f0e-9a55-0123456789ab';

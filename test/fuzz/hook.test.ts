@@ -15,7 +15,7 @@ const HOOK_TIMEOUT_MS = 20_000;
 // Store events get the path and name attacks; the filter gets everything.
 const STORE_EVENTS: [string, string, string][] = [
   ['prepare', 'begin', '-'],
-  ['stopped', 'end', '-'],
+  ['release', 'end', '-'],
   ['release', 'end', 'destroyed'],
 ];
 

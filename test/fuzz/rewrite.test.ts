@@ -9,6 +9,7 @@ import path from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/schema.js';
 import { MAX_DOMAIN_XML_BYTES } from '../../src/lifecycle/run.js';
 import { isInside } from '../../src/store/layout.js';
+import { listChardevs } from '../../src/xml/chardevs.js';
 import { XmlRewriteError, rewriteDomainXml, type RewriteOptions } from '../../src/xml/rewrite.js';
 import { corpusCases, fuzzSeed, hostileCases, mutationCases, type FuzzCase } from './generate.js';
 import { recordFigures } from './record.js';
@@ -96,9 +97,11 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
       const label = `${c.name} [${mode}${canLog ? '' : ', host cannot log'}]`;
       const t0 = performance.now();
       let out: string;
+      let devices: unknown;
       try {
         const r = rewriteDomainXml(xml, optionsFor(mode, canLog));
         out = r.xml;
+        devices = r.devices;
         if (r.changed !== (out !== xml)) failures.push(`${label}: changed flag wrong`);
       } catch (e) {
         const ms = performance.now() - t0;
@@ -132,6 +135,9 @@ test('rewrite: hostile and mutated XML is refused cleanly or rewritten into vali
       try {
         const again = rewriteDomainXml(out, optionsFor(mode, canLog));
         if (again.xml !== out) failures.push(`${label}: not idempotent`);
+        // The rewrite re-checks only what it edited: parsing the whole output must give the same devices.
+        if (JSON.stringify(devices) !== JSON.stringify(listChardevs(out)))
+          failures.push(`${label}: reported devices differ from the output's`);
       } catch (e) {
         failures.push(`${label}: own output refused: ${(e as Error).message}`);
       }

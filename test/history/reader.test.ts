@@ -56,7 +56,6 @@ async function build(compressMinBytes = 1000) {
   write(lines(1, 0, 200));
   fs.renameSync(live, live + '.0');
   write(lines(1, 200, 260));
-  await hook(env, ['g', 'stopped', 'end', '-'], xml);
   await hook(env, ['g', 'release', 'end', 'shutdown'], xml);
   // boot 2: output with a partial last line, rotation twice, not sealed at stop (crash)
   await hook(env, ['g', 'prepare', 'begin', '-'], xml);

@@ -1,5 +1,5 @@
 // Lab: the automatic mode (auto_enable = 1, the default) on a real libvirtd. A guest defined with a
-// plain pty serial and started with `virsh start`: `started begin` schedules the detached job,
+// plain pty serial and started with `virsh start`: `prepare begin` schedules the detached job,
 // `virsh start` is not held up by it, the job enables the persistent definition and records the
 // origin hint in the live metadata; the second boot is logged in the store, `virsh console` attaches.
 import test from 'ava';

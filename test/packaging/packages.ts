@@ -18,6 +18,9 @@ function inputFiles(): string[] {
     'dist/hook.mjs',
     'dist/virt-consolelog.mjs',
     'dist/hook-launcher.sh.in',
+    ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
+      .sort()
+      .map((n) => `dist/chunks/${n}`),
     'package.json',
     'README.md',
   ];
@@ -89,6 +92,11 @@ export const SHIPPED_FILES = [
   '/usr/lib/tmpfiles.d/virt-consolelog.conf',
   '/usr/lib/virt-consolelog/hook.mjs',
   '/usr/lib/virt-consolelog/virt-consolelog.mjs',
+  '/usr/lib/virt-consolelog/chunks',
+  // The code the entry points load on demand: every chunk of this build.
+  ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
+    .sort()
+    .map((n) => `/usr/lib/virt-consolelog/chunks/${n}`),
   '/usr/share/bash-completion/completions/virt-consolelog',
 ];
 

@@ -27,7 +27,7 @@ test('many guests at once, two hooks for one guest, readers during sealing', asy
   for (const g of guests) qemuStart(sb, g.serial, bootToken(0), 3000);
   const all = await Promise.all(
     guests.flatMap((g) => [
-      sb.hook([g.name, 'stopped', 'end', '-'], { stdin: xmlOf(g), timeoutMs: 120_000 }),
+      sb.hook([g.name, 'release', 'end', '-'], { stdin: xmlOf(g), timeoutMs: 120_000 }),
       sb.hook([g.name, 'release', 'end', 'destroyed'], { stdin: xmlOf(g), timeoutMs: 120_000 }),
       // Two hooks for one guest at once: the same prepare twice.
       sb.hook([g.name, 'prepare', 'begin', '-'], { stdin: xmlOf(g), timeoutMs: 120_000 }),
@@ -65,7 +65,7 @@ test('many guests at once, two hooks for one guest, readers during sealing', asy
   })();
   const sealers = (async () => {
     for (let i = 0; i < 6; i++) {
-      const r = await sb.hook([busy.name, 'stopped', 'end', '-'], { stdin: xmlOf(busy), timeoutMs: 60_000 });
+      const r = await sb.hook([busy.name, 'release', 'end', '-'], { stdin: xmlOf(busy), timeoutMs: 60_000 });
       if (r.code !== 0) failures.push(`sealer ${i}: exit ${r.code}`);
     }
   })();

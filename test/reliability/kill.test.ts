@@ -32,7 +32,7 @@ test('kill -9 during prepare/stop seals: no boot lost, nothing duplicated', asyn
   const span = Math.max(50, clean.ms);
   for (let i = 1; i <= ROUNDS; i++) {
     qemuStart(sb, serial, bootToken(i), LINES);
-    const [op, subop, extra] = i % 2 ? ['prepare', 'begin', '-'] : ['stopped', 'end', '-'];
+    const [op, subop, extra] = i % 2 ? ['prepare', 'begin', '-'] : ['release', 'end', '-'];
     const k = await sb.hook(['killed', op as string, subop as string, extra], {
       stdin: xml,
       killAfterMs: Math.floor(r() * span),

@@ -78,7 +78,7 @@ test('symlinks swapped in while hooks seal: nothing outside the store is read or
   })();
   const failures: string[] = [];
   const events: [string, string, string][] = [
-    ['stopped', 'end', '-'],
+    ['release', 'end', '-'],
     ['release', 'end', 'destroyed'],
     ['prepare', 'begin', '-'],
   ];
@@ -145,7 +145,6 @@ test('names with shell metacharacters and newlines, a file serial on /etc/shadow
     qemuStart(sb, serial, bootToken(i), 300);
     for (const ev of [
       ['prepare', 'begin', '-'],
-      ['stopped', 'end', '-'],
       ['release', 'end', 'destroyed'],
     ] as const) {
       const r = await sb.hook([name, ...ev], { stdin: xml });
@@ -160,7 +159,7 @@ test('names with shell metacharacters and newlines, a file serial on /etc/shadow
   const shadowXml = fileSerialDomain('shadow', uuidFor(300), INSIDE.shadow);
   for (const ev of [
     ['prepare', 'begin', '-'],
-    ['stopped', 'end', '-'],
+    ['release', 'end', '-'],
     ['migrate', 'begin', '-'],
   ] as const) {
     const r = await sb.hook(['shadow', ...ev], { stdin: shadowXml });

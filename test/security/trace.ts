@@ -179,6 +179,8 @@ export function violations(accesses: readonly Access[], policy: Policy): Access[
   );
   return accesses.filter((a) => {
     if (a.syscall === 'getcwd') return false;
+    // A detached job's set-up (src/util/jobs.ts): fds 0/1/2 on /dev/null, working folder "/".
+    if (a.path === '/dev/null' || (a.syscall === 'chdir' && a.path === '/')) return false;
     // A QEMU probe opens device nodes such as /dev/sgx_vepc at start-up; nothing else it writes is allowed.
     if (
       probes.has(a.pid) &&

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { liveLogPath } from '../../src/store/layout.js';
-import { listSegments, openSegment } from '../../src/store/segments.js';
+import { openSegment } from '../../src/store/segment-content.js';
+import { listSegments } from '../../src/store/segments.js';
 import { domainXml, hookEnv, UUID } from '../lifecycle/helpers.js';
 
 const HOOK = resolve('dist/hook.mjs');
@@ -37,7 +38,7 @@ test('kill -9 during seals loses and duplicates nothing', async (t) => {
   // Calibrate: how long one uninterrupted stop hook with this much to seal takes here.
   output();
   let started = Date.now();
-  const first = await run(['guest1', 'stopped', 'end', '-']);
+  const first = await run(['guest1', 'release', 'end', '-']);
   t.is(first.exitCode, 0);
   t.is(first.stderr, '');
   let duration = Date.now() - started;
@@ -45,7 +46,7 @@ test('kill -9 during seals loses and duplicates nothing', async (t) => {
   let completed = 0;
   for (let i = 0; i < 10; i++) {
     output();
-    const child = run(['guest1', 'stopped', 'end', '-']);
+    const child = run(['guest1', 'release', 'end', '-']);
     started = Date.now();
     // Kill somewhere in the second half of a typical run: mostly while sealing.
     await new Promise((r) => setTimeout(r, Math.floor(duration * (0.3 + 0.8 * Math.random()))));

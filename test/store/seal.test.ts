@@ -2,7 +2,8 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { sealDevice, withStore } from '../../src/store/seal.js';
-import { listSegments, openSegment, setFailpoint } from '../../src/store/segments.js';
+import { openSegment } from '../../src/store/segment-content.js';
+import { listSegments, setFailpoint } from '../../src/store/segments.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { tempConfig, UUID } from './helpers.js';
 

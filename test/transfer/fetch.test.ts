@@ -3,7 +3,8 @@ import test from 'ava';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { openSegment, listSegments } from '../../src/store/segments.js';
+import { openSegment } from '../../src/store/segment-content.js';
+import { listSegments } from '../../src/store/segments.js';
 import { runFetch } from '../../src/transfer/fetch.js';
 import { withDomainLock } from '../../src/store/lock.js';
 import { ensureDomainDir } from '../../src/store/store.js';
@@ -176,10 +177,12 @@ test('a file on a shared instances folder is not copied: its bytes are readable 
   t.is(readFileSync(nova, 'utf8'), lines('nova', 0, 40) + lines('nova-b', 0, 5));
 });
 
+const GUEST_XML = `<domain type='qemu'><name>guest1</name><uuid>${U}</uuid></domain>`;
+
 function hookContext(h: TestHost, op: string, notes: string[]): HookContext {
   return {
     event: { domain: 'guest1', op, subop: 'begin', extra: '-' },
-    xml: '',
+    xml: GUEST_XML,
     config: h.config,
     report: (m) => notes.push(`report: ${m}`),
     note: (m) => notes.push(m),
@@ -189,7 +192,7 @@ function hookContext(h: TestHost, op: string, notes: string[]): HookContext {
 }
 
 const rewritten = (previousHost: string | undefined, generation: number): RewriteResult => ({
-  xml: `<domain type='qemu'><name>guest1</name><uuid>${U}</uuid></domain>`,
+  xml: GUEST_XML,
   changed: true,
   devices: [],
   ...(previousHost ? { previousHost } : {}),
@@ -205,7 +208,7 @@ test('startHistoryFetch: records the debt and starts a detached job that complet
   await write(a, U, lines('before', 0, 500));
   await seal(a, U, 'migrated');
   const notes: string[] = [];
-  const rec = startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 1));
+  const rec = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 1));
   t.is(rec?.status, 'running');
   t.is(rec?.previousGeneration, 0);
   t.regex(notes.join('\n'), /history fetch from lab-a started \(job \d+\)/);
@@ -220,7 +223,7 @@ test('startHistoryFetch: records the debt and starts a detached job that complet
   );
   t.is(await content(b, U), lines('before', 0, 500));
   // restore begin is not a hop: nothing is fetched.
-  t.is(startHistoryFetch(hookContext(b, 'restore', notes), rewritten('lab-a', 1)), undefined);
+  t.is(await startHistoryFetch(hookContext(b, 'restore', notes), rewritten('lab-a', 1)), undefined);
 });
 
 test('startHistoryFetch: no hint and no peers, or a shared store: nothing to fetch, said so', async (t) => {
@@ -228,18 +231,18 @@ test('startHistoryFetch: no hint and no peers, or a shared store: nothing to fet
   t.teardown(() => w.cleanup());
   const b = w.host('lab-b');
   const notes: string[] = [];
-  const none = startHistoryFetch(hookContext(b, 'migrate', notes), rewritten(undefined, 0));
+  const none = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten(undefined, 0));
   t.is(none?.status, 'nothing');
   t.regex(none?.lastError ?? '', /no previous host known/);
   // Shared store: the previous host's live folder is in our own store.
   mkdirSync(join(b.config.logRoot, U, 'lab-a'), { recursive: true });
-  const shared = startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 3));
+  const shared = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 3));
   t.is(shared?.status, 'nothing');
   t.regex(notes.join('\n'), /store shared with lab-a/);
   t.deepEqual(readdirSync(b.config.stateDir).sort(), ['transfer']);
   // A peer list stands in for a missing hint.
   const withPeers = w.host('lab-c', 'peers = [ "lab-a", "lab-c" ]');
-  const viaPeers = startHistoryFetch(hookContext(withPeers, 'migrate', notes), rewritten(undefined, 0));
+  const viaPeers = await startHistoryFetch(hookContext(withPeers, 'migrate', notes), rewritten(undefined, 0));
   t.deepEqual(viaPeers?.candidates, ['lab-a']);
 });
 
@@ -288,7 +291,7 @@ test('retryPendingFetch: a failed fetch is restarted at the next event, a comple
   t.is((await sync(down, U, '--from', 'lab-a')).code, 1);
   const b = w.host('lab-b'); // lab-a reachable again
   const notes: string[] = [];
-  t.true(retryPendingFetch(hookContext(b, 'started', notes), U));
+  t.true(await retryPendingFetch(hookContext(b, 'prepare', notes), U));
   t.regex(notes.join('\n'), /history fetch retried \(failed; job \d+\)/);
   const end = Date.now() + 30_000;
   while (Date.now() < end && readFetchRecord(b.config.stateDir, U)?.status !== 'complete') {
@@ -296,8 +299,8 @@ test('retryPendingFetch: a failed fetch is restarted at the next event, a comple
   }
   t.is(readFetchRecord(b.config.stateDir, U)?.status, 'complete');
   t.is(await content(b, U), lines('r', 0, 30));
-  t.false(retryPendingFetch(hookContext(b, 'started', notes), U), 'nothing to do once complete');
-  t.false(retryPendingFetch(hookContext(b, 'started', notes), '11111111-2222-4333-8444-555555555555'));
+  t.false(await retryPendingFetch(hookContext(b, 'prepare', notes), U), 'nothing to do once complete');
+  t.false(await retryPendingFetch(hookContext(b, 'prepare', notes), '11111111-2222-4333-8444-555555555555'));
 });
 
 test('an unexpected error (store lock held too long) ends as a recorded failure, not a stuck "running"', async (t) => {

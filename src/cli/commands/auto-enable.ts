@@ -2,7 +2,8 @@
 // listed in --help; documented in the man page). Writes what it did to the plugin's journal.
 import type { HookContext } from '../../lifecycle/context.js';
 import { recordHookRun } from '../../journal/journal.js';
-import { AUTO_DEFAULTS, runAutoEnable, takeJobLock } from '../../definitions/auto.js';
+import { AUTO_DEFAULTS, runAutoEnable } from '../../definitions/auto.js';
+import { takeJobLock } from '../../definitions/job-lock.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';

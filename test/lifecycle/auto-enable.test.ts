@@ -1,5 +1,5 @@
-// The automatic mode's hook side: `started begin` schedules the detached job and returns before the
-// job touches libvirt. Runs the built hook (dist/) the way libvirt does: argv, XML on stdin,
+// The automatic mode's hook side: `prepare begin` schedules the detached job and returns before the
+// job touches libvirt; `started begin` (and `stopped end`) cost nothing and do nothing. Runs the built hook (dist/) the way libvirt does: argv, XML on stdin,
 // minimal environment; `virsh` is a stand-in that records who its caller's parent is.
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -76,9 +76,10 @@ exit 1
 function runHook(
   lab: Lab,
   xml: string,
+  event: string[] = ['prepare', 'begin', '-'],
 ): Promise<{ pid: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hookJs, 'auto1', 'started', 'begin', '-'], {
+    const child = spawn(process.execPath, [hookJs, 'auto1', ...event], {
       env: lab.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -110,7 +111,7 @@ test.before(() => {
     throw new Error('run `npm run build` first (dist/ is missing)');
 });
 
-test('started begin schedules the job detached; the hook exits before the job calls virsh', async (t) => {
+test('prepare begin schedules the job detached; the hook exits before the job calls virsh', async (t) => {
   const lab = setUp(true);
   t.teardown(() => rmSync(lab.dir, { recursive: true, force: true }));
   const hook = await runHook(lab, guestXml);
@@ -126,7 +127,8 @@ test('started begin schedules the job detached; the hook exits before the job ca
   t.truthy(first);
   // When the job first touched libvirt its parent was no longer the hook: the hook had exited.
   t.not(Number(first?.[2]), hook.pid);
-  t.regex(first?.[3] ?? '', /domjobinfo|dominfo|dumpxml/);
+  // Its first question is whether the guest runs yet: it waits for the start the hook is part of.
+  t.regex(first?.[3] ?? '', /^domstate /);
   // The job released its one-per-domain pid file when it ended.
   const pidFile = path.join(lab.dir, 'state/definitions/auto-enable', `${UUID}.pid`);
   const until = Date.now() + 20_000;
@@ -152,4 +154,20 @@ test('a domain disabled on this host is left alone', async (t) => {
   const hook = await runHook(lab, guestXml);
   t.is(hook.code, 0);
   t.is(await waitFor(lab.virshLog, 3000), undefined);
+});
+
+test('started begin and stopped end do nothing: no job, no store, no journal', async (t) => {
+  const lab = setUp(true);
+  t.teardown(() => rmSync(lab.dir, { recursive: true, force: true }));
+  for (const event of [
+    ['started', 'begin', '-'],
+    ['stopped', 'end', '-'],
+  ]) {
+    const hook = await runHook(lab, guestXml, event);
+    t.is(hook.code, 0);
+    t.is(hook.stdout + hook.stderr, '');
+  }
+  t.is(await waitFor(lab.virshLog, 3000), undefined);
+  t.false(existsSync(path.join(lab.dir, 'store')));
+  t.false(existsSync(path.join(lab.dir, 'state/journal.log')));
 });
