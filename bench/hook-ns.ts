@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { bootLog } from './lib/bootlog.js';
 import { domainXml } from './lib/domainxml.js';
+import { liveLogPath } from '../src/store/layout.js';
 import { enterSandbox, writeConfig } from './lib/sandbox.js';
 import { prng, shuffled, summarise, type Summary } from './lib/stats.js';
 
@@ -58,11 +59,13 @@ const HOOK_ENV = { LC_ALL: 'C', PATH: HOOK_PATH, HOME: '/root', USER: 'root', LO
 const root = args.root;
 const { confDir } = enterSandbox(root, args.parentNamespace);
 const store = join(root, 'store');
+const live = join(root, 'live');
 const legacy = join(root, 'legacy');
 mkdirSync(store, { recursive: true });
+mkdirSync(live, { recursive: true });
 mkdirSync(legacy, { recursive: true });
 const HOST = 'benchhost';
-writeConfig(confDir, { logRoot: store, allowedRoots: [store, legacy], hostName: HOST });
+writeConfig(confDir, { logRoot: store, liveDir: live, allowedRoots: [store, legacy], hostName: HOST });
 
 const noop = join(root, 'noop-hook');
 writeFileSync(noop, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
@@ -72,7 +75,7 @@ const node = '/usr/bin/node';
 
 const U = (n: number) => `0000000${n}-0000-4000-8000-00000000000${n}`;
 const typical = domainXml({ name: 'bench-typical', uuid: U(1), serial: { type: 'pty' } });
-const liveLog = join(store, U(2), HOST, 'serial0.log');
+const liveLog = liveLogPath(live, U(2), 'serial0');
 const enabled = domainXml({ name: 'bench-enabled', uuid: U(2), serial: { type: 'pty', log: liveLog } });
 const legacyLog = join(legacy, U(3), 'console.log');
 const sealing = domainXml({ name: 'bench-seal', uuid: U(3), serial: { type: 'file', path: legacyLog } });
@@ -82,7 +85,7 @@ const big = domainXml({
   serial: { type: 'pty' },
   minBytes: args.bigXmlBytes,
 });
-const stopLog = join(store, U(5), HOST, 'serial0.log');
+const stopLog = liveLogPath(live, U(5), 'serial0');
 const stopping = domainXml({ name: 'bench-stop', uuid: U(5), serial: { type: 'pty', log: stopLog } });
 
 const sealContent = Buffer.from(bootLog(3, { runtimeBytes: args.sealBytes })).subarray(0, args.sealBytes);

@@ -85,7 +85,10 @@ async function dataset(shape: Shape): Promise<Dataset> {
   mkdirSync(dir, { recursive: true });
   const logRoot = join(dir, 'store');
   const configPath = join(dir, 'virt-consolelog.conf');
-  writeFileSync(configPath, configText({ logRoot, allowedRoots: [logRoot], hostName: HOST }));
+  writeFileSync(
+    configPath,
+    configText({ logRoot, liveDir: `${logRoot}.live`, allowedRoots: [logRoot], hostName: HOST }),
+  );
   const config = benchConfig(logRoot, HOST);
   const plainPath = join(dir, 'plain.log');
   const plain = openSync(plainPath, 'w');

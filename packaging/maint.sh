@@ -4,6 +4,8 @@
 # percent signs (rpm would expand them as macros).
 
 VCL_STORE=/var/log/libvirt/consolelog
+# Default live_dir (libvirt's QEMU log folder): the live logs are <uuid>.<device>.console[.N] there.
+VCL_LIVE=/var/log/libvirt/qemu
 VCL_STATE=/var/lib/virt-consolelog
 VCL_KEY=/var/lib/virt-consolelog/ssh/id_ed25519
 VCL_CONFDIR=/etc/virt-consolelog
@@ -103,8 +105,14 @@ vcl_purge() {
       rm -rf "$VCL_STORE"
       vcl_log "removed the guests' console logs in $VCL_STORE (opted in)"
     fi
+    # Only our own live files: libvirt's <name>.log files there are not ours to remove.
+    if [ -d "$VCL_LIVE" ] && [ ! -L "$VCL_LIVE" ]; then
+      find "$VCL_LIVE" -maxdepth 1 -type f -regextype posix-extended \
+        -regex '.*/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-z]+[0-9]{1,3}\.console(\.[0-9]{1,3})?' \
+        -delete
+    fi
   elif [ -d "$VCL_STORE" ]; then
-    vcl_log "kept the guests' console logs in $VCL_STORE"
+    vcl_log "kept the guests' console logs in $VCL_STORE and their live files in $VCL_LIVE"
   fi
   return 0
 }

@@ -12,7 +12,7 @@ import { configText } from './sandbox.js';
 
 export function benchConfig(logRoot: string, host: string, extra: Record<string, string> = {}): Config {
   const { config, errors } = parseConfig(
-    configText({ logRoot, allowedRoots: [logRoot], hostName: host, extra }),
+    configText({ logRoot, liveDir: `${logRoot}.live`, allowedRoots: [logRoot], hostName: host, extra }),
     'bench.conf',
   );
   if (errors.length) throw new Error(errors.map((e) => e.message).join('; '));
@@ -41,7 +41,7 @@ export async function sealBoot(
   at: Date,
 ): Promise<SealedBoot> {
   const host = config.hostName;
-  const live = liveLogPath(config.logRoot, uuid, host, 'serial0');
+  const live = liveLogPath(config.liveDir, uuid, 'serial0');
   mkdirSync(join(live, '..'), { recursive: true });
   const bootId = `b${bootIndex.toString(16).padStart(7, '0')}`;
   const marker = Buffer.from(bootMarkerLine(bootId, host, at));

@@ -55,6 +55,8 @@ export function enterSandbox(root: string, parentNamespace: string): { confDir: 
 
 export interface BenchConfig {
   logRoot: string;
+  /** live_dir: never the machine's own /var/log/libvirt/qemu. */
+  liveDir: string;
   allowedRoots: string[];
   hostName: string;
   extra?: Record<string, string>;
@@ -64,6 +66,7 @@ export interface BenchConfig {
 export function configText(c: BenchConfig): string {
   const lines = [
     `log_root = "${c.logRoot}"`,
+    `live_dir = "${c.liveDir}"`,
     `state_dir = "${STATE_DIR}"`,
     `host_name = "${c.hostName}"`,
     `allowed_roots = [ ${c.allowedRoots.map((r) => `"${r}"`).join(', ')} ]`,

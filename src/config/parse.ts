@@ -127,6 +127,7 @@ function assign(config: Config, spec: KeySpec, value: string | number | boolean 
   if (
     spec.key === 'allowedRoots' ||
     spec.key === 'logRoot' ||
+    spec.key === 'liveDir' ||
     spec.key === 'stateDir' ||
     spec.key === 'sshKey'
   ) {

@@ -3,6 +3,12 @@
 export interface Config {
   /** Root of the store: <log_root>/<domain uuid>/... */
   logRoot: string;
+  /**
+   * Folder of the live logs virtlogd writes, <live_dir>/<uuid>.<device>.console. libvirt's own QEMU
+   * log folder by default, which every libvirt host has (libvirt's packages ship it), so a guest that
+   * migrates to a host without this plugin still finds its log folder there. Host-local.
+   */
+  liveDir: string;
   /** Plugin state: host facts cache, event journal, transfer key, pending work. */
   stateDir: string;
   /** Name of this host in the store and in metadata hints; empty = the system host name. */
@@ -60,6 +66,7 @@ export const DEFAULT_CONFIG_PATH = '/etc/virt-consolelog/virt-consolelog.conf';
 
 export const DEFAULTS: Readonly<Config> = Object.freeze({
   logRoot: '/var/log/libvirt/consolelog',
+  liveDir: '/var/log/libvirt/qemu',
   stateDir: '/var/lib/virt-consolelog',
   hostName: '',
   allowedRoots: ['/var/log/libvirt', '/var/lib/libvirt', '/var/lib/nova/instances'],
@@ -87,6 +94,11 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
 /** File key (snake_case, as in libvirt's own .conf files) -> spec. */
 export const KEYS: Readonly<Record<string, KeySpec>> = {
   log_root: { key: 'logRoot', kind: 'string', doc: 'root folder of the store' },
+  live_dir: {
+    key: 'liveDir',
+    kind: 'string',
+    doc: 'folder of the live logs virtlogd writes (host-local; every libvirt host has the default)',
+  },
   state_dir: {
     key: 'stateDir',
     kind: 'string',

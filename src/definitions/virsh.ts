@@ -96,9 +96,19 @@ export async function listPersistent(opts: VirshOptions): Promise<string[]> {
     .filter(Boolean);
 }
 
+/** libvirt's answer to domjobinfo on the destination of a migration that is still running. */
+const INCOMING_RE = /available only on the source host/i;
+
 /** The domain's current job type ("None" when idle), from `virsh domjobinfo`. */
 export async function jobType(domain: string, opts: VirshOptions): Promise<string> {
-  const out = await virsh(['domjobinfo', domain], opts);
+  let out: string;
+  try {
+    out = await virsh(['domjobinfo', domain], opts);
+  } catch (e) {
+    // The destination of a live migration has a job too, but libvirt reports it only on the source.
+    if (e instanceof VirshError && INCOMING_RE.test(e.message)) return 'Incoming migration';
+    throw e;
+  }
   return /^Job type:\s*(.*)$/m.exec(out)?.[1]?.trim() ?? 'None';
 }
 

@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
-import { segmentFileNames } from '../store/layout.js';
+import { isInside, segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, type BootMark } from '../store/markers.js';
 import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
@@ -142,6 +142,8 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
     for (const [host, h] of Object.entries(state.hosts)) {
       const d = h.devices[chosen];
       if (!d) continue;
+      // Another host's live_dir file is on that host's disk (a shared store): what is here is ours.
+      if (host !== config.hostName && isInside(config.liveDir, d.path)) continue;
       const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds, known);
       const first = r.tails[0];
       const boot = d.boot;
@@ -225,7 +227,7 @@ function liveTails(
         size: st.size,
         ctimeMs: st.ctimeMs,
       };
-      const tracked = findTracked(seal, id);
+      const tracked = findTracked(seal, id, host);
       const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
       if (st.size <= start) return;
       const scan = new MarkerScanner(start);

@@ -2,6 +2,7 @@
 // record names, sources and generation in domain.json, schedule the automatic mode's job. Never
 // fails the start (run.ts fails open).
 import * as fs from 'node:fs';
+import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HandlerResult, HookContext } from './context.js';
 import { decidePrepare } from './decide-prepare.js';
@@ -39,6 +40,9 @@ function fallbackUuid(config: Config, xml: string, name: string): string | undef
 export function appendBootMarker(config: Config, path: string, line: string | undefined): void {
   const loc = locateAllowed(path, actionRoots(config));
   if (!loc) throw new UnsafePathError(`${path} is outside the allowed roots: no boot marker written`);
+  // live_dir is libvirt's QEMU log folder: made as libvirt makes it, in case this start comes first.
+  if (loc.root === posix.normalize(config.liveDir).replace(/\/+$/, ''))
+    fs.mkdirSync(loc.root, { recursive: true, mode: 0o755 });
   const dir = SafeDir.openBeneath(loc.root, loc.dirs, true, 0o750);
   try {
     const fd = dir.open(loc.name, C.O_RDWR | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK, config.logFileMode);

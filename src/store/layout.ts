@@ -31,13 +31,32 @@ export function domainDir(logRoot: string, uuid: string): string {
   return posix.join(logRoot, u);
 }
 
-/** The live file virtlogd writes for one chardev of a domain on one host. */
-export function liveLogPath(logRoot: string, uuid: string, host: string, device: string): string {
-  return posix.join(
-    domainDir(logRoot, uuid),
-    assertSafeComponent('host name', host),
-    `${assertSafeComponent('device name', device)}.log`,
-  );
+const LIVE_SUFFIX = '.console';
+const LIVE_RE =
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.([a-z]+[0-9]{1,3})\.console$/;
+
+/**
+ * The live file virtlogd writes for one chardev of a domain: `<live_dir>/<uuid>.<device>.console`.
+ * Flat and host-independent: live_dir is host-local, so two hosts never write one file, and the path
+ * in a migrating guest's XML is valid on any libvirt host. Not `*.log`: libvirt's logrotate rule for
+ * its QEMU folder (copytruncate of `*.log`) must not cut it behind virtlogd's back, and no domain's
+ * own `<name>.log` can be mistaken for it.
+ */
+export function liveLogPath(liveDir: string, uuid: string, device: string): string {
+  const u = normaliseUuid(uuid);
+  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
+  return posix.join(liveDir, `${u}.${assertSafeComponent('device name', device)}${LIVE_SUFFIX}`);
+}
+
+/** The domain and device of one of our live files (by name, in live_dir); undefined for any other path. */
+export function parseLiveLogPath(
+  liveDir: string,
+  path: string,
+): { uuid: string; device: string } | undefined {
+  const p = posix.normalize(path);
+  if (posix.dirname(p) !== posix.normalize(liveDir).replace(/\/+$/, '')) return undefined;
+  const m = LIVE_RE.exec(posix.basename(p));
+  return m ? { uuid: m[1] as string, device: m[2] as string } : undefined;
 }
 
 export function archiveDir(logRoot: string, uuid: string): string {

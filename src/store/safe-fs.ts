@@ -3,10 +3,10 @@
 // between check and use is refused instead of followed. The root folder itself is trusted config.
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isInside } from './layout.js';
 
 const C = fs.constants;
+let tempSeq = 0;
 const PROC_FD = '/proc/self/fd';
 /** Whether /proc/self/fd can serve as openat(); without it we fall back to lstat checks on plain paths. */
 const HAVE_PROC_FD = (() => {
@@ -161,7 +161,8 @@ export class SafeDir {
 
   /** A fresh temp name in this directory (never visible as a segment or state file). */
   tempName(base: string): string {
-    return `.tmp-${base}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    // Unique per process (pid, time, counter) and created with O_EXCL: not random, no crypto to load.
+    return `.tmp-${base}-${process.pid}-${Date.now().toString(36)}-${++tempSeq}`;
   }
 
   /** Writes `name` atomically: temp file, fsync, rename, fsync of the directory. */

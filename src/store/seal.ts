@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { BootRef, DomainState } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
-import { rotationSet } from './layout.js';
+import { isInside, rotationSet } from './layout.js';
 import { withDomainLock, type LockInfo } from './lock.js';
 import { MarkerScanner, type BootMark } from './markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
@@ -131,9 +131,9 @@ export interface SealOutcome {
   refused?: boolean;
 }
 
-/** The roots inside which a path from XML may be acted on: allowed_roots and the store. */
+/** The roots inside which a path from XML may be acted on: allowed_roots, the store and live_dir. */
 export function actionRoots(config: Config): string[] {
-  return [...config.allowedRoots, config.logRoot];
+  return [...config.allowedRoots, config.logRoot, config.liveDir];
 }
 
 /** Opens the folder holding `path` without following symlinks; explains a refusal. */
@@ -239,7 +239,7 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
       try {
         const id = identity(st);
         present.push(id);
-        const tracked = findTracked(store.seal, id);
+        const tracked = findTracked(store.seal, id, req.host);
         const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
         const isBase = file === name;
         if (id.size > start) {
@@ -265,7 +265,16 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
         store.seal = upsertTracked(
           store.seal,
           advance(
-            { host: req.host, device: req.device, path: dir.display(file), id, offset: id.size, head, now },
+            {
+              host: req.host,
+              device: req.device,
+              path: dir.display(file),
+              id,
+              offset: id.size,
+              head,
+              now,
+              local: isInside(store.config.liveDir, req.path),
+            },
             req.truncateNext && isBase,
           ),
         );
@@ -352,7 +361,16 @@ function sealRange(
     boots,
     sealedAt: now.toISOString(),
     watermark: advance(
-      { host: req.host, device: req.device, path: displayPath, id, offset: id.size, head, now },
+      {
+        host: req.host,
+        device: req.device,
+        path: displayPath,
+        id,
+        offset: id.size,
+        head,
+        now,
+        local: isInside(config.liveDir, req.path),
+      },
       false,
     ),
   };
@@ -430,7 +448,7 @@ export function unsealedBytes(store: LockedStore, host: string): number {
           const st = fs.fstatSync(fd);
           if (!st.isFile()) continue;
           const id = identity(st);
-          const { start } = unsealedStart(findTracked(store.seal, id), id, (len) =>
+          const { start } = unsealedStart(findTracked(store.seal, id, host), id, (len) =>
             headHash(readAt(fd, len, 0)),
           );
           total += Math.max(0, id.size - start);

@@ -11,7 +11,7 @@ import {
 } from './layout.js';
 import { parseDomainState, type DomainState } from './domain-state.js';
 import { SafeDir } from './safe-fs.js';
-import { emptySealState, parseSealState, upsertTracked, type SealState } from './watermarks.js';
+import { emptySealState, findTracked, parseSealState, upsertTracked, type SealState } from './watermarks.js';
 import type { SegmentMeta } from './segments.js';
 
 export function uuidOrThrow(uuid: string): string {
@@ -78,7 +78,7 @@ export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealStat
     state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
     const w = m.watermark;
     if (m.importedFrom || !w) continue;
-    const cur = state.files.find((f) => f.dev === w.dev && f.ino === w.ino);
+    const cur = findTracked(state, w, w.host);
     if (!cur || cur.offset < w.offset) state = upsertTracked(state, w);
   }
   const repaired = !parsed

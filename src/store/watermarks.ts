@@ -25,6 +25,11 @@ export interface TrackedFile {
    * since, the content was rewritten from offset 0 by a new boot.
    */
   truncateAfter?: { ctimeMs: number };
+  /**
+   * The file is on its host's own disk (live_dir): in a store shared by several hosts, the same
+   * dev + inode on another host is another file, so only its own host's seals match it.
+   */
+  local?: true;
   updated: string;
 }
 
@@ -63,11 +68,17 @@ export function headHash(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Whether `f` tracks the file `id` that `host` sees (a host-local file only matches on its host). */
+function tracks(f: TrackedFile, id: Pick<FileIdentity, 'dev' | 'ino'>, host: string): boolean {
+  return f.dev === id.dev && f.ino === id.ino && (!f.local || f.host === host);
+}
+
 export function findTracked(
   state: SealState,
   id: Pick<FileIdentity, 'dev' | 'ino'>,
+  host: string,
 ): TrackedFile | undefined {
-  return state.files.find((f) => f.dev === id.dev && f.ino === id.ino);
+  return state.files.find((f) => tracks(f, id, host));
 }
 
 export interface UnsealedStart {
@@ -106,6 +117,8 @@ export function advance(
     offset: number;
     head: Buffer;
     now: Date;
+    /** On the host's own disk (live_dir). */
+    local: boolean;
   },
   truncateNext: boolean,
 ): TrackedFile {
@@ -121,13 +134,17 @@ export function advance(
     headLen,
     offset: at.offset,
     ...(truncateNext ? { truncateAfter: { ctimeMs: at.id.ctimeMs } } : {}),
+    ...(at.local ? { local: true as const } : {}),
     updated: at.now.toISOString(),
   };
 }
 
-/** Replaces or adds a tracked file (by dev+ino). */
+/** Replaces or adds a tracked file (the one that tracks the same file, as its host sees it). */
 export function upsertTracked(state: SealState, t: TrackedFile): SealState {
-  return { ...state, files: [...state.files.filter((f) => !(f.dev === t.dev && f.ino === t.ino)), t] };
+  return {
+    ...state,
+    files: [...state.files.filter((f) => !(tracks(f, t, t.host) && !!f.local === !!t.local)), t],
+  };
 }
 
 /** Drops watermarks of a host's device whose files are gone (deleted by virtlogd after rotation). */

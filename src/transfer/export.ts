@@ -1,19 +1,20 @@
 // The read-only export a peer runs through ssh's forced command (`virt-consolelog serve-export`):
 // one validated request in, the listing or bytes of ONE domain's store out. Every file is reached
-// through the store's symlink-proof SafeDir walk from log_root; nothing a peer sends becomes a path
-// except validated single components (uuid, host, device, segment key).
+// through the store's symlink-proof SafeDir walk from its root (log_root, live_dir, an allowed
+// root); nothing a peer sends becomes a path: it names a uuid, a segment key the archive lists, or a
+// device whose path this host's domain.json records.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
-import { ARCHIVE_NAME, isSafeComponent, rotationSet } from '../store/layout.js';
+import { ARCHIVE_NAME, rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentInfo } from '../store/segments.js';
 import { openDomainDir, readDomainState, readSealState } from '../store/store.js';
 import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
-import { identity, readAt } from '../store/seal.js';
+import { actionRoots, identity, openParentSafely, readAt } from '../store/seal.js';
 import {
   HEAD_LEN,
   PROTOCOL_VERSION,
@@ -60,8 +61,14 @@ function headOf(folder: SafeDir, name: string): string {
  * How much of a live file is sealed, decided as the sealer decides it (unsealedStart): a file
  * truncated in place since its watermark (a file serial restarted) has nothing of its content sealed.
  */
-function sealedOffset(folder: SafeDir, name: string, st: fs.Stats, seal: SealState | undefined): number {
-  const tracked = seal ? findTracked(seal, st) : undefined;
+function sealedOffset(
+  config: Config,
+  folder: SafeDir,
+  name: string,
+  st: fs.Stats,
+  seal: SealState | undefined,
+): number {
+  const tracked = seal ? findTracked(seal, st, config.hostName) : undefined;
   if (!tracked) return 0;
   const fd = folder.open(name, C.O_RDONLY | C.O_NONBLOCK);
   try {
@@ -82,7 +89,7 @@ function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState |
   if (!me) return [];
   const out: ListedLive[] = [];
   for (const [device, d] of Object.entries(me.devices).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const where = locateAllowed(d.path, [config.logRoot, ...config.allowedRoots]);
+    const where = locateAllowed(d.path, actionRoots(config));
     if (!where) continue;
     let folder: SafeDir;
     try {
@@ -99,7 +106,7 @@ function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState |
           device,
           file: name,
           bytes: st.size,
-          sealed: sealedOffset(folder, name, st, seal),
+          sealed: sealedOffset(config, folder, name, st, seal),
           path: folder.display(name),
           ino: st.ino,
           head: headOf(folder, name),
@@ -172,7 +179,7 @@ async function sendSegment(
   await pipeline(stream, out, { end: false });
 }
 
-/** Streams a live file of the store (`<uuid>/<host>/<device>.log`) from `offset`. */
+/** Streams this host's live file of `device` (the path its domain.json records) from `offset`. */
 async function sendLive(
   config: Config,
   uuid: string,
@@ -181,29 +188,34 @@ async function sendLive(
   offset: number,
   out: Writable,
 ): Promise<void> {
-  if (!isSafeComponent(host)) throw new UnsafePathError(`bad host ${JSON.stringify(host)}`);
-  let folder: SafeDir;
+  // Live files are host-local (live_dir): a host exports its own only.
+  if (host !== config.hostName)
+    throw new ExportNotFound(`${config.hostName} exports its own live files, not those of ${host}`);
+  const dir = openDomainDir(config, uuid);
+  if (!dir) throw new ExportNotFound(`domain ${uuid} has no live files on ${host}`);
+  let path: string | undefined;
   try {
-    folder = SafeDir.openBeneath(config.logRoot, [uuid, host]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new ExportNotFound(`domain ${uuid} has no live files of ${host}`);
-    throw e;
+    path = readDomainState(dir, uuid).hosts[host]?.devices[device]?.path;
+  } finally {
+    dir.close();
   }
+  if (!path) throw new ExportNotFound(`domain ${uuid} has no live file of ${device} on ${host}`);
+  const opened = openParentSafely(config, path);
+  if ('refused' in opened) throw new UnsafePathError(opened.refused);
+  if ('missing' in opened) throw new ExportNotFound(`no live file ${path}`);
   let fd: number;
   try {
-    fd = folder.open(`${device}.log`, C.O_RDONLY | C.O_NONBLOCK);
+    fd = opened.dir.open(opened.name, C.O_RDONLY | C.O_NONBLOCK);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new ExportNotFound(`no live file ${host}/${device}.log`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportNotFound(`no live file ${path}`);
     throw e;
   } finally {
-    folder.close();
+    opened.dir.close();
   }
   const st = fs.fstatSync(fd);
   if (!st.isFile()) {
     fs.closeSync(fd);
-    throw new UnsafePathError(`${host}/${device}.log is not a regular file`);
+    throw new UnsafePathError(`${path} is not a regular file`);
   }
   // The file grows while we read: send what it held when asked, so the answer is well defined.
   const end = st.size;

@@ -2,7 +2,7 @@
 // Edits are spliced into the original text: everything outside the changed elements is byte-identical.
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { domainDir, isInside, isSafeComponent, liveLogPath, normaliseUuid } from '../store/layout.js';
+import { isInside, isSafeComponent, liveLogPath, normaliseUuid, parseLiveLogPath } from '../store/layout.js';
 import {
   chardevNodes,
   domainIdentity,
@@ -88,16 +88,16 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
     return { xml, changed: false, devices: nodes.map((n) => n.info), generation: 0, warnings };
   }
   const { uuid } = domainIdentity(doc);
-  const hostDir = posix.join(domainDir(config.logRoot, uuid), facts.host);
-  const live = (device: string) => liveLogPath(config.logRoot, uuid, facts.host, device);
+  const live = (device: string) => liveLogPath(config.liveDir, uuid, device);
+  /** Paths the plugin owns: anything in the store, and live files (of any domain) in live_dir. */
+  const ours = (p: string | undefined) =>
+    p !== undefined && (isInside(config.logRoot, p) || parseLiveLogPath(config.liveDir, p) !== undefined);
 
   /** Where an existing path (old file source or truncating log) may keep logging. */
   const keepOrLive = (device: string, path: string | undefined, what: string): string => {
     const p = cleanPath(path);
-    if (p && isInside(config.logRoot, p)) {
-      // Store paths are ours: each host writes its own folder (two hosts never share a file).
-      return isInside(hostDir, p) ? (path as string) : live(device);
-    }
+    // Our paths become this device's live path (an older layout, another device's or domain's file).
+    if (ours(p)) return p === live(device) ? (path as string) : live(device);
     if (p && config.keepForeignLogPath && config.allowedRoots.some((r) => isInside(r, p)))
       return path as string;
     if (path !== undefined) {
@@ -126,10 +126,8 @@ export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResu
         plan.removeSources = node.sources.length > 0;
       }
       if (node.log) {
-        const p = cleanPath(info.logFile);
-        const inStore = p !== undefined && isInside(config.logRoot, p);
-        // An append-mode log outside the store is someone's deliberate choice: left exactly as is.
-        if (!info.logAppend || inStore || info.logFile === undefined)
+        // An append-mode log that is not ours is someone's deliberate choice: left exactly as is.
+        if (!info.logAppend || ours(cleanPath(info.logFile)) || info.logFile === undefined)
           plan.log = keepOrLive(info.device, info.logFile, 'log file');
       } else if (info.type === 'file') {
         plan.log = keepOrLive(info.device, info.sourcePath, 'file source');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { listChardevs } from '../../src/xml/chardevs.js';
+import { readConsolelogMetadata } from '../../src/xml/metadata.js';
 import { UUID, domain, live, validate } from '../xml/helpers.js';
 
 let dir = '';
@@ -47,10 +48,11 @@ test('rewrite: stdin -> stdout; warnings on stderr', async (t) => {
   t.regex(r.stderr, /serial0: file source "\/tmp\/guest1.log" is outside allowed_roots/);
 });
 
-test('rewrite --host places logs for that host', async (t) => {
+test('rewrite --host records that host; the live path is the same on every host', async (t) => {
   const r = await cli(['rewrite', '--host', 'hostq'], xml);
   t.is(r.code, 0);
-  t.is(listChardevs(r.stdout)[0]?.logFile, live('serial0', 'hostq'));
+  t.is(listChardevs(r.stdout)[0]?.logFile, live('serial0'));
+  t.is(readConsolelogMetadata(r.stdout).host, 'hostq');
 });
 
 test('rewrite --dry-run prints a unified diff, and nothing when nothing changes', async (t) => {
@@ -76,7 +78,7 @@ test('rewrite --uuid adds a missing <uuid>; --uuid-from-xml is the default', asy
   const r = await cli(['rewrite', '--uuid', other], noUuid);
   t.is(r.code, 0);
   t.true(r.stdout.includes(`<uuid>${other}</uuid>`));
-  t.is(listChardevs(r.stdout)[0]?.logFile, live('serial0', 'hosta', other));
+  t.is(listChardevs(r.stdout)[0]?.logFile, live('serial0', other));
   const clash = await cli(['rewrite', '--uuid', other], xml);
   t.is(clash.code, 2);
   t.regex(clash.stderr, /already has <uuid>/);

@@ -19,6 +19,7 @@ test('empty text gives the defaults, without errors', (t) => {
 test('every key parses a good value in libvirt .conf syntax', (t) => {
   const text = `
 log_root = "/srv/consolelog"   # comment after a value
+live_dir = "/srv/live"
 state_dir = "/srv/state"
 host_name = "node-1.example.com"
 allowed_roots = [ "/var/log/libvirt",
@@ -47,6 +48,7 @@ log_file_mode = 0600
   t.deepEqual(r.errors, []);
   t.deepEqual(r.config, {
     logRoot: '/srv/consolelog',
+    liveDir: '/srv/live',
     stateDir: '/srv/state',
     hostName: 'node-1.example.com',
     allowedRoots: ['/var/log/libvirt', '/srv/nova'],

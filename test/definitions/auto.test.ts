@@ -34,9 +34,10 @@ interface Fake {
 
 /**
  * `define` fails as busy `busyDefines` times, then works. `jobs` gives domjobinfo's answer per call
- * (J = a job runs, N = none; the last letter repeats).
+ * (J = a job runs, N = none, D = this host is the destination of a running migration, which libvirt
+ * answers with an error); `states` domstate's (R running, S shut off). The last letter repeats.
  */
-function fake(t: import('ava').ExecutionContext, busyDefines: number, jobs = 'N'): Fake {
+function fake(t: import('ava').ExecutionContext, busyDefines: number, jobs = 'N', states = 'R'): Fake {
   const dir = mkdtempSync(path.join(tmpdir(), 'vcl-auto-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(path.join(dir, 'bin'));
@@ -52,9 +53,15 @@ n() { c=$(cat "${dir}/$1" 2>/dev/null || echo 0); echo $((c+1)) > "${dir}/$1"; e
 case "$1" in
   domjobinfo)
     i=$(n jobs); p='${jobs}'; [ "$i" -ge \${#p} ] && i=$((\${#p} - 1))
-    if [ "$(printf %s "$p" | cut -c$((i + 1)))" = J ]; then echo "Job type:         Unbounded"; else echo "Job type:         None"; fi ;;
+    case "$(printf %s "$p" | cut -c$((i + 1)))" in
+      J) echo "Job type:         Unbounded" ;;
+      D) echo "error: Operation not supported: migration statistics are available only on the source host" >&2; exit 1 ;;
+      *) echo "Job type:         None" ;;
+    esac ;;
   dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
-  domstate) echo "running" ;;
+  domstate)
+    i=$(n states); p='${states}'; [ "$i" -ge \${#p} ] && i=$((\${#p} - 1))
+    if [ "$(printf %s "$p" | cut -c$((i + 1)))" = S ]; then echo "shut off"; else echo "running"; fi ;;
   dumpxml) case "$*" in *--inactive*) cat '${dir}/domain.xml' ;; *) cat '${dir}/live.xml' ;; esac ;;
   define)
     if [ "$(n defines)" -lt ${busyDefines} ]; then
@@ -105,7 +112,7 @@ test('busy domain: retried with backoff until define works; origin hint recorded
   t.deepEqual(o.slept, [1000, 2000]);
   t.regex(
     readFileSync(path.join(f.dir, 'domain.xml'), 'utf8'),
-    /<log file='\/var\/log\/libvirt\/consolelog\/.*\/hosta\/serial0\.log' append='on'\/>/,
+    /<log file='\/var\/log\/libvirt\/qemu\/[0-9a-f-]{36}\.serial0\.console' append='on'\/>/,
   );
   const meta = f.calls().find((c) => c.startsWith('metadata'));
   t.regex(
@@ -134,6 +141,35 @@ test('waits for the domain job to end before defining', async (t) => {
   t.is(calls.filter((c) => c.startsWith('domjobinfo')).length, 5);
   t.true(calls.findIndex((c) => c.startsWith('define')) > calls.lastIndexOf('domjobinfo ' + UUID));
   t.deepEqual(o.slept, [200, 400, 800]);
+});
+
+test('the destination of a running migration waits for it to end (libvirt reports that job as an error)', async (t) => {
+  const f = fake(t, 0, 'DDN');
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'enabled', o.notes.join('\n'));
+  t.true(o.notes.some((n) => /domain job "Incoming migration" running; waiting/.test(n)));
+  t.deepEqual(o.slept, [200, 400]);
+});
+
+test('started at prepare begin: the job waits until the guest runs before it defines', async (t) => {
+  const f = fake(t, 0, 'N', 'SSSR');
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'enabled');
+  const calls = f.calls();
+  // Three "shut off" answers and the "running" one, all before the define.
+  const before = calls.slice(
+    0,
+    calls.findIndex((c) => c.startsWith('define')),
+  );
+  t.is(before.filter((c) => c === `domstate ${UUID}`).length, 4);
+  t.deepEqual(o.slept, [100, 200, 400]);
+  // A guest that never comes up (its start failed) still gets its definition enabled, after the bound.
+  const g = fake(t, 0, 'N', 'S');
+  const og = g.opts({ jobWaitMs: 1 });
+  t.is((await runAutoEnable(UUID, g.config, og)).outcome, 'enabled');
+  t.true(og.notes.some((n) => /not running after 1 ms: its definition is enabled anyway/.test(n)));
 });
 
 test('a domain job that begins just before the define postpones it (no define racing a migration)', async (t) => {

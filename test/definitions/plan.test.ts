@@ -68,10 +68,7 @@ test('enable adds append-mode logs in the store and records the original chardev
   t.true(plan.changed);
   t.deepEqual(plan.devices, ['serial0']);
   t.false(plan.nova);
-  t.regex(
-    plan.xml,
-    new RegExp(`<log file='/var/log/libvirt/consolelog/${UUID}/hosta/serial0.log' append='on'/>`),
-  );
+  t.regex(plan.xml, new RegExp(`<log file='/var/log/libvirt/qemu/${UUID}.serial0.console' append='on'/>`));
   const record = decodeOriginal(readConsolelogMetadata(plan.xml).original ?? '');
   t.is(record.host, 'hosta');
   t.deepEqual(
@@ -111,7 +108,8 @@ test('enable on a second host keeps the first record (the guest own elements), w
   const toolsB = definitionTools({ ...config, hostName: 'hostb' }, { host: 'hostb', canLogChardev: true });
   const onB = planEnable(onA.xml, toolsB, 'hostb', now);
   t.true(onB.changed);
-  t.regex(onB.xml, /hostb\/serial0\.log/);
+  t.regex(onB.xml, new RegExp(`<log file='/var/log/libvirt/qemu/${UUID}.serial0.console' append='on'/>`));
+  t.is(readConsolelogMetadata(onB.xml).host, 'hostb');
   const record = decodeOriginal(readConsolelogMetadata(onB.xml).original ?? '');
   t.is(record.host, 'hostb');
   t.is(planDisable(onB.xml, toolsB).xml, ptyGuest);

@@ -44,7 +44,7 @@ const lines = (boot: number, from: number, to: number) => {
 /** Builds a history: 3 boots on an append-mode log, rotations, seals, a gzip segment, an unsealed tail. */
 async function build(compressMinBytes = 1000) {
   const { config, env } = hookEnv({ compressMinBytes });
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   let raw = '';
   const write = (s: string) => {
@@ -260,7 +260,7 @@ test('follow on a truncating file serial: a restart rewrites the file, the new b
 
 test('a guest printing the marker format does not forge a boot; -c keeps its line', async (t) => {
   const { config, env } = hookEnv();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   const fake = '--- virt-consolelog boot=0123456789abcdef host=hosta at=2026-01-01T00:00:00.000Z ---\n';
@@ -273,4 +273,29 @@ test('a guest printing the marker format does not forge a boot; -c keeps its lin
   await check();
   await hook(env, ['guest1', 'release', 'end', '-'], xml); // sealed: the same from the archive
   await check();
+});
+
+test("shared store: another host's live_dir path is on that host, never read here as its tail", async (t) => {
+  // log_root shared by hosta (this host) and hostb: domain.json names both, and their devices log to
+  // the same live_dir path (host-independent). The file at that path here is hosta's own: it must be
+  // read as hosta's tail (after hosta's sealed generation-1 boot), not as hostb's (generation 0).
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  const state = join(config.logRoot, UUID, 'domain.json');
+  const edit = (f: (d: { hosts: Record<string, { generation: number }> }) => void) => {
+    const d = JSON.parse(fs.readFileSync(state, 'utf8'));
+    f(d);
+    fs.writeFileSync(state, JSON.stringify(d));
+  };
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(1, 0, 30));
+  edit((d) => void (d.hosts.hosta!.generation = 1));
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(2, 0, 30));
+  edit((d) => void (d.hosts = { hostb: { ...d.hosts.hosta!, generation: 0 }, hosta: d.hosts.hosta! }));
+  const r = await cli(env, ['show', '-c', '100000', UUID]);
+  t.is(r.code, 0, r.err);
+  t.is(r.out.toString(), lines(1, 0, 30) + lines(2, 0, 30));
 });

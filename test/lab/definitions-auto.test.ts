@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLab, type Lab, type LabHost } from './harness.js';
-import { createGuest } from './guest.js';
+import { createGuest, livePath } from './guest.js';
 import {
   consoleReadLine,
   define,
@@ -46,7 +46,7 @@ function journalText(): string {
 test.serial('auto mode: the next boot of a plain-pty guest is logged; console attaches', async (t) => {
   const g = await createGuest(lab, { name: 'autopty', serial: 'pty' });
   await define(host, g);
-  const storeLog = `/var/log/libvirt/consolelog/${g.uuid}/lab-a/serial0.log`;
+  const storeLog = livePath(g.uuid);
   // virsh start returns even though the hook started a job (its fds 0/1/2 are not libvirt's pipes).
   await start(host, g.name);
   const enabled = await waitFor(
@@ -116,27 +116,30 @@ test.serial(
     const g = await createGuest(lab, { name: 'automig', serial: 'pty' });
     await define(host, g);
     await start(host, g.name);
-    const pathOn = (h: string) => `/var/log/libvirt/consolelog/${g.uuid}/${h}/serial0.log`;
+    const log = `<log file='${livePath(g.uuid)}' append='on'/>`;
+    const enabledBy = (xml: string) => /<vcl:original>([^<]+)</.exec(xml)?.[1];
     await waitFor(
       'the definition enabled on lab-a',
-      async () => (await host.virsh('dumpxml', '--inactive', g.name)).includes(pathOn('lab-a')),
+      async () => (await host.virsh('dumpxml', '--inactive', g.name)).includes(log),
       { timeoutMs: 60_000, intervalMs: 300 },
     );
+    const recordOnA = enabledBy(await host.virsh('dumpxml', '--inactive', g.name));
     await migrate(host, b, g.name, lab, { persistent: true, undefineSource: true });
-    // The record says "enabled on lab-a": lab-b's started hook schedules a job that enables it here.
+    // The record says "enabled on lab-a": lab-b's prepare hook schedules a job that enables it here
+    // (same live path on every host: the record's host changes).
     const onB = await waitFor(
       'the definition enabled on lab-b',
       async () => {
         const x = await b.virsh('dumpxml', '--inactive', g.name);
-        return x.includes(`<log file='${pathOn('lab-b')}' append='on'/>`) ? x : undefined;
+        return x.includes(log) && enabledBy(x) !== recordOnA ? x : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 300 },
     );
-    t.false(onB.includes(pathOn('lab-a')));
+    t.true(onB.includes(log));
     // The guest's own elements are still what disable gives back, on lab-b too.
     const dis = await b.cli('disable', '--dry-run', g.name);
     t.is(dis.exitCode, 0, dis.stderr);
-    t.regex(dis.stdout, /^-\s*<log file='.*\/lab-b\/serial0\.log' append='on'\/>$/m);
+    t.regex(dis.stdout, /^-\s*<log file='.*\.serial0\.console' append='on'\/>$/m);
     t.notRegex(dis.stdout, /^\+\s*<log /m);
     await destroy(b, g.name);
   },

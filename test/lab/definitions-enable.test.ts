@@ -5,7 +5,7 @@
 import test from 'ava';
 import { chardevElements } from '../../src/definitions/devices.js';
 import { startLab, type Lab, type LabHost } from './harness.js';
-import { createGuest } from './guest.js';
+import { createGuest, livePath } from './guest.js';
 import { checkHistory } from './checker.js';
 import {
   consoleReadLine,
@@ -36,7 +36,7 @@ test.serial(
     const g = await createGuest(lab, { name: 'plainpty', serial: 'pty' });
     await define(host, g);
     await start(host, g.name);
-    const storeLog = `/var/log/libvirt/consolelog/${g.uuid}/lab-a/serial0.log`;
+    const storeLog = livePath(g.uuid);
 
     const inactiveBefore = await host.virsh('dumpxml', '--inactive', '--security-info', g.name);
     const liveBefore = await host.virsh('dumpxml', g.name);
@@ -53,7 +53,7 @@ test.serial(
     t.is(dry.exitCode, 0, dry.stderr);
     t.regex(
       dry.stdout,
-      /^\+\s*<log file='\/var\/log\/libvirt\/consolelog\/.*\/lab-a\/serial0\.log' append='on'\/>$/m,
+      /^\+\s*<log file='\/var\/log\/libvirt\/qemu\/[0-9a-f-]{36}\.serial0\.console' append='on'\/>$/m,
     );
     t.regex(dry.stdout, /^--- plainpty \(persistent definition\)$/m);
     t.is(await host.virsh('dumpxml', '--inactive', '--security-info', g.name), inactiveBefore);
@@ -96,7 +96,11 @@ test.serial(
     // virtlogd holds the log file open: that is who writes it.
     const virtlogd = host.virtlogdPid();
     t.truthy(virtlogd);
-    const held = await host.exec(['sh', '-c', `ls -l /proc/${virtlogd}/fd | grep -c serial0.log || true`]);
+    const held = await host.exec([
+      'sh',
+      '-c',
+      `ls -l /proc/${virtlogd}/fd | grep -c serial0.console || true`,
+    ]);
     t.not(held.stdout.trim(), '0');
     // The interactive console still works on the logged pty.
     const read = await consoleReadLine(lab, host, g.name);

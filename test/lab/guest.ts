@@ -81,6 +81,11 @@ export function novaConsolePath(uuid: string): string {
   return `/var/lib/nova/instances/${uuid}/console.log`;
 }
 
+/** The live log a guest's device gets from the plugin in a lab host (the default live_dir). */
+export function livePath(uuid: string, device = 'serial0'): string {
+  return `/var/log/libvirt/qemu/${uuid}.${device}.console`;
+}
+
 export function serialPathFor(style: SerialStyle, name: string, uuid: string): string | undefined {
   switch (style) {
     case 'file':

@@ -1,11 +1,12 @@
 // Issue 5 on shared storage. Hosts share an OpenStack-style instances folder (/var/lib/nova, as on
 // NFS: the type='file' serial's console.log is the same file on both) while each keeps its own
 // /var/log/libvirt and store; then hosts share the store itself (log_root on shared storage): each
-// writes only its own live folder <uuid>/<host>/, nothing is copied, locks work across hosts.
+// writes only its own live files (live_dir, on its own disk), nothing is copied, locks work across hosts.
 // Either way the sequence guest goes A -> B -> A -> B with restarts, and `show` on B has every line.
 import test from 'ava';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { livePath } from './guest.js';
 import { startLab, type Lab, type LabHost } from './harness.js';
 import {
   assertCompleteHistory,
@@ -39,7 +40,7 @@ test.serial('shared instances folder, private stores: every line once, in order'
   await s_destroy(b, g.name);
 });
 
-test.serial('shared store: nothing copied, each host writes its own live folder', async (t) => {
+test.serial('shared store: nothing copied, each host writes its own live files', async (t) => {
   const store = join(lab.dir, 'shared-store');
   for (const h of lab.hosts)
     h.writeConfig(hostConfig(lab, h, `log_root = "${store}"\n${commandTransport(lab)}`));
@@ -48,14 +49,20 @@ test.serial('shared store: nothing copied, each host writes its own live folder'
   // The same store read from the other host gives the same history.
   await assertCompleteHistory(t, a, g, 3);
   t.is(fetchRecord(b, g.uuid)?.status, 'nothing');
+  // One domain.json for both hosts; their live files stay on their own disks (live_dir).
+  const state = JSON.parse(readFileSync(join(store, g.uuid, 'domain.json'), 'utf8')) as { hosts: object };
+  t.deepEqual(Object.keys(state.hosts).sort(), ['lab-a', 'lab-b']);
   t.deepEqual(
-    readdirSync(join(store, g.uuid))
-      .filter((n) => n.startsWith('lab-'))
-      .sort(),
-    ['lab-a', 'lab-b'],
+    readdirSync(join(store, g.uuid)).filter((n) => n.startsWith('lab-')),
+    [],
   );
-  const imported = readdirSync(join(store, g.uuid, 'archive')).filter((n) => n.endsWith('.json'));
-  t.true(imported.length > 0);
+  for (const h of [a, b]) t.true(existsSync(h.outside(livePath(g.uuid))), `${h.name}'s live file`);
+  const sidecars = readdirSync(join(store, g.uuid, 'archive')).filter((n) => n.endsWith('.json'));
+  t.true(sidecars.length > 0);
+  const imported = sidecars.filter(
+    (n) => JSON.parse(readFileSync(join(store, g.uuid, 'archive', n), 'utf8')).importedFrom,
+  );
+  t.deepEqual(imported, [], 'nothing copied');
   t.false(existsSync(join(store, g.uuid, 'archive', '.lock')));
   await s_destroy(b, g.name);
 });

@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory, summarise } from './checker.js';
-import { createGuest, domainXml, type Guest } from './guest.js';
+import { createGuest, domainXml, livePath, type Guest } from './guest.js';
 import { CLI_JS, startLab, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
 import { dropTornLinesBeforeSeparators } from './store-common.js';
@@ -20,13 +20,22 @@ const MARKER = /^--- virt-consolelog boot=\S+ host=\S+ at=\S+ ---$/;
 let lab: Lab;
 let a: LabHost;
 let g: Guest;
-let liveDir: string; // outside path of <store>/<uuid>/lab-a/
+let liveDir: string; // outside path of lab-a's live_dir (/var/log/libvirt/qemu)
+let liveName: string; // <uuid>.serial0.console
 let maxSeen = 0;
 let sampler: NodeJS.Timeout | undefined;
 
+/** Bytes of the domain: its store folder and its live files in live_dir. */
 function duDomain(): number {
   const root = a.outside(`/var/log/libvirt/consolelog/${g.uuid}`);
   let total = 0;
+  for (const n of liveNames()) {
+    try {
+      total += statSync(join(liveDir, n)).size;
+    } catch {
+      // rotated away while we looked
+    }
+  }
   const walk = (d: string) => {
     let entries;
     try {
@@ -48,14 +57,19 @@ function duDomain(): number {
   return total;
 }
 
+/** virtlogd's rotation set of serial0's live file in live_dir: the file and its backups `.N`. */
+function liveNames(): string[] {
+  return readdirSync(liveDir).filter(
+    (n) => n === liveName || (n.startsWith(`${liveName}.`) && /\.\d+$/.test(n)),
+  );
+}
+
 /** virtlogd's files of serial0, oldest first, concatenated, marker lines removed. */
 function rawLiveFiles(): Buffer {
-  const names = readdirSync(liveDir)
-    .filter((n) => /^serial0\.log(\.\d+)?$/.test(n))
-    .sort((x, y) => {
-      const n = (s: string) => (s === 'serial0.log' ? -1 : Number(s.split('.').pop()));
-      return n(y) - n(x);
-    });
+  const names = liveNames().sort((x, y) => {
+    const n = (s: string) => (s === liveName ? -1 : Number(s.split('.').pop()));
+    return n(y) - n(x);
+  });
   const text = names.map((n) => readFileSync(join(liveDir, n), 'latin1')).join('');
   return Buffer.from(
     text
@@ -66,7 +80,7 @@ function rawLiveFiles(): Buffer {
   );
 }
 
-const rotations = () => readdirSync(liveDir).filter((n) => /^serial0\.log\.\d+$/.test(n)).length;
+const rotations = () => liveNames().filter((n) => n !== liveName).length;
 
 test.before(async () => {
   lab = await startLab({
@@ -76,9 +90,11 @@ test.before(async () => {
   });
   a = lab.host('lab-a');
   const base = await createGuest(lab, { name: 'rot', serial: 'pty-log', delayUs: 0 });
-  const serialPath = `/var/log/libvirt/consolelog/${base.uuid}/lab-a/serial0.log`;
+  // Logged where the plugin puts a guest's log (its live path), as after enable or a migration.
+  const serialPath = livePath(base.uuid);
   g = { ...base, serialPath, xml: domainXml({ ...base, serialPath }) };
-  liveDir = a.outside(`/var/log/libvirt/consolelog/${g.uuid}/lab-a`);
+  liveDir = a.outside('/var/log/libvirt/qemu');
+  liveName = `${g.uuid}.serial0.console`;
   await s.defineAndStart(a, g);
   sampler = setInterval(() => (maxSeen = Math.max(maxSeen, duDomain())), 200);
 });
@@ -159,8 +175,8 @@ test.serial('show -f keeps printing through a rotation and a restart', async (t)
   follower.stdout?.on('data', (c: Buffer) => (out += c.toString('latin1')));
   try {
     await s.waitFor('follow output', () => checkHistory(out).seqLines > 50, { timeoutMs: 30_000 });
-    const inode = statSync(join(liveDir, 'serial0.log')).ino;
-    await s.waitFor('a rotation', () => statSync(join(liveDir, 'serial0.log')).ino !== inode, {
+    const inode = statSync(join(liveDir, liveName)).ino;
+    await s.waitFor('a rotation', () => statSync(join(liveDir, liveName)).ino !== inode, {
       timeoutMs: 60_000,
     });
     await s.waitFor('output after the rotation', () => {
@@ -205,8 +221,8 @@ test.serial(
     const journal = () => readFileSync(a.outside('/var/lib/virt-consolelog/journal.log'), 'utf8');
     // Restart until retention had to delete old segments: the cap is really under pressure.
     for (let i = 0; i < 14 && !/"pruned /.test(journal()); i++) {
-      const inode = statSync(join(liveDir, 'serial0.log')).ino;
-      await s.waitFor('a rotation', () => statSync(join(liveDir, 'serial0.log')).ino !== inode, {
+      const inode = statSync(join(liveDir, liveName)).ino;
+      await s.waitFor('a rotation', () => statSync(join(liveDir, liveName)).ino !== inode, {
         timeoutMs: 60_000,
       });
       await s.destroy(a, g.name);

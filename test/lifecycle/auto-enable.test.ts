@@ -55,6 +55,7 @@ exit 1
     [
       `state_dir = "${dir}/state"`,
       `log_root = "${dir}/store"`,
+      `live_dir = "${dir}/live"`,
       `host_name = "testhost"`,
       `auto_enable = ${autoEnable ? 1 : 0}`,
       '',

@@ -14,6 +14,7 @@ export function hookEnv(over: Parameters<typeof tempConfig>[0] = {}) {
     file,
     [
       `log_root = "${config.logRoot}"`,
+      `live_dir = "${config.liveDir}"`,
       `state_dir = "${config.stateDir}"`,
       `host_name = "${config.hostName}"`,
       `allowed_roots = [ ${config.allowedRoots.map((r) => `"${r}"`).join(', ')} ]`,

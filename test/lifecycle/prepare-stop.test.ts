@@ -46,7 +46,7 @@ test('file serial without append: each restart seals the previous boot first', a
 
 test('append-mode log: a boot marker per start, sealed at stop', async (t) => {
   const { config, env } = hookEnv();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   fs.appendFileSync(live, 'hello\npartial');
@@ -94,7 +94,7 @@ test('unparsable XML: the known sources are sealed anyway', async (t) => {
 
 test('a restore continues the saved boot: its prepare writes no marker, the next start does', async (t) => {
   const { config, env } = hookEnv();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   fs.appendFileSync(live, 'seq=1 before save, cut mid-');
@@ -122,7 +122,7 @@ test('a restore continues the saved boot: its prepare writes no marker, the next
 
 test('an arrival creates the live log and its folder (virtlogd cannot) but writes no marker', async (t) => {
   const { config, env } = hookEnv();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   t.false(fs.existsSync(join(live, '..')));
   await hook(env, ['guest1', 'restore', 'begin', '-'], xml);

@@ -13,12 +13,15 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages, REPO_ROOT, run, VERSION } from './packages.js';
 
 const UUID = '3b0f8d5e-2c1a-4d7e-9f60-1a2b3c4d5e6f';
 const LEGACY_SERIAL = '/var/log/libvirt/qemu/g1-serial0.log';
+/** A guest's live file (live_dir) and one of its sealed segments, as the operator's logs to keep. */
+const LIVE_FILE = `var/log/libvirt/qemu/${UUID}.serial0.console`;
+const SEALED_FILE = `var/log/libvirt/consolelog/${UUID}/archive/000000-00000001-host1.seg`;
 const DOMAIN_XML = `<domain type='qemu'>
   <name>g1</name>
   <uuid>${UUID}</uuid>
@@ -191,11 +194,7 @@ test.serial(
     const migrate = await hook(['g1', 'migrate', 'begin', '-']);
     t.is(migrate.exitCode, 0, migrate.stderr);
     const xml = migrate.stdout;
-    const host = hostname();
-    t.regex(
-      xml,
-      new RegExp(`<log file='/var/log/libvirt/consolelog/${UUID}/${host}/serial0\\.log' append='on'/>`),
-    );
+    t.regex(xml, new RegExp(`<log file='/var/log/libvirt/qemu/${UUID}\\.serial0\\.console' append='on'/>`));
     // The file serial became interactive and keeps its history where it was (in the allowed roots).
     t.notRegex(xml, /<serial type='file'>/);
     t.regex(
@@ -242,15 +241,19 @@ test.serial("an upgrade keeps the operator's config edits and the transfer key",
 });
 
 test.serial('remove keeps logs, config and key; the hook left behind lets every event pass', async (t) => {
-  const log = inRoot(`var/log/libvirt/consolelog/${UUID}/${hostname()}/serial0.log`);
+  const log = inRoot(LIVE_FILE);
   mkdirSync(join(log, '..'), { recursive: true });
   writeFileSync(log, 'boot output the operator needs\n');
+  const sealed = inRoot(SEALED_FILE);
+  mkdirSync(join(sealed, '..'), { recursive: true });
+  writeFileSync(sealed, 'an earlier boot\n');
   await dpkg(['--remove', 'virt-consolelog']);
   t.false(existsSync(inRoot('usr/lib/virt-consolelog/hook.mjs')));
   t.false(existsSync(inRoot('usr/bin/virt-consolelog')));
   t.true(existsSync(inRoot('etc/virt-consolelog/virt-consolelog.conf')));
   t.true(existsSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519')));
   t.is(readFileSync(log, 'utf8'), 'boot output the operator needs\n');
+  t.is(readFileSync(sealed, 'utf8'), 'an earlier boot\n');
   // dpkg keeps conffiles on remove: the leftover launcher must not fail a guest operation.
   t.true(existsSync(inRoot('etc/libvirt/hooks/qemu.d/50-virt-consolelog')));
   for (const argv of [
@@ -266,7 +269,7 @@ test.serial('remove keeps logs, config and key; the hook left behind lets every 
 test.serial(
   "purge removes config, state and key but keeps guests' logs and the main qemu hook",
   async (t) => {
-    const log = inRoot(`var/log/libvirt/consolelog/${UUID}/${hostname()}/serial0.log`);
+    const log = inRoot(LIVE_FILE);
     const out = await dpkg(['--purge', 'virt-consolelog']);
     t.regex(out, /kept the guests' console logs in \/var\/log\/libvirt\/consolelog/);
     for (const gone of [
@@ -277,6 +280,7 @@ test.serial(
     ])
       t.false(existsSync(inRoot(gone)), `${gone} removed`);
     t.is(readFileSync(log, 'utf8'), 'boot output the operator needs\n');
+    t.is(readFileSync(inRoot(SEALED_FILE), 'utf8'), 'an earlier boot\n');
     t.is(readFileSync(inRoot('etc/libvirt/hooks/qemu'), 'utf8'), ADMIN_HOOK);
   },
 );
@@ -293,8 +297,16 @@ test.serial(
 
     await dpkg(['-i', '/tmp/virt-consolelog.deb']);
     writeFileSync(join(store, 'kept-by-default.log'), 'x\n');
+    // Our live files in libvirt's QEMU log folder go too, with their rotations; libvirt's own stay.
+    const libvirts = inRoot('var/log/libvirt/qemu/g1.log');
+    mkdirSync(join(libvirts, '..'), { recursive: true });
+    writeFileSync(libvirts, 'libvirt\n');
+    writeFileSync(inRoot(`${LIVE_FILE}.0`), 'rotated\n');
     await dpkg(['--purge', 'virt-consolelog'], { VIRT_CONSOLELOG_PURGE_LOGS: 'yes' });
     t.false(existsSync(store), 'environment: store removed');
+    t.false(existsSync(inRoot(LIVE_FILE)));
+    t.false(existsSync(inRoot(`${LIVE_FILE}.0`)));
+    t.is(readFileSync(libvirts, 'utf8'), 'libvirt\n');
     t.true(existsSync(inRoot('var/log/libvirt')), 'only the store, never its parent');
   },
 );

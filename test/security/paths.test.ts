@@ -40,7 +40,7 @@ test('symlinks swapped in while hooks seal: nothing outside the store is read or
   const xml = fileSerialDomain('victim', uuid, serial);
   const before = snapshotTree(sb.sentinelDir, [sb.host(INSIDE.shadow)]);
   const policy: Policy = {
-    writable: [INSIDE.store, INSIDE.state],
+    writable: [INSIDE.store, INSIDE.liveDir, INSIDE.state],
     readable: [INSIDE.configDir, INSIDE.varLogLibvirt, INSIDE.varLibLibvirt, path.join(repoRoot, 'dist')],
     forbidden: [INSIDE.shadow, sb.sentinelDir],
   };
@@ -52,7 +52,11 @@ test('symlinks swapped in while hooks seal: nothing outside the store is read or
   const targets = [
     { real: sb.host(serial), link: path.join(sb.sentinelDir, 'file.log') }, // read side: the file serial
     { real: path.join(store, 'archive'), link: path.join(sb.sentinelDir, 'sub') }, // write side: the archive
-    { real: path.join(store, 'sandbox'), link: path.join(sb.sentinelDir, 'sub') }, // write side: this host's live dir
+    // write side: the domain's live file in live_dir (a file serial has none: nothing may follow the link)
+    {
+      real: sb.host(`${INSIDE.liveDir}/${uuid}.serial0.console`),
+      link: path.join(sb.sentinelDir, 'file.log'),
+    },
   ];
   let swapping = true;
   let swaps = 0;

@@ -29,6 +29,7 @@ export const INSIDE = {
   config: '/etc/virt-consolelog/virt-consolelog.conf',
   configDir: '/etc/virt-consolelog',
   store: '/var/log/libvirt/consolelog',
+  liveDir: '/var/log/libvirt/qemu',
   state: '/var/lib/virt-consolelog',
   varLogLibvirt: '/var/log/libvirt',
   varLibLibvirt: '/var/lib/libvirt',

@@ -11,6 +11,7 @@ export function tempConfig(over: Partial<Config> = {}): Config & { base: string 
   const config: Config = {
     ...(structuredClone({ ...DEFAULTS }) as Config),
     logRoot: join(base, 'store'),
+    liveDir: join(base, 'live'),
     stateDir: join(base, 'state'),
     allowedRoots: [join(base, 'roots')],
     hostName: 'hosta',

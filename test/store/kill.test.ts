@@ -22,7 +22,7 @@ async function archived(config: Parameters<typeof listSegments>[0]): Promise<Buf
 test('kill -9 during seals loses and duplicates nothing', async (t) => {
   if (!fs.existsSync(HOOK)) return t.fail('dist/hook.mjs missing: npm run build');
   const { config, env } = hookEnv({ compressMinBytes: 4096, domainCapBytes: 0 });
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   fs.mkdirSync(join(live, '..'), { recursive: true });
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   const run = (argv: string[]) =>

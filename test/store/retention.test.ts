@@ -78,7 +78,7 @@ test('release end keeps the domain under its cap (live reserved at virtlogd boun
   const henv = { ...env, VIRT_CONSOLELOG_VIRTLOGD_CONF: vconf };
   process.env.VIRT_CONSOLELOG_VIRTLOGD_CONF = vconf;
   t.teardown(() => delete process.env.VIRT_CONSOLELOG_VIRTLOGD_CONF);
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   for (let boot = 0; boot < 12; boot++) {
     await hook(henv, ['guest1', 'prepare', 'begin', '-'], xml);

@@ -39,7 +39,7 @@ function sealOnce(config: ReturnType<typeof tempConfig>, path: string, truncateN
 
 test('seal copies only new bytes and follows rotation by inode', async (t) => {
   const config = tempConfig();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   fs.mkdirSync(join(live, '..'), { recursive: true });
   fs.writeFileSync(live, 'one\ntwo\n');
   const r1 = await sealOnce(config, live);
@@ -92,7 +92,7 @@ test('paths outside the roots and symlinks are refused', async (t) => {
 for (const step of ['before-sidecar', 'before-segment-rename', 'after-segment-rename']) {
   test.serial(`a crash at ${step} loses nothing and duplicates nothing`, async (t) => {
     const config = tempConfig();
-    const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+    const live = liveLogPath(config.liveDir, UUID, 'serial0');
     fs.mkdirSync(join(live, '..'), { recursive: true });
     fs.writeFileSync(live, 'a\n');
     await sealOnce(config, live);
@@ -112,7 +112,7 @@ for (const step of ['before-sidecar', 'before-segment-rename', 'after-segment-re
 
 test('a reused inode in an append-mode log is new content, not a new boot', async (t) => {
   const config = tempConfig();
-  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
   fs.mkdirSync(join(live, '..'), { recursive: true });
   fs.writeFileSync(live, 'x'.repeat(1000) + '\n');
   await sealOnce(config, live);
@@ -123,4 +123,43 @@ test('a reused inode in an append-mode log is new content, not a new boot', asyn
   const r = await sealOnce(config, live);
   t.is(r.segments[0]?.bytes, 9, `inode ${ino} -> ${fs.statSync(live).ino}`);
   t.deepEqual(listSegments(config, UUID)[1]?.boots, []);
+});
+
+test("shared store: another host's watermark on the same dev + inode numbers is not this file's", async (t) => {
+  // Two hosts, one store (log_root on NFS), each its own live_dir (local disks). Their local disks
+  // can give two different files the same device and inode numbers: simulated by host B's watermark
+  // written for host A's file, as B would have recorded it for a file of its own.
+  const a = tempConfig({ hostName: 'hosta' });
+  const b = { ...a, hostName: 'hostb', liveDir: join(a.base, 'live-b') };
+  const live = liveLogPath(a.liveDir, UUID, 'serial0');
+  fs.mkdirSync(join(live, '..'), { recursive: true });
+  fs.writeFileSync(live, 'boot output of host a\n');
+  const st = fs.statSync(live);
+  await withStore(b, UUID, (store) => {
+    store.seal.files.push({
+      host: 'hostb',
+      device: 'serial0',
+      path: liveLogPath(b.liveDir, UUID, 'serial0'),
+      dev: st.dev,
+      ino: st.ino,
+      birthtimeMs: 0,
+      head: '',
+      headLen: 0,
+      offset: st.size,
+      local: true,
+      updated: new Date().toISOString(),
+    });
+  });
+  const r = await sealOnce(a, live);
+  t.deepEqual(
+    r.segments.map((s) => s.bytes),
+    [st.size],
+    "host a seals its file from 0: host b's watermark is for a file on b's disk",
+  );
+  await withStore(a, UUID, (store) => {
+    t.is(store.seal.files.filter((f) => f.dev === st.dev && f.ino === st.ino).length, 2, 'both kept');
+  });
+  t.is(await allContent(a), 'boot output of host a\n');
+  // Sealing again finds host a's own watermark: nothing new.
+  t.is((await sealOnce(a, live)).segments.length, 0);
 });

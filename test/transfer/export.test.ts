@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listSegments } from '../../src/store/segments.js';
 import { domainDir } from '../../src/store/layout.js';
@@ -47,7 +47,7 @@ test.serial(
       [
         [
           'serial0',
-          'serial0.log',
+          `${U}.serial0.console`,
           (lines('boot1', 0, 50) + lines('boot2', 0, 20)).length,
           lines('boot1', 0, 50).length,
         ],
@@ -138,14 +138,16 @@ test.serial('symlinks inside the store are refused, not followed', async (t) => 
   const r1 = await cli(['--config', h.configFile, 'serve-export', 'live', U, 'lab-a', 'serial0', '0']);
   t.is(r1.code, 2);
   t.false(r1.stdout.toString().includes('root:'));
-  // the host folder replaced by a symlink to another domain's folder
-  await write(h, OTHER, 'other domain\n');
-  const hostDir = join(domainDir(h.config.logRoot, U), 'lab-a');
-  renameSync(hostDir, `${hostDir}.moved`);
-  symlinkSync(join(domainDir(h.config.logRoot, OTHER), 'lab-a'), hostDir);
+  // live_dir's file a symlink to another domain's live file: refused as well
+  const otherLive = await write(h, OTHER, 'other domain\n');
+  rmSync(live);
+  symlinkSync(otherLive, live);
   const r2 = await cli(['--config', h.configFile, 'serve-export', 'live', U, 'lab-a', 'serial0', '0']);
   t.is(r2.code, 2);
   t.false(r2.stdout.toString().includes('other domain'));
+  // another host's live files are never served: they are on that host's own disk
+  const r2b = await cli(['--config', h.configFile, 'serve-export', 'live', U, 'lab-b', 'serial0', '0']);
+  t.is(r2b.code, 3);
   // the whole domain folder a symlink to another domain's folder: its listing stays empty
   const dom = domainDir(h.config.logRoot, U);
   renameSync(dom, `${dom}.moved`);

@@ -10,6 +10,9 @@ import { withDomainLock } from '../../src/store/lock.js';
 import { ensureDomainDir } from '../../src/store/store.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
 import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
+import { sharedWith } from '../../src/transfer/shared.js';
+import { withStore } from '../../src/store/seal.js';
+import { withHost } from '../../src/store/domain-state.js';
 import type { HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
 import { CLI_JS, cli, lines, makeWorld, seal, write, type TestHost } from './helpers.js';
@@ -234,12 +237,20 @@ test('startHistoryFetch: no hint and no peers, or a shared store: nothing to fet
   const none = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten(undefined, 0));
   t.is(none?.status, 'nothing');
   t.regex(none?.lastError ?? '', /no previous host known/);
-  // Shared store: the previous host's live folder is in our own store.
-  mkdirSync(join(b.config.logRoot, U, 'lab-a'), { recursive: true });
+  // Shared store: the previous host wrote this very domain.json (a private store names only this host).
+  await withStore(b.config, U, (s) => {
+    s.domain = withHost(s.domain, 'lab-a', { generation: 2, devices: {} });
+  });
   const shared = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 3));
   t.is(shared?.status, 'nothing');
   t.regex(notes.join('\n'), /store shared with lab-a/);
   t.deepEqual(readdirSync(b.config.stateDir).sort(), ['transfer']);
+  t.true(sharedWith(b.config, U, 'lab-a'));
+  // A domain.json naming only this host (a private store) is not shared with anyone.
+  const d = w.host('lab-d');
+  await write(d, U, 'x\n');
+  t.false(sharedWith(d.config, U, 'lab-a'));
+  t.false(sharedWith(d.config, U, 'lab-d'));
   // A peer list stands in for a missing hint.
   const withPeers = w.host('lab-c', 'peers = [ "lab-a", "lab-c" ]');
   const viaPeers = await startHistoryFetch(hookContext(withPeers, 'migrate', notes), rewritten(undefined, 0));

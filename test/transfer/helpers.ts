@@ -37,6 +37,7 @@ export function makeWorld(): World {
       const text = [
         `host_name = "${name}"`,
         `log_root = "${join(dir, name, 'log')}"`,
+        `live_dir = "${join(dir, name, 'live')}"`,
         `state_dir = "${join(dir, name, 'state')}"`,
         `allowed_roots = [ "${join(dir, 'shared')}", "${join(dir, name, 'log')}" ]`,
         `transport = "command"`,
@@ -58,7 +59,7 @@ export function makeWorld(): World {
   };
 }
 
-/** Appends `text` to a device's live file of `host` (in the store unless `path` is given) and records it in domain.json. */
+/** Appends `text` to a device's live file of `host` (in its live_dir unless `path` is given) and records it in domain.json. */
 export async function write(
   h: TestHost,
   uuid: string,
@@ -66,7 +67,7 @@ export async function write(
   opts: { device?: string; generation?: number; path?: string } = {},
 ): Promise<string> {
   const device = opts.device ?? 'serial0';
-  const path = opts.path ?? liveLogPath(h.config.logRoot, uuid, h.name, device);
+  const path = opts.path ?? liveLogPath(h.config.liveDir, uuid, device);
   mkdirSync(dirname(path), { recursive: true });
   appendFileSync(path, text);
   await withStore(h.config, uuid, (s) => {

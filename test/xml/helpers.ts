@@ -13,7 +13,8 @@ export const corpusDir = path.resolve(repoRoot, '../shared/corpus/libvirt-tests'
 export const UUID = 'c7a5fdbd-edaf-9455-926a-d65c16db1809';
 export const HOST = 'hosta';
 export const STORE = '/var/log/libvirt/consolelog';
-export const live = (device: string, host = HOST, uuid = UUID) => `${STORE}/${uuid}/${host}/${device}.log`;
+export const LIVE_DIR = '/var/log/libvirt/qemu';
+export const live = (device: string, uuid = UUID) => `${LIVE_DIR}/${uuid}.${device}.console`;
 
 export function config(overrides: Partial<Config> = {}): Config {
   return { ...structuredClone(DEFAULTS), hostName: HOST, ...overrides } as Config;

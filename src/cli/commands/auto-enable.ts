@@ -14,9 +14,9 @@ export const autoEnableCommand: Command = {
   summary: 'internal: the automatic mode job the hook starts after a guest event',
   usage: `usage: virt-consolelog auto-enable [--connect URI] UUID
 
-Internal: the job the hook starts, detached, after 'started begin' when auto_enable = 1 and
-the guest's persistent definition is not enabled yet. Waits for the domain's own job (start,
-migration) to end, runs 'enable' for it (retrying with backoff while the domain is busy, at
+Internal: the job the hook starts, detached, at 'prepare begin' when auto_enable = 1 and
+the guest's persistent definition is not enabled yet. Waits until the guest runs and the domain's
+own job (migration...) ended, runs 'enable' for it (retrying with backoff while the domain is busy, at
 most ${AUTO_DEFAULTS.attempts} attempts), records this host in the running guest's live metadata as the
 origin hint for a later migration, and writes what it did to the plugin's journal. One job per
 domain at a time (pid file in state_dir/definitions/auto-enable/). A domain disabled with
