@@ -8,7 +8,7 @@ import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '.
 import { resolveDomain } from '../store/find.js';
 import { segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
-import { MarkerScanner, type BootMark } from '../store/markers.js';
+import { MarkerScanner, resumedBoot, type BootMark } from '../store/markers.js';
 import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
 import { listArchive, openSegmentFile, type SegmentInfo } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
@@ -144,23 +144,18 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
       if (!d) continue;
       const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds, known);
       const first = r.tails[0];
-      const boot = d.boot;
-      // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is
-      // gone. The boot is still known (domain.json): its boundary goes where its output resumes.
-      if (
+      // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is gone.
+      const resumed =
         first &&
-        boot &&
-        !d.truncating &&
-        !r.tails.some((x) => x.boots.some((b) => b.id === boot.id)) &&
-        !segments.some((x) => x.device === chosen && x.boots.some((b) => b.id === boot.id))
-      )
-        first.boots.unshift({
-          offset: first.start,
-          id: boot.id,
-          host: boot.host,
-          at: boot.at,
-          markerBytes: 0,
-        });
+        resumedBoot(
+          d.boot,
+          d.truncating,
+          first.start,
+          (id) =>
+            r.tails.some((x) => x.boots.some((b) => b.id === id)) ||
+            segments.some((x) => x.device === chosen && x.boots.some((b) => b.id === id)),
+        );
+      if (first && resumed) first.boots.unshift(resumed);
       live.push(...r.tails);
       if (host === config.hostName && r.base) followFrom = r.base;
     }

@@ -274,3 +274,25 @@ test('a guest printing the marker format does not forge a boot; -c keeps its lin
   await hook(env, ['guest1', 'release', 'end', '-'], xml); // sealed: the same from the archive
   await check();
 });
+
+// The running boot's marker went with a backup virtlogd dropped: the boot still begins where its
+// kept output resumes (the sealed twin of this case: test/store/seal.test.ts).
+test('a running boot whose marker virtlogd rotated away starts where its output resumes', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.logRoot, UUID, 'hosta', 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['g', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(1, 0, 20) + 'boot1 torn');
+  await hook(env, ['g', 'release', 'end', 'destroyed'], xml);
+  await hook(env, ['g', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(2, 0, 20));
+  fs.renameSync(live, live + '.0');
+  fs.appendFileSync(live, lines(2, 20, 40));
+  fs.unlinkSync(live + '.0');
+  const r = await cli(env, ['show', 'guest1']);
+  t.is(r.code, 0, r.err);
+  const text = r.out.toString().split('\n');
+  const at = text.indexOf(lines(2, 20, 21).slice(0, -1));
+  t.regex(text[at - 1] ?? '', /^-- Boot [0-9a-f]{16} on hosta at /);
+  t.is(text[at - 2], 'boot1 torn');
+});
