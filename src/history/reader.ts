@@ -4,9 +4,15 @@
 import * as fs from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
+import {
+  hostState,
+  knownMarkerIds,
+  parseDomainState,
+  type DomainState,
+  type DeviceState,
+} from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
-import { segmentFileNames } from '../store/layout.js';
+import { DOMAIN_STATE_FILE, segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from '../store/markers.js';
 import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
@@ -120,14 +126,7 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
     const seal: SealState = archive
       ? readSealState(dir, archive).state
       : { version: 1, nextSeq: 1, files: [] };
-    const state = (() => {
-      const text = dir.readText('domain.json');
-      try {
-        return text ? (JSON.parse(text) as DomainState) : undefined;
-      } catch {
-        return undefined;
-      }
-    })() ?? { version: 1 as const, uuid, names: [], maxGeneration: 0, hosts: {} };
+    const state = parseDomainState(uuid, dir.readText(DOMAIN_STATE_FILE));
     const devices = knownDevices(state, segments);
     const chosen = device ?? devices[0];
     if (!chosen) throw new HistoryError(`domain ${uuid} has no logged device yet`, 'no-device');
@@ -581,9 +580,9 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
       const dir = openDomainDir(config, h.uuid);
       if (dir) {
         try {
-          d = (JSON.parse(dir.readText('domain.json') ?? 'null') as DomainState | null)?.hosts[
-            config.hostName
-          ]?.devices[h.device];
+          d = parseDomainState(h.uuid, dir.readText(DOMAIN_STATE_FILE)).hosts[config.hostName]?.devices[
+            h.device
+          ];
         } finally {
           dir.close();
         }

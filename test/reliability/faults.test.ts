@@ -59,12 +59,17 @@ const FAULTS: Fault[] = [
     },
   },
   {
-    // A corrupt sidecar: test/reliability/state.test.ts (known failure: it hides its segment from show).
-    name: 'state files corrupt (domain.json, sealed.json)',
+    // All three at once once lost a sealed boot (its key was reused); more ways: state.test.ts.
+    name: 'state files corrupt (newest sidecar, domain.json, sealed.json)',
     sealable: true,
     async inject(a, g) {
       const d = domainDirOf(a, g);
-      for (const f of ['domain.json', 'sealed.json'])
+      const sidecar = readdirSync(join(d, 'archive'))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .at(-1);
+      if (!sidecar) throw new Error('no sealed segment to corrupt yet');
+      for (const f of ['domain.json', 'sealed.json', `archive/${sidecar}`])
         if (existsSync(join(d, f))) writeFileSync(join(d, f), '{"truncated": ');
       return async () => undefined;
     },
