@@ -315,7 +315,8 @@ export const LOW_FREE_SHARE = 0.05;
 /** One verdict per file system: read-only and full fail, nearly full warns; each with the fix. */
 export function filesystemCheck(fs: FilesystemFacts, domainCapBytes: number): Check {
   const name = `disk:${fs.mountPoint}`;
-  const what = `${fs.mountPoint}${fs.fsType ? ` (${fs.fsType})` : ''} holds ${fs.holds.join(', ')}`;
+  // The name carries the mount point already.
+  const what = `${fs.fsType ?? 'file system'} holding ${fs.holds.join(', ')}`;
   const space =
     fs.freeBytes === undefined
       ? ''

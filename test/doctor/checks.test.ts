@@ -224,7 +224,7 @@ test('disks: every file system of the store and state; read-only and full fail, 
   f.filesystems.push({ ...archive });
   const disk = () => byName(f)['disk:/var/log/libvirt/consolelog/1234/archive']!;
   t.like(disk(), { status: 'ok' });
-  t.regex(disk().message, /\(xfs\) holds 1234\/archive of log_root: writable, /);
+  t.regex(disk().message, /^xfs holding 1234\/archive of log_root: writable, /);
   t.regex(disk().message, /10\.0 GiB free of 100\.0 GiB, 500 of 1000 inodes free/);
 
   f.filesystems[1] = { ...archive, readOnly: true };

@@ -215,7 +215,7 @@ test.serial(
           doctorSeen[f.name] =
             checks
               .filter((c) => c.status !== 'ok' && c.status !== 'skip')
-              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 200))
+              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 400))
               .join('; ') || '(all ok)';
         } catch {
           failedOps.push(
@@ -287,5 +287,16 @@ test.serial(
     for (const f of ['config invalid', 'config unreadable (a folder)'])
       t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
     t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
+    t.regex(
+      doctorSeen['store read-only'] ?? '',
+      /disk:\S+: fail: .*mounted read-only/,
+      'and its file system',
+    );
+    // The archive's own full tmpfs: the store check (a probe at log_root, which has room) cannot see it.
+    t.regex(
+      doctorSeen['store full (ENOSPC: a full 256 KiB tmpfs over the archive)'] ?? '',
+      /disk:\S+\/archive: fail: tmpfs holding \S+\/archive of log_root: full/,
+      'doctor names the full archive',
+    );
   },
 );
