@@ -13,7 +13,7 @@ export const MIN_NODE = '18.19.0';
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface Check {
-  /** Short stable name: config, libvirt, qemu, virtlogd, hook, hook-node, hook-seen, store, state, key, peer:NAME. */
+  /** Short stable name: config, libvirt, qemu, virtlogd, hook, hook-node, hook-seen, store, state, disk:MOUNT, key, peer:NAME. */
   name: string;
   status: Status;
   message: string;
@@ -55,6 +55,24 @@ export interface PathFacts {
   freeBytes?: number;
 }
 
+/** One file system the store or state lives on (log_root's, state_dir's, each mount below log_root). */
+export interface FilesystemFacts {
+  /** Mount point (/proc/self/mountinfo); the folder itself when mountinfo could not tell. */
+  mountPoint: string;
+  fsType: string | undefined;
+  /** What of ours is on it: `log_root`, `state_dir`, or a folder below log_root mounted separately. */
+  holds: string[];
+  /** Mounted read-only (mount or superblock options). */
+  readOnly: boolean;
+  /** Undefined when a file could be created and removed there; else why not (EROFS, ENOSPC, ...). */
+  problem: string | undefined;
+  freeBytes?: number;
+  totalBytes?: number;
+  freeInodes?: number;
+  /** 0 for file systems without an inode limit (btrfs, tmpfs without nr_inodes). */
+  totalInodes?: number;
+}
+
 export interface PeerFacts {
   name: string;
   /** Undefined when the peer's export answered a listing. */
@@ -86,6 +104,9 @@ export interface DoctorFacts {
   lastHookRunMs: number | undefined;
   store: PathFacts;
   state: PathFacts;
+  filesystems: FilesystemFacts[];
+  /** domain_cap_bytes: less free space than one domain may use is worth a warning. */
+  domainCapBytes: number;
   transport: 'ssh' | 'command';
   sshUser: string;
   key: { path: string; exists: boolean; mode: number | undefined; publicExists: boolean };
@@ -278,10 +299,71 @@ function pathCheck(name: 'store' | 'state', p: PathFacts, mode: string): Check {
       fix:
         p.problem.startsWith('ENOENT') || p.problem.includes('missing')
           ? `mkdir -p -m ${mode} ${p.path}`
-          : `make ${p.path} a directory root can write (it must not be a symlink)`,
+          : /^(EROFS|ENOSPC|EDQUOT)/.test(p.problem)
+            ? `see the disk: line of its file system`
+            : `make ${p.path} a directory root can write (it must not be a symlink)`,
     };
   const free = p.freeBytes === undefined ? '' : `, ${formatBytes(p.freeBytes)} free`;
   return { name, status: 'ok', message: `${p.path} writable${free}` };
+}
+
+/** Below this a file system counts as full: a seal (up to virtlogd's bound per log) fails there. */
+export const FULL_BYTES = 1024 * 1024;
+/** Below this share of its size free, a file system is nearly full. */
+export const LOW_FREE_SHARE = 0.05;
+
+/** One verdict per file system: read-only and full fail, nearly full warns; each with the fix. */
+export function filesystemCheck(fs: FilesystemFacts, domainCapBytes: number): Check {
+  const name = `disk:${fs.mountPoint}`;
+  // The name carries the mount point already.
+  const what = `${fs.fsType ?? 'file system'} holding ${fs.holds.join(', ')}`;
+  const space =
+    fs.freeBytes === undefined
+      ? ''
+      : `${formatBytes(fs.freeBytes)} free` +
+        (fs.totalBytes ? ` of ${formatBytes(fs.totalBytes)}` : '') +
+        (fs.totalInodes ? `, ${fs.freeInodes ?? 0} of ${fs.totalInodes} inodes free` : '');
+  const freeUp = `free space on ${fs.mountPoint} (or grow it); for our share: lower domain_cap_bytes or global_cap_bytes and run virt-consolelog prune --all`;
+  const lost = 'seals there fail: a start that truncates a log loses the boot it held';
+  if (fs.readOnly || fs.problem?.startsWith('EROFS'))
+    return {
+      name,
+      status: 'fail',
+      message: `${what}: mounted read-only, ${lost}`,
+      fix: `mount -o remount,rw ${fs.mountPoint} (if the kernel made it read-only after an I/O error: dmesg, fsck first)`,
+    };
+  const full =
+    fs.problem?.startsWith('ENOSPC') ||
+    fs.problem?.startsWith('EDQUOT') ||
+    (fs.freeBytes !== undefined && fs.freeBytes < FULL_BYTES) ||
+    (!!fs.totalInodes && fs.freeInodes === 0);
+  if (full)
+    return {
+      name,
+      status: 'fail',
+      message: `${what}: full (${space || fs.problem}): ${lost} (the hook first deletes that domain's oldest segments)`,
+      fix: freeUp,
+    };
+  if (fs.problem)
+    return {
+      name,
+      status: 'fail',
+      message: `${what}: not writable: ${fs.problem}`,
+      fix: `make ${fs.mountPoint} writable by root`,
+    };
+  const low =
+    fs.freeBytes !== undefined &&
+    ((fs.totalBytes !== undefined && fs.freeBytes < fs.totalBytes * LOW_FREE_SHARE) ||
+      (domainCapBytes > 0 && fs.freeBytes < domainCapBytes) ||
+      (!!fs.totalInodes && (fs.freeInodes ?? 0) < fs.totalInodes * LOW_FREE_SHARE));
+  if (low)
+    return {
+      name,
+      status: 'warn',
+      message: `${what}: nearly full (${space}; one domain may use ${formatBytes(domainCapBytes)})`,
+      fix: freeUp,
+    };
+  return { name, status: 'ok', message: `${what}: writable${space ? `, ${space}` : ''}` };
 }
 
 function keyCheck(f: DoctorFacts): Check {
@@ -348,6 +430,7 @@ export function evaluate(f: DoctorFacts): Check[] {
   checks.push(versionCheck('libvirt', f), versionCheck('qemu', f), virtlogdCheck(f));
   checks.push(...hookChecks(f));
   checks.push(pathCheck('store', f.store, '0750'), pathCheck('state', f.state, '0700'));
+  checks.push(...f.filesystems.map((fs) => filesystemCheck(fs, f.domainCapBytes)));
   checks.push(keyCheck(f), ...peerChecks(f));
   return checks;
 }

@@ -9,9 +9,11 @@ import { getHostFacts, LIBVIRT_DAEMONS, QEMU_DIRS, qemuCandidates, type ProbePat
 import { readJournal } from '../journal/journal.js';
 import { parseListing } from '../transfer/protocol.js';
 import { peerArgv } from '../transfer/transport.js';
+import { SafeDir } from '../store/safe-fs.js';
 import type {
   DaemonFacts,
   DoctorFacts,
+  FilesystemFacts,
   HookFileFacts,
   PathFacts,
   PeerFacts,
@@ -30,6 +32,8 @@ export interface DoctorPaths {
   /** Where the hook launcher looks for Node, in its order (after VIRT_CONSOLELOG_NODE). */
   nodeCandidates: readonly string[];
   probe: ProbePaths;
+  /** /proc/self/mountinfo: the file systems the store and state live on. */
+  mountinfo: string;
 }
 
 export const SYSTEM_PATHS: Readonly<DoctorPaths> = {
@@ -40,6 +44,7 @@ export const SYSTEM_PATHS: Readonly<DoctorPaths> = {
   defaultFile: '/etc/default/virt-consolelog',
   nodeCandidates: ['/usr/bin/node', '/usr/bin/nodejs', '/usr/local/bin/node'],
   probe: { libvirtDaemons: LIBVIRT_DAEMONS, qemuDirs: QEMU_DIRS },
+  mountinfo: '/proc/self/mountinfo',
 };
 
 export const DAEMONS = ['libvirtd', 'virtqemud'] as const;
@@ -228,6 +233,43 @@ export function stdioHandler(qemuConf: string | undefined): string {
   return value;
 }
 
+const probeName = () => `.virt-consolelog-doctor-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+/** Creates, writes and removes one file through `entry` (a path for a name): undefined, or why not. */
+function writeProbe(entry: (name: string) => string): string | undefined {
+  const C = fs.constants;
+  const name = probeName();
+  try {
+    const fd = fs.openSync(entry(name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, 'x');
+    } finally {
+      fs.closeSync(fd);
+      fs.unlinkSync(entry(name));
+    }
+    return undefined;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return `${err.code ?? 'error'}: ${err.message}`;
+  }
+}
+
+type Space = Pick<FilesystemFacts, 'freeBytes' | 'totalBytes' | 'freeInodes' | 'totalInodes'>;
+
+function space(path: string): Space {
+  try {
+    const s = fs.statfsSync(path);
+    return {
+      freeBytes: s.bavail * s.bsize,
+      totalBytes: s.blocks * s.bsize,
+      freeInodes: s.ffree,
+      totalInodes: s.files,
+    };
+  } catch {
+    return {};
+  }
+}
+
 /** Writes and removes a file in `dir`: the only sure test that root can write there. */
 export function probeWritable(dir: string): PathFacts {
   let st: fs.Stats;
@@ -237,28 +279,118 @@ export function probeWritable(dir: string): PathFacts {
     return { path: dir, problem: `${(e as NodeJS.ErrnoException).code ?? 'error'}: missing` };
   }
   if (!st.isDirectory()) return { path: dir, problem: 'not a directory' };
-  const probe = join(dir, `.virt-consolelog-doctor-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const C = fs.constants;
-  try {
-    const fd = fs.openSync(probe, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    try {
-      fs.writeSync(fd, 'x');
-    } finally {
-      fs.closeSync(fd);
-      fs.unlinkSync(probe);
-    }
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return { path: dir, problem: `${err.code ?? 'error'}: ${err.message}` };
+  const problem = writeProbe((name) => join(dir, name));
+  if (problem) return { path: dir, problem };
+  return { path: dir, problem: undefined, freeBytes: space(dir).freeBytes };
+}
+
+export interface MountEntry {
+  id: number;
+  mountPoint: string;
+  fsType: string;
+  readOnly: boolean;
+}
+
+/** /proc/PID/mountinfo lines (proc(5)): mount point field 5, options 6, then `-`, type, source, super options. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const unescape = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const dash = f.indexOf('-', 6);
+    if (f.length < 10 || dash < 0) continue;
+    const opts = [...(f[5] ?? '').split(','), ...(f[dash + 3] ?? '').split(',')];
+    out.push({
+      id: Number(f[0]),
+      mountPoint: unescape(f[4] as string),
+      fsType: unescape(f[dash + 1] as string),
+      readOnly: opts.includes('ro'),
+    });
   }
-  let freeBytes: number | undefined;
+  return out;
+}
+
+const under = (dir: string, path: string) => dir === '/' || path === dir || path.startsWith(dir + '/');
+
+/** The mount `path` (absolute, symlinks resolved) is on: the longest mount point above it, the newest one there. */
+export function mountOf(mounts: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts)
+    if (under(m.mountPoint, path) && (!best || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  return best;
+}
+
+/** Mounts strictly below `dir` (one per mount point: the newest covers the others). */
+export function mountsBelow(mounts: readonly MountEntry[], dir: string): MountEntry[] {
+  const seen = new Map<string, MountEntry>();
+  for (const m of mounts) if (m.mountPoint !== dir && under(dir, m.mountPoint)) seen.set(m.mountPoint, m);
+  return [...seen.values()];
+}
+
+function realPath(path: string): string {
   try {
-    const s = fs.statfsSync(dir);
-    freeBytes = s.bavail * s.bsize;
+    return fs.realpathSync(path);
   } catch {
-    freeBytes = undefined;
+    return path;
   }
-  return { path: dir, problem: undefined, freeBytes };
+}
+
+/**
+ * The file systems of log_root, state_dir and every mount below log_root (an archive or a domain
+ * folder mounted apart fills up on its own): read-only flag, free space and a write probe each.
+ * Folders below log_root are opened without following symlinks (SafeDir).
+ */
+export function gatherFilesystems(
+  config: Config,
+  mountinfoText: string | undefined,
+  store: PathFacts,
+  state: PathFacts,
+): FilesystemFacts[] {
+  const mounts = parseMountinfo(mountinfoText ?? '');
+  const root = realPath(config.logRoot);
+  const groups = new Map<string, FilesystemFacts>();
+  const add = (path: string, holds: string, probe: () => { problem: string | undefined; space: Space }) => {
+    const m = mountOf(mounts, path);
+    const key = m ? `mount:${m.id}:${m.mountPoint}` : `path:${path}`;
+    const known = groups.get(key);
+    if (known) {
+      known.holds.push(holds);
+      return;
+    }
+    const r = probe();
+    groups.set(key, {
+      mountPoint: m?.mountPoint ?? path,
+      fsType: m?.fsType,
+      holds: [holds],
+      readOnly: m?.readOnly ?? false,
+      problem: r.problem,
+      ...r.space,
+    });
+  };
+  add(root, `log_root ${config.logRoot}`, () => ({ problem: store.problem, space: space(config.logRoot) }));
+  add(realPath(config.stateDir), `state_dir ${config.stateDir}`, () => ({
+    problem: state.problem,
+    space: space(config.stateDir),
+  }));
+  for (const m of mountsBelow(mounts, root)) {
+    const rel = m.mountPoint.slice(root.length + 1);
+    add(m.mountPoint, `${rel} of log_root`, () => {
+      let dir: SafeDir;
+      try {
+        dir = SafeDir.openBeneath(config.logRoot, rel.split('/'));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        return { problem: `${err.code ?? 'refused'}: ${err.message}`, space: {} };
+      }
+      try {
+        return { problem: writeProbe((name) => dir.entry(name)), space: space(`/proc/self/fd/${dir.fd}`) };
+      } finally {
+        dir.close();
+      }
+    });
+  }
+  return [...groups.values()];
 }
 
 /** One request through the configured transport, with a short connect timeout. */
@@ -325,6 +457,14 @@ export async function gatherFacts(
   // Before the host facts: their cache write would create a missing state dir.
   const store = probeWritable(config.logRoot);
   const state = probeWritable(config.stateDir);
+  let mountinfo: string | undefined;
+  try {
+    // readFileSync reads to the end: one read(2) of procfs may stop short of it.
+    mountinfo = fs.readFileSync(paths.mountinfo, 'utf8');
+  } catch {
+    mountinfo = undefined;
+  }
+  const filesystems = gatherFilesystems(config, mountinfo, store, state);
   const [hostFacts, node, peers] = await Promise.all([
     getHostFacts(config, undefined, paths.probe),
     gatherNode(paths),
@@ -363,6 +503,8 @@ export async function gatherFacts(
     lastHookRunMs: lastHookRun(config),
     store,
     state,
+    filesystems,
+    domainCapBytes: config.domainCapBytes,
     transport: config.transport,
     sshUser: config.sshUser,
     key: {

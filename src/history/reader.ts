@@ -4,11 +4,17 @@
 import * as fs from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
+import {
+  hostState,
+  knownMarkerIds,
+  parseDomainState,
+  type DomainState,
+  type DeviceState,
+} from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
-import { isInside, segmentFileNames } from '../store/layout.js';
+import { DOMAIN_STATE_FILE, isInside, segmentFileNames } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
-import { MarkerScanner, type BootMark } from '../store/markers.js';
+import { MarkerScanner, resumedBoot, type BootMark } from '../store/markers.js';
 import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
 import { listArchive, openSegmentFile, type SegmentInfo } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
@@ -120,14 +126,7 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
     const seal: SealState = archive
       ? readSealState(dir, archive).state
       : { version: 1, nextSeq: 1, files: [] };
-    const state = (() => {
-      const text = dir.readText('domain.json');
-      try {
-        return text ? (JSON.parse(text) as DomainState) : undefined;
-      } catch {
-        return undefined;
-      }
-    })() ?? { version: 1 as const, uuid, names: [], maxGeneration: 0, hosts: {} };
+    const state = parseDomainState(uuid, dir.readText(DOMAIN_STATE_FILE));
     const devices = knownDevices(state, segments);
     const chosen = device ?? devices[0];
     if (!chosen) throw new HistoryError(`domain ${uuid} has no logged device yet`, 'no-device');
@@ -146,23 +145,18 @@ function snapshotHistory(config: Config, uuid: string, name: string | undefined,
       if (host !== config.hostName && isInside(config.liveDir, d.path)) continue;
       const r = liveTails(config, seal, host, hostState(state, host).generation, chosen, d, fds, known);
       const first = r.tails[0];
-      const boot = d.boot;
-      // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is
-      // gone. The boot is still known (domain.json): its boundary goes where its output resumes.
-      if (
+      // A fast guest can outrun virtlogd's backups: the file holding the current boot's marker is gone.
+      const resumed =
         first &&
-        boot &&
-        !d.truncating &&
-        !r.tails.some((x) => x.boots.some((b) => b.id === boot.id)) &&
-        !segments.some((x) => x.device === chosen && x.boots.some((b) => b.id === boot.id))
-      )
-        first.boots.unshift({
-          offset: first.start,
-          id: boot.id,
-          host: boot.host,
-          at: boot.at,
-          markerBytes: 0,
-        });
+        resumedBoot(
+          d.boot,
+          d.truncating,
+          first.start,
+          (id) =>
+            r.tails.some((x) => x.boots.some((b) => b.id === id)) ||
+            segments.some((x) => x.device === chosen && x.boots.some((b) => b.id === id)),
+        );
+      if (first && resumed) first.boots.unshift(resumed);
       live.push(...r.tails);
       if (host === config.hostName && r.base) followFrom = r.base;
     }
@@ -588,9 +582,9 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
       const dir = openDomainDir(config, h.uuid);
       if (dir) {
         try {
-          d = (JSON.parse(dir.readText('domain.json') ?? 'null') as DomainState | null)?.hosts[
-            config.hostName
-          ]?.devices[h.device];
+          d = parseDomainState(h.uuid, dir.readText(DOMAIN_STATE_FILE)).hosts[config.hostName]?.devices[
+            h.device
+          ];
         } finally {
           dir.close();
         }

@@ -52,13 +52,50 @@ export function emptyDomainState(uuid: string): DomainState {
   return { version: 1, uuid, names: [], maxGeneration: 0, hosts: {} };
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isGeneration = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function isBootRef(v: unknown): v is BootRef {
+  return isObject(v) && isStr(v.id) && isStr(v.host) && isStr(v.at);
+}
+
+function isHostState(v: unknown): v is HostState {
+  return (
+    isObject(v) &&
+    isGeneration(v.generation) &&
+    isObject(v.devices) &&
+    Object.values(v.devices).every(
+      (d) =>
+        isObject(d) &&
+        isStr(d.path) &&
+        (d.kind === 'log' || d.kind === 'file') &&
+        typeof d.truncating === 'boolean' &&
+        (d.boot === undefined || isBootRef(d.boot)),
+    ) &&
+    (v.markers === undefined || (Array.isArray(v.markers) && v.markers.every(isStr))) &&
+    (v.degraded === undefined || (Array.isArray(v.degraded) && v.degraded.every(isStr))) &&
+    (v.lastEvent === undefined || (isObject(v.lastEvent) && isStr(v.lastEvent.kind) && isStr(v.lastEvent.at)))
+  );
+}
+
+/** Parses domain.json; a corrupt one (one bad field included) is an empty state, never a crash. */
 export function parseDomainState(uuid: string, text: string | undefined): DomainState {
   if (text === undefined) return emptyDomainState(uuid);
   try {
-    const v = JSON.parse(text) as DomainState;
-    if (v?.version !== 1 || typeof v.hosts !== 'object' || !Array.isArray(v.names))
+    const v: unknown = JSON.parse(text);
+    if (
+      !isObject(v) ||
+      v.version !== 1 ||
+      !isGeneration(v.maxGeneration) ||
+      !Array.isArray(v.names) ||
+      !v.names.every((n) => isObject(n) && isStr(n.name) && isStr(n.firstSeen) && isStr(n.lastSeen)) ||
+      !isObject(v.hosts) ||
+      !Object.values(v.hosts).every(isHostState)
+    )
       return emptyDomainState(uuid);
-    return { ...v, uuid };
+    return { ...(v as unknown as DomainState), uuid };
   } catch {
     // A corrupt domain.json loses only metadata (names, last sources): content is in the files.
     return emptyDomainState(uuid);

@@ -26,6 +26,22 @@ export function parseBootMarker(line: string): { id: string; host: string; at: s
   return m ? { id: m[1] as string, host: m[2] as string, at: m[3] as string } : undefined;
 }
 
+/**
+ * The boundary of a boot whose marker virtlogd rotated away (a guest that printed more than virtlogd
+ * keeps): the boot is still known (domain.json), so it begins at `offset`, where its kept output
+ * resumes. None for a truncating source (its content from 0 is the boot, an implicit boundary) or
+ * when `marked(id)` finds the boot's marker or boundary elsewhere (asked last: it may have to read).
+ */
+export function resumedBoot(
+  boot: { id: string; host: string; at: string } | undefined,
+  truncating: boolean,
+  offset: number,
+  marked: (id: string) => boolean,
+): BootMark | undefined {
+  if (!boot || truncating || marked(boot.id)) return undefined;
+  return { offset, id: boot.id, host: boot.host, at: boot.at, markerBytes: 0 };
+}
+
 /** Streaming scan: counts newlines and finds marker lines, whatever the chunk boundaries. */
 export class MarkerScanner {
   lines = 0;

@@ -12,7 +12,7 @@ import type { BootRef, DomainState } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
 import { isInside, rotationSet } from './layout.js';
 import { withDomainLock, type LockInfo } from './lock.js';
-import { MarkerScanner, type BootMark } from './markers.js';
+import { MarkerScanner, resumedBoot, type BootMark } from './markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
 import {
   cleanArchive,
@@ -235,7 +235,9 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
       outcome.refused = true;
     }
     const present: FileIdentity[] = [];
-    for (const { file, fd, st } of files) {
+    // Only the oldest range sealed now can be where a boot whose marker was rotated away resumes.
+    let oldestRange = true;
+    for (const [i, { file, fd, st }] of files.entries()) {
       try {
         const id = identity(st);
         present.push(id);
@@ -247,6 +249,14 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
           // virtlogd's next file after a rotation (an inode reused), not a new boot.
           const bootAt0 =
             !!req.truncating && isBase && (rewritten || (start === 0 && !tracked && !!req.boot));
+          const markedElsewhere = oldestRange
+            ? (bootId: string) =>
+                markerUnsealed(store, req.host, files.slice(i + 1), bootId) ||
+                listArchive(store.archive).some(
+                  (s) => s.device === req.device && s.boots.some((b) => b.id === bootId),
+                )
+            : undefined;
+          oldestRange = false;
           const key = sealRange(
             store,
             req,
@@ -256,6 +266,7 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
             start,
             st,
             bootAt0,
+            markedElsewhere,
             tracked?.updated,
             now,
           );
@@ -298,6 +309,8 @@ function sealRange(
   start: number,
   st: fs.Stats,
   rewritten: boolean,
+  /** For the oldest range of a seal: whether req.boot's marker or boundary lies outside this range. */
+  markedElsewhere: ((bootId: string) => boolean) | undefined,
   sealedBefore: string | undefined,
   now: Date,
 ): string {
@@ -341,6 +354,14 @@ function sealRange(
       at: req.boot?.at ?? new Date(st.birthtimeMs || st.ctimeMs).toISOString(),
       markerBytes: 0,
     });
+  } else if (markedElsewhere) {
+    const resumed = resumedBoot(
+      req.boot,
+      !!req.truncating,
+      0,
+      (bootId) => boots.some((b) => b.id === bootId) || markedElsewhere(bootId),
+    );
+    if (resumed) boots.unshift(resumed);
   }
   const head = readAt(fd, Math.min(HEAD_BYTES, id.size), 0);
   const meta: SegmentMeta = {
@@ -377,6 +398,29 @@ function sealRange(
   publishSegment(archive, tmp, meta, config.logFileMode, gzip);
   store.seal = { ...store.seal, nextSeq: seq + 1 };
   return key;
+}
+
+/** Whether boot `bootId`'s marker is in the unsealed part of one of `host`'s `files`. */
+function markerUnsealed(
+  store: LockedStore,
+  host: string,
+  files: readonly OpenedFile[],
+  bootId: string,
+): boolean {
+  return files.some(({ fd, st }) => {
+    const id = identity(st);
+    const { start } = unsealedStart(findTracked(store.seal, id, host), id, (len) =>
+      headHash(readAt(fd, len, 0)),
+    );
+    const scan = new MarkerScanner();
+    for (let pos = start; pos < id.size;) {
+      const chunk = readAt(fd, Math.min(CHUNK, id.size - pos), pos);
+      if (!chunk.length) break;
+      scan.feed(chunk);
+      pos += chunk.length;
+    }
+    return scan.marks.some((m) => m.id === bootId);
+  });
 }
 
 export interface HostSealResult {

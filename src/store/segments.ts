@@ -18,6 +18,7 @@ import {
 } from './layout.js';
 import type { BootMark } from './markers.js';
 import { SafeDir } from './safe-fs.js';
+import { isSegmentMeta } from './sidecar.js';
 import type { TrackedFile } from './watermarks.js';
 
 const C = fs.constants;
@@ -80,8 +81,8 @@ export function openArchive(config: Config, uuid: string, create = false): SafeD
 function parseMeta(text: string | undefined, key: string): SegmentMeta | undefined {
   if (text === undefined) return undefined;
   try {
-    const m = JSON.parse(text) as SegmentMeta;
-    return m?.version === 1 && m.key === key && Number.isSafeInteger(m.plainBytes) ? m : undefined;
+    const m: unknown = JSON.parse(text);
+    return isSegmentMeta(m, key) ? m : undefined;
   } catch {
     return undefined;
   }

@@ -11,6 +11,7 @@ import {
 } from './layout.js';
 import { parseDomainState, type DomainState } from './domain-state.js';
 import { SafeDir } from './safe-fs.js';
+import { isSegmentMeta } from './sidecar.js';
 import { emptySealState, findTracked, parseSealState, upsertTracked, type SealState } from './watermarks.js';
 import type { SegmentMeta } from './segments.js';
 
@@ -53,34 +54,41 @@ export function writeDomainState(dir: SafeDir, state: DomainState, mode: number)
 /**
  * Reads sealed.json and brings it up to date with the archive: segments published after the last
  * sealed.json write (a crash in between) have their watermarks replayed from their sidecars; a
- * corrupt sealed.json is rebuilt from all sidecars. Call under the lock.
+ * corrupt sealed.json is rebuilt from all sidecars. `nextSeq` lies above every key on disk, whatever
+ * the sidecars say: a new segment must never take the name of one there. Call under the lock.
  */
 export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealState; repaired?: string } {
   const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
   let state = parsed ?? emptySealState();
+  const entries = archive.list().map(classifyArchiveEntry);
+  const visible = new Set(entries.flatMap((c) => (c.kind === 'plain' || c.kind === 'gz' ? [c.key] : [])));
+  let aboveKeys = 0;
   const replay: SegmentMeta[] = [];
-  for (const name of archive.list()) {
-    const c = classifyArchiveEntry(name);
-    if (c.kind !== 'sidecar') continue;
+  for (const c of entries) {
+    if (c.kind === 'temp' || c.kind === 'other') continue;
     const k = parseSegmentKey(c.key);
-    if (!k || (parsed && k.seq < state.nextSeq)) continue;
-    const names = segmentFileNames(c.key);
-    if (!archive.lstat(names.plain) && !archive.lstat(names.gz)) continue;
+    if (!k) continue;
+    // Unreadable sidecars and content without one count too: a seal reusing a key replaces its content.
+    aboveKeys = Math.max(aboveKeys, k.seq + 1);
+    if (c.kind !== 'sidecar' || (parsed && k.seq < state.nextSeq) || !visible.has(c.key)) continue;
+    let meta: unknown;
     try {
-      replay.push(JSON.parse(archive.readText(name) ?? '') as SegmentMeta);
+      meta = JSON.parse(archive.readText(segmentFileNames(c.key).sidecar) ?? '');
     } catch {
-      // An unreadable sidecar is skipped: its segment is not visible to readers either.
+      meta = undefined;
     }
+    // An unreadable sidecar is skipped: its content is not known to be sealed, so it is sealed again.
+    if (isSegmentMeta(meta, c.key)) replay.push(meta);
   }
   replay.sort((a, b) => (a.key < b.key ? -1 : 1));
   for (const m of replay) {
-    // Imported keys count too, so their sidecars are not re-read at every seal.
-    state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
     const w = m.watermark;
     if (m.importedFrom || !w) continue;
     const cur = findTracked(state, w, w.host);
     if (!cur || cur.offset < w.offset) state = upsertTracked(state, w);
   }
+  // Imported keys count too, so their sidecars are not re-read at every seal.
+  state = { ...state, nextSeq: Math.max(state.nextSeq, aboveKeys) };
   const repaired = !parsed
     ? `sealed.json was unreadable: rebuilt from ${replay.length} sidecars`
     : replay.length

@@ -44,12 +44,40 @@ export function emptySealState(): SealState {
   return { version: 1, nextSeq: 1, files: [] };
 }
 
-/** Parses sealed.json; a corrupt file yields undefined (the caller rebuilds it from sidecars). */
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+/** Whether a value read from disk (sealed.json, a sidecar's watermark) is a whole TrackedFile. */
+export function isTrackedFile(v: unknown): v is TrackedFile {
+  if (typeof v !== 'object' || v === null) return false;
+  const f = v as Record<string, unknown>;
+  const t = f.truncateAfter as Record<string, unknown> | undefined;
+  return (
+    isStr(f.host) &&
+    isStr(f.device) &&
+    isStr(f.path) &&
+    isInt(f.dev) &&
+    isInt(f.ino) &&
+    isNum(f.birthtimeMs) &&
+    isStr(f.head) &&
+    isInt(f.headLen) &&
+    isInt(f.offset) &&
+    isStr(f.updated) &&
+    (t === undefined || (typeof t === 'object' && t !== null && isNum(t.ctimeMs)))
+  );
+}
+
+/**
+ * Parses sealed.json; a corrupt file (one bad entry included: half a file is not to be trusted)
+ * yields undefined, and the caller rebuilds it from the sidecars.
+ */
 export function parseSealState(text: string | undefined): SealState | undefined {
   if (text === undefined) return emptySealState();
   try {
-    const v = JSON.parse(text) as SealState;
-    if (v?.version !== 1 || !Array.isArray(v.files) || !Number.isSafeInteger(v.nextSeq)) return undefined;
+    const v = JSON.parse(text) as SealState | null;
+    if (v?.version !== 1 || !Array.isArray(v.files) || !isInt(v.nextSeq) || !v.files.every(isTrackedFile))
+      return undefined;
     return v;
   } catch {
     return undefined;

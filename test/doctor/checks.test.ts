@@ -32,6 +32,20 @@ function healthy(): DoctorFacts {
     lastHookRunMs: undefined,
     store: { path: '/var/log/libvirt/consolelog', problem: undefined, freeBytes: 5 * 1024 ** 3 },
     state: { path: '/var/lib/virt-consolelog', problem: undefined },
+    filesystems: [
+      {
+        mountPoint: '/var',
+        fsType: 'ext4',
+        holds: ['log_root /var/log/libvirt/consolelog', 'state_dir /var/lib/virt-consolelog'],
+        readOnly: false,
+        problem: undefined,
+        freeBytes: 5 * 1024 ** 3,
+        totalBytes: 20 * 1024 ** 3,
+        freeInodes: 900_000,
+        totalInodes: 1_000_000,
+      },
+    ],
+    domainCapBytes: 64 * 1024 ** 2,
     transport: 'ssh',
     sshUser: 'root',
     key: { path: '/var/lib/virt-consolelog/ssh/id_ed25519', exists: true, mode: 0o600, publicExists: true },
@@ -56,6 +70,7 @@ test('a healthy host: every check ok, no problem', (t) => {
       ['hook-seen', 'ok'],
       ['store', 'ok'],
       ['state', 'ok'],
+      ['disk:/var', 'ok'],
       ['key', 'ok'],
       ['peer:hostb', 'ok'],
     ],
@@ -186,9 +201,61 @@ test('store and state: missing or unwritable, with the command that fixes it', (
   const f = healthy();
   f.store = { path: '/var/log/libvirt/consolelog', problem: 'ENOENT: missing' };
   t.like(byName(f).store, { status: 'fail', fix: 'mkdir -p -m 0750 /var/log/libvirt/consolelog' });
-  f.state = { path: '/var/lib/virt-consolelog', problem: 'EROFS: read-only file system' };
+  f.state = { path: '/var/lib/virt-consolelog', problem: 'EACCES: permission denied' };
   t.regex(byName(f).state!.fix!, /a directory root can write/);
   t.is(problemCount(evaluate(f)), 2);
+  f.state = { path: '/var/lib/virt-consolelog', problem: 'EROFS: read-only file system' };
+  t.is(byName(f).state!.fix, 'see the disk: line of its file system');
+});
+
+test('disks: every file system of the store and state; read-only and full fail, nearly full warns', (t) => {
+  const archive = {
+    mountPoint: '/var/log/libvirt/consolelog/1234/archive',
+    fsType: 'xfs',
+    holds: ['1234/archive of log_root'],
+    readOnly: false,
+    problem: undefined,
+    freeBytes: 10 * 1024 ** 3,
+    totalBytes: 100 * 1024 ** 3,
+    freeInodes: 500,
+    totalInodes: 1000,
+  };
+  const f = healthy();
+  f.filesystems.push({ ...archive });
+  const disk = () => byName(f)['disk:/var/log/libvirt/consolelog/1234/archive']!;
+  t.like(disk(), { status: 'ok' });
+  t.regex(disk().message, /^xfs holding 1234\/archive of log_root: writable, /);
+  t.regex(disk().message, /10\.0 GiB free of 100\.0 GiB, 500 of 1000 inodes free/);
+
+  f.filesystems[1] = { ...archive, readOnly: true };
+  t.like(disk(), { status: 'fail' });
+  t.regex(disk().message, /mounted read-only, seals there fail: a start that truncates a log loses the boot/);
+  t.regex(disk().fix!, /^mount -o remount,rw \/var\/log\/libvirt\/consolelog\/1234\/archive /);
+  f.filesystems[1] = { ...archive, problem: 'EROFS: read-only file system' };
+  t.like(disk(), { status: 'fail' }, 'EROFS from the write probe alone');
+  t.regex(disk().fix!, /remount,rw/);
+
+  f.filesystems[1] = { ...archive, freeBytes: 0, problem: 'ENOSPC: no space left on device' };
+  t.like(disk(), { status: 'fail' });
+  t.regex(disk().message, /full \(0 B free of 100\.0 GiB/);
+  t.regex(disk().fix!, /free space on \/var\/log\/libvirt\/consolelog\/1234\/archive/);
+  f.filesystems[1] = { ...archive, freeBytes: 512 * 1024 };
+  t.like(disk(), { status: 'fail' }, 'under 1 MiB is full: a seal would fail');
+  f.filesystems[1] = { ...archive, freeInodes: 0 };
+  t.like(disk(), { status: 'fail' }, 'no inode left is full');
+  f.filesystems[1] = { ...archive, freeInodes: 0, totalInodes: 0 };
+  t.like(disk(), { status: 'ok' }, 'no inode limit (btrfs)');
+  f.filesystems[1] = { ...archive, problem: 'EACCES: permission denied' };
+  t.like(disk(), { status: 'fail', fix: 'make /var/log/libvirt/consolelog/1234/archive writable by root' });
+
+  f.filesystems[1] = { ...archive, freeBytes: 4 * 1024 ** 3 };
+  t.like(disk(), { status: 'warn' }, 'under 5 % free');
+  f.filesystems[1] = { ...archive, freeBytes: 32 * 1024 ** 2, totalBytes: 100 * 1024 ** 2 };
+  t.like(disk(), { status: 'warn' }, 'less than one domain may use');
+  t.regex(disk().message, /nearly full \(32\.0 MiB free of 100\.0 MiB.*one domain may use 64\.0 MiB\)/);
+  t.is(problemCount(evaluate(f)), 0, 'warnings are not problems');
+  f.domainCapBytes = 0;
+  t.like(disk(), { status: 'ok' }, 'no cap, plenty left in share');
 });
 
 test('transfer key: needed with ssh peers, a warning without; group/other access refused', (t) => {

@@ -12,6 +12,9 @@ import {
   defaultFileNode,
   gatherFacts,
   launcherTarget,
+  mountOf,
+  mountsBelow,
+  parseMountinfo,
   probePeer,
   probeWritable,
   stdioHandler,
@@ -310,6 +313,137 @@ test('a hook run in the journal since the daemon started counts as seen; other j
     const seen = await statusOf(tr, 'hook-seen');
     t.is(seen!.status, 'ok');
     t.regex(seen!.message, /virtqemud \(pid \d+\) ran the hook at .* \(journal\)/);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('mountinfo: fields, escapes, read-only from mount or superblock options; the mount a path is on', (t) => {
+  const text = [
+    '22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro',
+    '30 22 0:40 / /var/log/my\\040logs rw,nosuid - tmpfs tmpfs rw,size=1024k',
+    '31 30 8:1 /srv /var/log/my\\040logs/store/a ro,relatime master:2 - ext4 /dev/sda1 rw',
+    '32 22 8:2 / /data rw - xfs /dev/sdb ro,attr2',
+    '33 30 0:41 / /var/log/my\\040logs/store/a rw - tmpfs tmpfs rw',
+    'garbage line',
+    '',
+  ].join('\n');
+  const mounts = parseMountinfo(text);
+  t.deepEqual(
+    mounts.map((m) => [m.id, m.mountPoint, m.fsType, m.readOnly]),
+    [
+      [22, '/', 'ext4', false],
+      [30, '/var/log/my logs', 'tmpfs', false],
+      [31, '/var/log/my logs/store/a', 'ext4', true],
+      [32, '/data', 'xfs', true],
+      [33, '/var/log/my logs/store/a', 'tmpfs', false],
+    ],
+  );
+  t.is(mountOf(mounts, '/var/log/my logs/store')?.id, 30);
+  t.is(
+    mountOf(mounts, '/var/log/my logs/store/a/x')?.id,
+    33,
+    'the newest mount on a mount point covers the older',
+  );
+  t.is(mountOf(mounts, '/var/log/my logsx')?.id, 22, 'a prefix of the name is not a parent');
+  t.deepEqual(
+    mountsBelow(mounts, '/var/log/my logs').map((m) => m.id),
+    [33],
+  );
+  t.deepEqual(mountsBelow(mounts, '/var/log/my logs/store/a'), []);
+});
+
+test('file systems: log_root, state_dir and each mount below log_root; a symlinked mount path is refused', async (t) => {
+  const tr = tree();
+  try {
+    const root = fs.realpathSync(tr.config.logRoot);
+    const archive = join(root, 'u1', 'archive');
+    fs.mkdirSync(archive, { recursive: true });
+    const sentinel = join(tr.base, 'sentinel');
+    fs.mkdirSync(sentinel);
+    fs.mkdirSync(join(root, 'u2'));
+    fs.symlinkSync(sentinel, join(root, 'u2', 'archive'));
+    const mountinfo = join(tr.base, 'mountinfo');
+    fs.writeFileSync(
+      mountinfo,
+      [
+        '22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw',
+        `40 22 0:50 / ${archive} ro,relatime - tmpfs vcl rw`,
+        `41 22 0:51 / ${join(root, 'u2', 'archive')} rw - tmpfs vcl rw`,
+      ].join('\n') + '\n',
+    );
+    const facts = await gatherFacts(tr.config, 'test.conf', [], {
+      paths: { ...tr.paths, mountinfo },
+      peers: false,
+    });
+    t.deepEqual(
+      facts.filesystems.map((f) => [f.mountPoint, f.holds, f.readOnly]),
+      [
+        ['/', [`log_root ${tr.config.logRoot}`, `state_dir ${tr.config.stateDir}`], false],
+        [archive, ['u1/archive of log_root'], true],
+        [join(root, 'u2', 'archive'), ['u2/archive of log_root'], false],
+      ],
+    );
+    t.true((facts.filesystems[0]?.freeBytes ?? 0) > 0);
+    t.is(facts.filesystems[1]?.problem, undefined, 'the folder itself is writable (the mount is not real)');
+    t.true((facts.filesystems[1]?.totalBytes ?? 0) > 0);
+    t.regex(facts.filesystems[2]?.problem ?? '', /symlink/);
+    t.deepEqual(fs.readdirSync(sentinel), [], 'nothing written through the symlink');
+    t.deepEqual(fs.readdirSync(archive), [], 'the probe file is gone');
+    const checks = Object.fromEntries(evaluate(facts).map((c) => [c.name, c]));
+    t.like(checks[`disk:${archive}`], { status: 'fail' });
+    t.regex(checks[`disk:${archive}`]!.message, /mounted read-only/);
+    t.like(checks[`disk:${join(root, 'u2', 'archive')}`], { status: 'fail' });
+  } finally {
+    cleanup(tr);
+  }
+});
+
+// Real mounts in a private mount namespace (root only): a full tmpfs over one domain's archive and
+// a read-only one over another's, below a log_root with plenty of room. The store check alone,
+// which writes at log_root, saw neither (RELIABILITY.md finding 7).
+test('doctor on real mounts: a full archive and a read-only domain folder below log_root fail', async (t) => {
+  if (process.getuid?.() !== 0) return t.pass('needs root for a mount namespace');
+  const tr = tree();
+  try {
+    const full = join(tr.config.logRoot, 'u1', 'archive');
+    const ro = join(tr.config.logRoot, 'u2');
+    fs.mkdirSync(full, { recursive: true });
+    fs.mkdirSync(ro, { recursive: true });
+    const conf = join(tr.base, 'doctor.conf');
+    fs.writeFileSync(
+      conf,
+      `log_root = "${tr.config.logRoot}"\nstate_dir = "${tr.config.stateDir}"\nhost_name = "hosta"\n`,
+    );
+    const script = [
+      'set -e',
+      'mount -t tmpfs -o size=256k vcl-full "$1"',
+      'dd if=/dev/zero of="$1/filler" bs=4k count=100 2>/dev/null || true',
+      'mount -t tmpfs -o ro vcl-ro "$2"',
+      'exec "$3" "$4" doctor --json --no-peers',
+    ].join('\n');
+    const r = await execa(
+      'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', full, ro, process.execPath, CLI_JS],
+      { reject: false, env: { ...process.env, VIRT_CONSOLELOG_CONFIG: conf } },
+    );
+    if (r.exitCode !== 0 && !String(r.stdout).startsWith('{'))
+      return t.pass(`no mount namespace here: ${r.stderr}`);
+    const checks = Object.fromEntries(
+      (
+        JSON.parse(String(r.stdout)) as { checks: { name: string; status: string; message: string }[] }
+      ).checks.map((c) => [c.name, c]),
+    );
+    for (const c of Object.values(checks)) if (c.name.startsWith('disk:')) t.log(`${c.status}: ${c.message}`);
+    const realFull = fs.realpathSync(full);
+    const realRo = fs.realpathSync(ro);
+    t.like(checks.store, { status: 'ok' }, 'log_root itself has room');
+    t.like(checks[`disk:${realFull}`], { status: 'fail' });
+    t.regex(checks[`disk:${realFull}`]!.message, /^tmpfs holding u1\/archive of log_root: full/);
+    t.like(checks[`disk:${realRo}`], { status: 'fail' });
+    t.regex(checks[`disk:${realRo}`]!.message, /mounted read-only/);
+    t.is(r.exitCode, 1);
+    t.deepEqual(fs.readdirSync(full), [], 'the mounts stayed in their namespace');
   } finally {
     cleanup(tr);
   }

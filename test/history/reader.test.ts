@@ -299,3 +299,25 @@ test("shared store: another host's live_dir path is on that host, never read her
   t.is(r.code, 0, r.err);
   t.is(r.out.toString(), lines(1, 0, 30) + lines(2, 0, 30));
 });
+
+// The running boot's marker went with a backup virtlogd dropped: the boot still begins where its
+// kept output resumes (the sealed twin of this case: test/store/seal.test.ts).
+test('a running boot whose marker virtlogd rotated away starts where its output resumes', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['g', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(1, 0, 20) + 'boot1 torn');
+  await hook(env, ['g', 'release', 'end', 'destroyed'], xml);
+  await hook(env, ['g', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, lines(2, 0, 20));
+  fs.renameSync(live, live + '.0');
+  fs.appendFileSync(live, lines(2, 20, 40));
+  fs.unlinkSync(live + '.0');
+  const r = await cli(env, ['show', 'guest1']);
+  t.is(r.code, 0, r.err);
+  const text = r.out.toString().split('\n');
+  const at = text.indexOf(lines(2, 20, 21).slice(0, -1));
+  t.regex(text[at - 1] ?? '', /^-- Boot [0-9a-f]{16} on hosta at /);
+  t.is(text[at - 2], 'boot1 torn');
+});

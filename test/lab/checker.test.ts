@@ -1,6 +1,7 @@
 // Unit tests of the completeness checker (pure; no libvirt needed).
 import test from 'ava';
 import { checkHistory, parseSeqLine, summarise } from './checker.js';
+import { bootChangesWithoutSeparator } from './store-common.js';
 
 const line = (seq: number, boot = 'aaaaaaaa') => `seq=${String(seq).padStart(8, '0')} boot=${boot}\r\n`;
 const lines = (from: number, to: number, boot = 'aaaaaaaa') => {
@@ -117,4 +118,17 @@ test('empty history is not ok and has no boots', (t) => {
 test('large counters keep their value', (t) => {
   const r = checkHistory(line(99999998) + line(99999999));
   t.like(r.boots[0]!, { first: 99999998, last: 99999999, missing: 99999998 });
+});
+
+test('bootChangesWithoutSeparator: a boot change needs a separator; torn fragments of one boot do not count', (t) => {
+  const sep = '-- Boot 0123456789abcdef on lab-a at 2026-01-01T00:00:00.000Z --\n';
+  const b = (from: number, to: number) => lines(from, to, 'bbbbbbbb');
+  t.deepEqual(bootChangesWithoutSeparator(lines(0, 3) + sep + b(0, 3)), []);
+  t.deepEqual(bootChangesWithoutSeparator(lines(0, 3) + 'seq=000\n' + sep + b(7, 9)), []);
+  t.deepEqual(bootChangesWithoutSeparator(lines(0, 3) + b(0, 3)), ['seq=00000000 boot=bbbbbbbb\r']);
+  t.deepEqual(bootChangesWithoutSeparator(lines(0, 3) + 'seq=000' + b(7, 9)), [
+    'seq=000seq=00000007 boot=bbbbbbbb\r',
+  ]);
+  // virtlogd dropped bytes inside one boot: not a lost boundary.
+  t.deepEqual(bootChangesWithoutSeparator(lines(0, 3) + 'seq=000236\r\n' + 'seq=0004' + lines(5, 6)), []);
 });

@@ -16,3 +16,30 @@ export function dropTornLinesBeforeSeparators(text: string): { text: string; tor
   });
   return { text: kept.join('\n'), torn };
 }
+
+/** A whole sequence line at the end of a line (after a torn fragment, or the line itself). */
+const SEQ_LINE_AT_END = /seq=\d+ boot=([0-9a-f]{8})\r?$/;
+
+/**
+ * Lines where the guest's boot token changes with no `-- Boot` separator since the previous boot's
+ * last line: a boot boundary the store lost. A torn fragment running into a whole line of another
+ * boot (`seq=000seq=00011102 boot=...`) counts, under the whole line's boot; a fragment with no
+ * whole line in it (`seq=000236\r`) carries no boot and is not looked at here.
+ */
+export function bootChangesWithoutSeparator(text: string): string[] {
+  const out: string[] = [];
+  let last: string | undefined;
+  let separated = false;
+  for (const l of text.split('\n')) {
+    if (l.startsWith('-- Boot ')) {
+      separated = true;
+      continue;
+    }
+    const boot = SEQ_LINE_AT_END.exec(l)?.[1];
+    if (!boot) continue;
+    if (last !== undefined && boot !== last && !separated) out.push(l);
+    last = boot;
+    separated = false;
+  }
+  return out;
+}

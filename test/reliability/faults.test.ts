@@ -59,12 +59,17 @@ const FAULTS: Fault[] = [
     },
   },
   {
-    // A corrupt sidecar: test/reliability/state.test.ts (known failure: it hides its segment from show).
-    name: 'state files corrupt (domain.json, sealed.json)',
+    // All three at once once lost a sealed boot (its key was reused); more ways: state.test.ts.
+    name: 'state files corrupt (newest sidecar, domain.json, sealed.json)',
     sealable: true,
     async inject(a, g) {
       const d = domainDirOf(a, g);
-      for (const f of ['domain.json', 'sealed.json'])
+      const sidecar = readdirSync(join(d, 'archive'))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .at(-1);
+      if (!sidecar) throw new Error('no sealed segment to corrupt yet');
+      for (const f of ['domain.json', 'sealed.json', `archive/${sidecar}`])
         if (existsSync(join(d, f))) writeFileSync(join(d, f), '{"truncated": ');
       return async () => undefined;
     },
@@ -210,7 +215,7 @@ test.serial(
           doctorSeen[f.name] =
             checks
               .filter((c) => c.status !== 'ok' && c.status !== 'skip')
-              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 200))
+              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 400))
               .join('; ') || '(all ok)';
         } catch {
           failedOps.push(
@@ -282,5 +287,16 @@ test.serial(
     for (const f of ['config invalid', 'config unreadable (a folder)'])
       t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
     t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
+    t.regex(
+      doctorSeen['store read-only'] ?? '',
+      /disk:\S+: fail: .*mounted read-only/,
+      'and its file system',
+    );
+    // The archive's own full tmpfs: the store check (a probe at log_root, which has room) cannot see it.
+    t.regex(
+      doctorSeen['store full (ENOSPC: a full 256 KiB tmpfs over the archive)'] ?? '',
+      /disk:\S+\/archive: fail: tmpfs holding \S+\/archive of log_root: full/,
+      'doctor names the full archive',
+    );
   },
 );

@@ -6,6 +6,9 @@ import { openSegment } from '../../src/store/segment-content.js';
 import { listSegments, setFailpoint } from '../../src/store/segments.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { tempConfig, UUID } from './helpers.js';
+import { PassThrough, Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+import { domainXml, hook, hookEnv } from '../lifecycle/helpers.js';
 
 async function readAll(s: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -162,4 +165,93 @@ test("shared store: another host's watermark on the same dev + inode numbers is 
   t.is(await allContent(a), 'boot output of host a\n');
   // Sealing again finds host a's own watermark: nothing new.
   t.is((await sealOnce(a, live)).segments.length, 0);
+});
+
+async function show(env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(c, _e, cb) {
+        f(String(c));
+        cb();
+      },
+    });
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(['show', 'guest1'], {
+    stdin,
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    env,
+  });
+  return { code, out, err };
+}
+
+/** An append-mode log in the store, as the rewrite configures every serial, driven through the hook. */
+function appendModeGuest() {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  const seqLines = (boot: string, from: number, to: number) => {
+    let s = '';
+    for (let i = from; i < to; i++) s += `seq=${String(i).padStart(8, '0')} boot=${boot}\n`;
+    return s;
+  };
+  return { config, env, live, xml, seqLines };
+}
+
+const bootIdIn = (live: string, n: number) =>
+  [...fs.readFileSync(live, 'latin1').matchAll(/^--- virt-consolelog boot=(\S+) /gm)][n]?.[1];
+
+// The defect (lab, store-rotation): a guest printing more than virtlogd keeps loses the file that
+// held its boot marker; sealed at stop without a boundary, the previous boot's torn last line ran
+// into this boot's first kept line in `show` ("seq=000seq=00000100 boot=...").
+test('a boot whose marker virtlogd rotated away is sealed with its boundary where its output resumes', async (t) => {
+  const { config, env, live, xml, seqLines } = appendModeGuest();
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, seqLines('aaaaaaaa', 0, 50) + 'seq=000'); // destroyed mid-line
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const second = bootIdIn(live, 1) as string;
+  fs.appendFileSync(live, seqLines('bbbbbbbb', 0, 100));
+  fs.renameSync(live, live + '.0'); // virtlogd rolls over ...
+  fs.appendFileSync(live, seqLines('bbbbbbbb', 100, 200));
+  fs.unlinkSync(live + '.0'); // ... and drops the backup holding the marker (max_backups reached)
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  const segs = listSegments(config, UUID);
+  t.is(segs.length, 2);
+  t.deepEqual(
+    segs[1]?.boots.map((b) => [b.offset, b.id, b.markerBytes]),
+    [[0, second, 0]],
+  );
+  const shown = await show(env);
+  t.is(shown.code, 0, shown.err);
+  const lines = shown.out.split('\n');
+  const at = lines.indexOf('seq=00000100 boot=bbbbbbbb');
+  t.true(at > 0, "the second boot's first kept line is a line of its own");
+  t.regex(lines[at - 1] as string, new RegExp(`^-- Boot ${second} on hosta at `));
+  t.is(lines[at - 2], 'seq=000', "the first boot's torn last line ends before the separator");
+});
+
+// A stop that sealed nothing (lock timeout, crash) leaves the previous boot in the older files:
+// the boundary belongs where the marker is, in a newer file, not at the start of the oldest one.
+test('a boot whose marker is in a newer file of the rotation set gets no boundary in an older one', async (t) => {
+  const { config, env, live, xml, seqLines } = appendModeGuest();
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const first = bootIdIn(live, 0) as string;
+  fs.appendFileSync(live, seqLines('aaaaaaaa', 0, 50));
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  fs.appendFileSync(live, seqLines('aaaaaaaa', 50, 60)); // written after the seal, not sealed at its stop
+  fs.renameSync(live, live + '.0');
+  fs.appendFileSync(live, seqLines('aaaaaaaa', 60, 70));
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  const second = bootIdIn(live, 0) as string;
+  fs.appendFileSync(live, seqLines('bbbbbbbb', 0, 10));
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  const segs = listSegments(config, UUID);
+  t.deepEqual(
+    segs.map((s) => s.boots.map((b) => [b.id, b.markerBytes > 0])),
+    [[[first, true]], [], [[second, true]]],
+  );
 });

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withHost } from '../../src/store/domain-state.js';
+import { sealDevice, withStore } from '../../src/store/seal.js';
 import { listSegments } from '../../src/store/segments.js';
 import { domainDir } from '../../src/store/layout.js';
 import { cli, lines, makeWorld, seal, write } from './helpers.js';
@@ -179,3 +181,66 @@ test.serial('the export never writes: the store is byte-identical after every re
   mkdirSync(join(world.dir, 'unused'), { recursive: true });
   t.truthy(readFileSync(a.configFile, 'utf8'));
 });
+
+// Issue 5: a restarted `type='file'` serial is truncated in place (same inode, O_TRUNC) after its
+// watermark was written. Its whole content is the new boot, unsealed; the listing reported the old
+// watermark as sealed (min(offset, size)), so a fetch completed without the source's last boot.
+for (const [label, boot2Lines] of [
+  ['longer than the sealed boot', 80],
+  ['shorter than the sealed boot', 10],
+] as const) {
+  test.serial(
+    `a file serial truncated in place since its watermark, ${label}: nothing of it is sealed`,
+    async (t) => {
+      const w = makeWorld();
+      t.teardown(() => w.cleanup());
+      const h = w.host('lab-a');
+      const path = join(w.dir, 'shared', 'inst', 'console.log');
+      mkdirSync(join(path, '..'), { recursive: true });
+      const boot1 = lines('boot1', 0, 40);
+      writeFileSync(path, boot1);
+      await withStore(h.config, U, (s) => {
+        s.domain = withHost(s.domain, h.name, {
+          generation: 0,
+          devices: { serial0: { path, kind: 'file', truncating: true } },
+        });
+        // As prepare does before a truncating start: seal, and note the ctime the start will change.
+        sealDevice(
+          s,
+          {
+            host: h.name,
+            device: 'serial0',
+            path,
+            generation: 0,
+            reason: 'restart',
+            truncateNext: true,
+            truncating: true,
+          },
+          new Date(),
+        );
+      });
+      const ino = statSync(path).ino;
+      await new Promise((r) => setTimeout(r, 20)); // a later ctime
+      const boot2 = lines('boot2', 0, boot2Lines);
+      writeFileSync(path, boot2); // QEMU's O_TRUNC: same inode, rewritten from 0
+      t.is(statSync(path).ino, ino);
+
+      const r = await cli(['--config', h.configFile, 'serve-export', 'list', U]);
+      t.is(r.code, 0, r.stderr);
+      const live = (JSON.parse(r.stdout.toString('utf8')) as { live: { bytes: number; sealed: number }[] })
+        .live;
+      t.deepEqual(
+        live.map((f) => [f.bytes, f.sealed]),
+        [[boot2.length, 0]],
+      );
+      // What the sealer seals next is exactly what the listing called unsealed.
+      const before = listSegments(h.config, U).length;
+      await seal(h, U, 'stop');
+      const added = listSegments(h.config, U).slice(before);
+      t.deepEqual(
+        added.map((s) => [s.origin.start, s.plainBytes]),
+        [[live[0]!.sealed, live[0]!.bytes - live[0]!.sealed]],
+      );
+    },
+  );
+}

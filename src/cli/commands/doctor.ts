@@ -7,9 +7,11 @@ import { EXIT, UsageError, type Command } from '../command.js';
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
 Checks this host: libvirt and QEMU versions, virtlogd, the hook (installed, executable, its
-Node.js, seen by the running libvirtd/virtqemud), the store and state folders (writable), the
-transfer key, and each configured peer (one request through the configured transport). Every
-problem comes with the command that fixes it.
+Node.js, seen by the running libvirtd/virtqemud), the store and state folders (writable), every
+file system they use (log_root's, state_dir's and each mount below log_root, such as an archive
+mounted apart: read-only or full fails, nearly full warns), the transfer key, and each configured
+peer (one request through the configured transport). Every problem comes with the command that
+fixes it.
 
 libvirt looks for qemu hooks only when the daemon starts or reloads (SIGHUP). The hook counts as
 seen when the daemon started after the hook file appeared (its ctime), when a reload sent by the
@@ -26,7 +28,7 @@ Exit codes: 0 no problem (warnings allowed), 1 problems found, 2 bad command lin
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'check this host (libvirt, QEMU, virtlogd, hook, store, key, peers) and say what to fix',
+  summary: 'check this host (libvirt, QEMU, virtlogd, hook, store, disks, key, peers) and say what to fix',
   usage: USAGE,
   async run(args, ctx) {
     let json = false;
