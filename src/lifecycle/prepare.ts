@@ -95,6 +95,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
+      for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
       const prev = hostState(store.domain, host);

@@ -40,6 +40,7 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
   try {
     await withStore(config, uuid, async (store) => {
       for (const r of store.repairs) ctx.note(r);
+      for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       const plan = decideStop(ctx.event.extra, store.domain, host);
       // Make room first (the new segments count at their plain size, an upper bound), so the

@@ -81,8 +81,12 @@ function isHostState(v: unknown): v is HostState {
 }
 
 /** Parses domain.json; a corrupt one (one bad field included) is an empty state, never a crash. */
-export function parseDomainState(uuid: string, text: string | undefined): DomainState {
-  if (text === undefined) return emptyDomainState(uuid);
+/** domain.json as read: `unreadable` when a file was there but could not be used (state reset). */
+export function readDomainStateText(
+  uuid: string,
+  text: string | undefined,
+): { state: DomainState; unreadable: boolean } {
+  if (text === undefined) return { state: emptyDomainState(uuid), unreadable: false };
   try {
     const v: unknown = JSON.parse(text);
     if (
@@ -94,12 +98,16 @@ export function parseDomainState(uuid: string, text: string | undefined): Domain
       !isObject(v.hosts) ||
       !Object.values(v.hosts).every(isHostState)
     )
-      return emptyDomainState(uuid);
-    return { ...(v as unknown as DomainState), uuid };
+      return { state: emptyDomainState(uuid), unreadable: true };
+    return { state: { ...(v as unknown as DomainState), uuid }, unreadable: false };
   } catch {
     // A corrupt domain.json loses only metadata (names, last sources): content is in the files.
-    return emptyDomainState(uuid);
+    return { state: emptyDomainState(uuid), unreadable: true };
   }
+}
+
+export function parseDomainState(uuid: string, text: string | undefined): DomainState {
+  return readDomainStateText(uuid, text).state;
 }
 
 export function noteName(state: DomainState, name: string, now: Date): DomainState {

@@ -24,7 +24,7 @@ import {
 } from './segments.js';
 import {
   ensureDomainDir,
-  readDomainState,
+  readDomainStateChecked,
   readSealState,
   writeDomainState,
   writeSealState,
@@ -56,6 +56,8 @@ export interface LockedStore {
   signal: AbortSignal;
   /** Messages about repairs done on open (crash leftovers removed, watermarks replayed). */
   repairs: string[];
+  /** State files found unreadable on open and rebuilt or reset: the operator should hear of them. */
+  damage: string[];
   save(): void;
 }
 
@@ -74,18 +76,23 @@ export async function withStore<T>(
       const archive = dir.sub('archive', true);
       try {
         const repairs = cleanArchive(archive).map((n) => `removed crash leftover archive/${n}`);
-        const { state: seal, repaired } = readSealState(dir, archive);
-        if (repaired) repairs.push(repaired);
+        const damage: string[] = [];
+        const { state: seal, repaired, unreadable } = readSealState(dir, archive);
+        if (repaired) (unreadable ? damage : repairs).push(repaired);
+        const domain = readDomainStateChecked(dir, uuid);
+        if (domain.unreadable)
+          damage.push('domain.json was unreadable: started afresh (names and last sources are relearnt)');
         const store: LockedStore = {
           config,
           uuid,
           dir,
           archive,
-          domain: readDomainState(dir, uuid),
+          domain: domain.state,
           seal,
           lock,
           signal,
           repairs,
+          damage,
           save() {
             if (signal.aborted) throw signal.reason as Error;
             writeSealState(dir, store.seal, config.logFileMode);
@@ -426,6 +433,7 @@ function markerUnsealed(
 export interface HostSealResult {
   outcomes: SealOutcome[];
   repairs: string[];
+  damage: string[];
   lock: LockInfo;
 }
 
@@ -443,6 +451,7 @@ export async function sealHost(
   return withStore(config, uuid, (store) => ({
     outcomes: sealHostLocked(store, host, reason, now),
     repairs: store.repairs,
+    damage: store.damage,
     lock: store.lock,
   }));
 }

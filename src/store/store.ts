@@ -9,7 +9,7 @@ import {
   SEAL_STATE_FILE,
   segmentFileNames,
 } from './layout.js';
-import { parseDomainState, type DomainState } from './domain-state.js';
+import { parseDomainState, readDomainStateText, type DomainState } from './domain-state.js';
 import { SafeDir } from './safe-fs.js';
 import { isSegmentMeta } from './sidecar.js';
 import { emptySealState, findTracked, parseSealState, upsertTracked, type SealState } from './watermarks.js';
@@ -47,6 +47,14 @@ export function readDomainState(dir: SafeDir, uuid: string): DomainState {
   return parseDomainState(uuidOrThrow(uuid), dir.readText(DOMAIN_STATE_FILE));
 }
 
+/** domain.json, and whether one was there that could not be used (its state starts afresh). */
+export function readDomainStateChecked(
+  dir: SafeDir,
+  uuid: string,
+): { state: DomainState; unreadable: boolean } {
+  return readDomainStateText(uuidOrThrow(uuid), dir.readText(DOMAIN_STATE_FILE));
+}
+
 export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): void {
   dir.writeAtomic(DOMAIN_STATE_FILE, JSON.stringify(state, null, 1) + '\n', mode);
 }
@@ -57,7 +65,10 @@ export function writeDomainState(dir: SafeDir, state: DomainState, mode: number)
  * corrupt sealed.json is rebuilt from all sidecars. `nextSeq` lies above every key on disk, whatever
  * the sidecars say: a new segment must never take the name of one there. Call under the lock.
  */
-export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealState; repaired?: string } {
+export function readSealState(
+  dir: SafeDir,
+  archive: SafeDir,
+): { state: SealState; repaired?: string; unreadable: boolean } {
   const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
   let state = parsed ?? emptySealState();
   const entries = archive.list().map(classifyArchiveEntry);
@@ -94,7 +105,7 @@ export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealStat
     : replay.length
       ? `replayed ${replay.length} segment(s) sealed before a crash`
       : undefined;
-  return { state, ...(repaired ? { repaired } : {}) };
+  return { state, ...(repaired ? { repaired } : {}), unreadable: !parsed };
 }
 
 export function writeSealState(dir: SafeDir, state: SealState, mode: number): void {

@@ -130,3 +130,24 @@ test('an arrival creates the live log and its folder (virtlogd cannot) but write
   t.is(fs.readFileSync(live, 'utf8'), '');
   t.is(fs.statSync(live).mode & 0o777, config.logFileMode);
 });
+
+test('unreadable state files are reported (status shows them), not only noted', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, 'boot 1\n');
+  await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
+  fs.writeFileSync(join(config.logRoot, UUID, 'sealed.json'), '{"garbage');
+  fs.writeFileSync(join(config.logRoot, UUID, 'domain.json'), '[]');
+  const r = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(r.code, 0);
+  t.regex(r.stderr, /sealed\.json was unreadable: rebuilt from 1 sidecars/);
+  t.regex(r.stderr, /domain\.json was unreadable: started afresh/);
+  t.deepEqual(readJournal(config, { uuid: UUID })[0]?.problems.filter((p) => /unreadable/.test(p)).length, 2);
+  // A routine crash leftover is only a note.
+  fs.writeFileSync(join(config.logRoot, UUID, 'archive', '.tmp-left-behind'), 'x');
+  const again = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(again.stderr, '');
+  t.true(readJournal(config, { uuid: UUID })[0]?.notes.some((n) => /crash leftover/.test(n)));
+});
