@@ -174,16 +174,23 @@ async function trimmedPrefix(
   let cur = o.start;
   const fd = fs.openSync(part, 'r');
   try {
-    for (;;) {
-      const l = local.find((x) => x.o.start <= cur && cur < x.o.end);
-      if (!l || cur >= o.end) break;
-      const upto = Math.min(l.o.end, o.end);
-      const len = upto - cur;
-      const mine = await readRange(openSegment(config, uuid, l.key, cur - l.o.start), len);
-      const theirs = Buffer.alloc(len);
-      fs.readSync(fd, theirs, 0, len, cur - o.start);
-      if (mine.length !== len || !mine.equals(theirs)) break;
-      cur = upto;
+    while (cur < o.end) {
+      // A file truncated in place (same inode) held other boots at the same offsets before: every
+      // local segment over `cur` is a candidate, the one with the same bytes is the match.
+      let next: number | undefined;
+      for (const l of local.filter((x) => x.o.start <= cur && cur < x.o.end)) {
+        const upto = Math.min(l.o.end, o.end);
+        const len = upto - cur;
+        const mine = await readRange(openSegment(config, uuid, l.key, cur - l.o.start), len);
+        const theirs = Buffer.alloc(len);
+        fs.readSync(fd, theirs, 0, len, cur - o.start);
+        if (mine.length === len && mine.equals(theirs)) {
+          next = upto;
+          break;
+        }
+      }
+      if (next === undefined) break;
+      cur = next;
     }
   } finally {
     fs.closeSync(fd);

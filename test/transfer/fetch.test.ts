@@ -1,6 +1,6 @@
 // Fetching between two real stores, with the real export command (dist/ CLI) as transport.
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { openSegment } from '../../src/store/segment-content.js';
@@ -290,6 +290,38 @@ test('a shared file sealed by both hosts, then truncated: the bytes this host se
   const again = await sync(a, U);
   t.is(again.code, 0);
   t.is(await content(a, U), lines('one', 0, 60), 'a re-run adds nothing');
+});
+
+test("a shared file truncated in place twice: the peer's seal of a later boot is trimmed of what this host sealed of it", async (t) => {
+  // A shared console.log (one inode) holds boot 1, then, truncated in place, boot 2: this store has
+  // sealed [0, x) of it twice, once per boot. The peer's seal of boot 2 starts with this store's
+  // boot-2 bytes, not its boot-1 bytes at the same offsets: that is what must be cut off.
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const a = w.host('lab-a');
+  const b = w.host('lab-b');
+  const nova = join(w.dir, 'shared', U, 'console.log');
+  await write(a, U, lines('one', 0, 40), { path: nova });
+  await seal(a, U, 'migrated'); // A seals boot 1 [0, e) when the guest leaves it for B
+  await write(b, U, lines('one', 40, 60), { path: nova, generation: 1 });
+  await seal(b, U, 'restart'); // B seals [0, e2) of boot 1, then its restart truncates the file
+  writeFileSync(nova, lines('two', 0, 20));
+  await seal(b, U, 'migrated'); // boot 2 [0, x) as the guest leaves B for A
+  appendFileSync(nova, lines('two', 20, 50)); // A carries on with boot 2 in the same file
+  await seal(a, U, 'restart'); // A's watermark no longer fits (new head): boot 2 sealed from 0
+  writeFileSync(nova, lines('three', 0, 5)); // A's restart truncates it again
+  const r = await sync(b, U, '--from', 'lab-a');
+  t.is(r.code, 0, r.stdout.toString() + r.stderr);
+  const all = (await content(b, U)).split('\n').filter(Boolean);
+  const counts = new Map<string, number>();
+  for (const l of all) counts.set(l, (counts.get(l) ?? 0) + 1);
+  t.deepEqual(
+    [...counts].filter(([, n]) => n > 1).map(([l]) => l),
+    [],
+    'no line twice',
+  );
+  for (const l of (lines('one', 0, 60) + lines('two', 0, 50)).split('\n').filter(Boolean))
+    t.true(counts.has(l), `${l} is there`);
 });
 
 test('retryPendingFetch: a failed fetch is restarted at the next event, a complete one is left alone', async (t) => {
