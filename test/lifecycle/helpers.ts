@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
 import { runHook } from '../../src/lifecycle/run.js';
 import { tempConfig, UUID } from '../store/helpers.js';
 
@@ -26,6 +27,32 @@ export function hookEnv(over: Parameters<typeof tempConfig>[0] = {}) {
   return { config, env: { VIRT_CONSOLELOG_CONFIG: file, PATH: process.env.PATH } };
 }
 
+const sink = (f: (s: string) => void) =>
+  new Writable({
+    write(c, _e, cb) {
+      f(String(c));
+      cb();
+    },
+  });
+
+/** Runs the CLI in-process with `env` (its config), stdin empty; stdout and stderr as text. */
+export async function runCli(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(args, {
+    stdin,
+    stdout: sink((s) => (out += s)),
+    stderr: sink((s) => (err += s)),
+    env,
+  });
+  return { code, out, err };
+}
+
 export async function hook(
   env: NodeJS.ProcessEnv,
   argv: string[],
@@ -35,13 +62,6 @@ export async function hook(
   stdin.end(xml);
   let stdout = '';
   let stderr = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(c, _e, cb) {
-        f(String(c));
-        cb();
-      },
-    });
   const code = await runHook({
     argv,
     stdin,

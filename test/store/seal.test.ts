@@ -6,9 +6,7 @@ import { openSegment } from '../../src/store/segment-content.js';
 import { listSegments, setFailpoint } from '../../src/store/segments.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { tempConfig, UUID } from './helpers.js';
-import { PassThrough, Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
-import { domainXml, hook, hookEnv } from '../lifecycle/helpers.js';
+import { domainXml, hook, hookEnv, runCli } from '../lifecycle/helpers.js';
 
 async function readAll(s: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -167,28 +165,7 @@ test("shared store: another host's watermark on the same dev + inode numbers is 
   t.is((await sealOnce(a, live)).segments.length, 0);
 });
 
-async function show(env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(c, _e, cb) {
-        f(String(c));
-        cb();
-      },
-    });
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(['show', 'guest1'], {
-    stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    env,
-  });
-  return { code, out, err };
-}
-
-/** An append-mode log in the store, as the rewrite configures every serial, driven through the hook. */
+/** An append-mode log in live_dir, as the rewrite configures every serial, driven through the hook. */
 function appendModeGuest() {
   const { config, env } = hookEnv();
   const live = liveLogPath(config.liveDir, UUID, 'serial0');
@@ -225,7 +202,7 @@ test('a boot whose marker virtlogd rotated away is sealed with its boundary wher
     segs[1]?.boots.map((b) => [b.offset, b.id, b.markerBytes]),
     [[0, second, 0]],
   );
-  const shown = await show(env);
+  const shown = await runCli(env, ['show', 'guest1']);
   t.is(shown.code, 0, shown.err);
   const lines = shown.out.split('\n');
   const at = lines.indexOf('seq=00000100 boot=bbbbbbbb');

@@ -475,44 +475,12 @@ test('host without log support: <log> stripped, interactive backend kept, degrad
   t.is(listChardevs(back.xml)[0]?.logFile, live('serial0'));
 });
 
-test('migration hop: generation + 1, previous host reported, the live path stays (same on every host)', async (t) => {
-  const incoming = (logFile: string) =>
-    domain(
-      `    <serial type='pty'>
-      <source path='/dev/pts/7'/>
-      <log file='${logFile}' append='on'/>
-      <target port='0'/>
-    </serial>`,
-      {
-        head: `
-  <metadata>
-    <vcl:consolelog xmlns:vcl='http://virt-consolelog.org/xmlns/consolelog/1.0'>
-      <vcl:host name='hostz' generation='4'/>
-    </vcl:consolelog>
-  </metadata>`,
-      },
-    );
-  const xml = incoming(live('serial0'));
-  const r = await rw(t, xml);
-  t.is(r.previousHost, 'hostz');
-  t.is(r.generation, 5);
-  t.is(r.devices[0]?.logFile, live('serial0'));
-  // Only our metadata changed: the live path is valid on this host as it was on hostz.
-  t.is(r.xml.replace(/<vcl:host [^>]*>/, ''), xml.replace(/<vcl:host [^>]*>/, ''));
-  // A store path (the layout before live_dir, or another device's live file) becomes this device's live path.
-  for (const old of [
-    `${STORE}/${UUID}/hostz/serial0.log`,
-    live('console3'),
-    live('serial0', '22222222-2222-4222-8222-222222222222'),
-  ])
-    t.is((await rw(t, incoming(old))).devices[0]?.logFile, live('serial0'), old);
-});
-
-test('migration hop from the older layout: generation + 1, the store path moves to the live path', async (t) => {
-  const xml = domain(
+/** A guest arriving from hostz (generation 4) whose serial logs to `logFile`. */
+const fromHostz = (logFile: string) =>
+  domain(
     `    <serial type='pty'>
       <source path='/dev/pts/7'/>
-      <log file='${STORE}/${UUID}/hostz/serial0.log' append='on'/>
+      <log file='${logFile}' append='on'/>
       <target port='0'/>
     </serial>`,
     {
@@ -524,16 +492,31 @@ test('migration hop from the older layout: generation + 1, the store path moves 
   </metadata>`,
     },
   );
+
+test('migration hop: generation + 1, previous host reported, the live path stays (same on every host)', async (t) => {
+  const xml = fromHostz(live('serial0'));
   const r = await rw(t, xml);
   t.is(r.previousHost, 'hostz');
   t.is(r.generation, 5);
   t.deepEqual(readConsolelogMetadata(r.xml), { host: HOST, generation: 5 });
   t.is(r.devices[0]?.logFile, live('serial0'));
+  // Only our metadata changed: the live path is valid on this host as it was on hostz.
+  t.is(r.xml.replace(/<vcl:host [^>]*>/, ''), xml.replace(/<vcl:host [^>]*>/, ''));
   // Same host again (restore, or a second filter in qemu.d): nothing changes.
   const again = rewriteDomainXml(r.xml, { config: config(), facts, mode: 'restore' });
   t.false(again.changed);
   t.is(again.previousHost, undefined);
   t.is(again.generation, 5);
+  // A store path (the layout before live_dir, or another device's live file) becomes this device's live path.
+  for (const old of [
+    `${STORE}/${UUID}/hostz/serial0.log`,
+    live('console3'),
+    live('serial0', '22222222-2222-4222-8222-222222222222'),
+  ]) {
+    const moved = await rw(t, fromHostz(old));
+    t.is(moved.devices[0]?.logFile, live('serial0'), old);
+    t.is(moved.generation, 5);
+  }
 });
 
 test('metadata with another prefix for our namespace is recognised', async (t) => {
