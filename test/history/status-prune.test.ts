@@ -1,32 +1,11 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { main } from '../../src/cli/main.js';
 import { listSegments } from '../../src/store/segments.js';
 import { formatStatus } from '../../src/cli/commands/status.js';
-import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
+import { domainXml, hook, hookEnv, runCli, UUID } from '../lifecycle/helpers.js';
 
-async function cli(env: NodeJS.ProcessEnv, args: string[]) {
-  let out = '';
-  let err = '';
-  const stdin = new PassThrough();
-  stdin.end();
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(c, _e, cb) {
-        f(String(c));
-        cb();
-      },
-    });
-  const code = await main(args, {
-    stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    env,
-  });
-  return { code, out, err };
-}
+const cli = runCli;
 
 test('status reports capture mode, bytes, boots and the last problem', async (t) => {
   const { config, env } = hookEnv();
