@@ -189,8 +189,6 @@ export async function printEvents(
 }
 
 export const showCommand: Command = {
-  name: 'show',
-  summary: "print a domain's console history, oldest first, across restarts, rotations and hosts",
   usage: USAGE,
   async run(args, ctx) {
     const o = parseShowArgs(args);
