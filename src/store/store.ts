@@ -57,22 +57,40 @@ export function writeDomainState(dir: SafeDir, state: DomainState, mode: number)
  */
 export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealState; repaired?: string } {
   const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
-  let state = parsed ?? emptySealState();
-  const replay: SegmentMeta[] = [];
+  const keys: string[] = [];
   for (const name of archive.list()) {
     const c = classifyArchiveEntry(name);
     if (c.kind !== 'sidecar') continue;
-    const k = parseSegmentKey(c.key);
-    if (!k || (parsed && k.seq < state.nextSeq)) continue;
     const names = segmentFileNames(c.key);
     if (!archive.lstat(names.plain) && !archive.lstat(names.gz)) continue;
+    keys.push(c.key);
+  }
+  const replay: SegmentMeta[] = [];
+  for (const key of keysToReplay(parsed, keys)) {
     try {
-      replay.push(JSON.parse(archive.readText(name) ?? '') as SegmentMeta);
+      replay.push(JSON.parse(archive.readText(segmentFileNames(key).sidecar) ?? '') as SegmentMeta);
     } catch {
       // An unreadable sidecar is skipped: its segment is not visible to readers either.
     }
   }
-  replay.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return replaySealState(parsed, replay);
+}
+
+/** Pure: the segment keys whose sidecars may hold watermarks sealed.json lacks (all when it is unreadable). */
+export function keysToReplay(parsed: SealState | undefined, keys: readonly string[]): string[] {
+  return keys.filter((key) => {
+    const k = parseSegmentKey(key);
+    return !!k && (!parsed || k.seq >= parsed.nextSeq);
+  });
+}
+
+/** Pure: sealed.json (undefined = unreadable) with the watermarks of later sidecars replayed. */
+export function replaySealState(
+  parsed: SealState | undefined,
+  sidecars: readonly SegmentMeta[],
+): { state: SealState; repaired?: string } {
+  let state = parsed ?? emptySealState();
+  const replay = [...sidecars].sort((a, b) => (a.key < b.key ? -1 : 1));
   for (const m of replay) {
     // Imported keys count too, so their sidecars are not re-read at every seal.
     state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
