@@ -24,7 +24,7 @@ export interface IndexEntry {
   boots: BootMark[];
 }
 
-/** The index entry of a sidecar, fields in a fixed order (entries compare by their line). */
+/** The index entry of a sidecar (its other fields left out), fields in a fixed order. */
 export function indexEntry(m: IndexEntry | SegmentMeta): IndexEntry {
   return {
     key: m.key,
@@ -46,7 +46,8 @@ export function indexEntry(m: IndexEntry | SegmentMeta): IndexEntry {
   };
 }
 
-export function indexLine(e: IndexEntry): string {
+/** One line: only the entry's fields, in a fixed order, so equal entries have equal lines. */
+export function indexLine(e: IndexEntry | SegmentMeta): string {
   return JSON.stringify(indexEntry(e)) + '\n';
 }
 
@@ -112,18 +113,34 @@ export function parseIndex(text: string | undefined): ParsedIndex {
   return { entries, lines, valid: true };
 }
 
-/**
- * Whether an index should be rewritten from `truth` (the sidecars of the visible segments): it is
- * missing or unreadable, lacks a segment, holds an entry the sidecar contradicts, or carries more
- * lines of deleted segments than is worth reading past.
- */
-export function indexNeedsRewrite(index: ParsedIndex, truth: readonly IndexEntry[]): boolean {
-  if (!index.valid) return true;
-  for (const t of truth) {
-    const e = index.entries.get(t.key);
-    if (!e || indexLine(e) !== indexLine(t)) return true;
+/** The last line of each key, as written, without parsing (entry lines start with their key). */
+function rawLines(text: string): { lines: Map<string, string>; count: number } {
+  const lines = new Map<string, string>();
+  let count = 0;
+  const prefix = '{"key":"';
+  let pos = text.indexOf('\n') + 1;
+  for (let nl = text.indexOf('\n', pos); nl >= 0; pos = nl + 1, nl = text.indexOf('\n', pos)) {
+    count++;
+    if (!text.startsWith(prefix, pos)) continue;
+    const end = text.indexOf('"', pos + prefix.length);
+    if (end > 0 && end < nl) lines.set(text.slice(pos + prefix.length, end), text.slice(pos, nl + 1));
   }
-  return index.lines - truth.length > 16 + truth.length / 8;
+  return { lines, count };
+}
+
+/**
+ * Whether an index file should be rewritten from `truth` (the sidecars of the visible segments):
+ * it is missing or unreadable, lacks a segment, holds a line the sidecar contradicts, or carries
+ * more lines of deleted segments than is worth reading past. Lines are compared as text.
+ */
+export function indexNeedsRewrite(
+  text: string | undefined,
+  truth: readonly (IndexEntry | SegmentMeta)[],
+): boolean {
+  if (text === undefined || !text.startsWith(INDEX_HEADER + '\n')) return true;
+  const { lines, count } = rawLines(text);
+  for (const t of truth) if (lines.get(t.key) !== indexLine(t)) return true;
+  return count - truth.length > 16 + truth.length / 8;
 }
 
 /** The string an index file holds when it has (or had) a line for `key`: a cheap, safe over-approximation. */

@@ -364,7 +364,7 @@ export function publishSegment(
   archive.rename(tempName, compressed ? names.gz : names.plain);
   archive.fsync();
   maybeFail('after-segment-rename');
-  appendToIndex(archive, indexEntry(meta), mode);
+  appendToIndex(archive, meta, mode);
 }
 
 /** Up to `len` bytes of an open file at `pos`. */
@@ -377,7 +377,7 @@ function pread(fd: number, len: number, pos: number): Buffer {
  * Adds a just-published segment to the index. Best effort, no fsync: a line lost or torn is a
  * cache miss, and a failure here must not turn a completed seal into a failed one.
  */
-function appendToIndex(archive: SafeDir, entry: IndexEntry, mode: number): void {
+function appendToIndex(archive: SafeDir, entry: IndexEntry | SegmentMeta, mode: number): void {
   try {
     const line = indexLine(entry);
     const head = INDEX_HEADER + '\n';
@@ -425,9 +425,8 @@ function forgetInIndex(archive: SafeDir, key: string, mode: number): void {
  */
 export function refreshIndex(archive: SafeDir, segments: readonly SegmentMeta[], mode: number): boolean {
   try {
-    const truth = segments.map(indexEntry);
-    if (!indexNeedsRewrite(parseIndex(readIndexText(archive)), truth)) return false;
-    archive.writeAtomic(INDEX_NAME, indexText(truth), mode);
+    if (!indexNeedsRewrite(readIndexText(archive), segments)) return false;
+    archive.writeAtomic(INDEX_NAME, indexText(segments), mode);
     return true;
   } catch {
     return false;

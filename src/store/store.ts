@@ -57,16 +57,15 @@ export function writeDomainState(dir: SafeDir, state: DomainState, mode: number)
  */
 export function readSealState(dir: SafeDir, archive: SafeDir): { state: SealState; repaired?: string } {
   const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
-  const keys: string[] = [];
+  const sidecars: string[] = [];
   for (const name of archive.list()) {
     const c = classifyArchiveEntry(name);
-    if (c.kind !== 'sidecar') continue;
-    const names = segmentFileNames(c.key);
-    if (!archive.lstat(names.plain) && !archive.lstat(names.gz)) continue;
-    keys.push(c.key);
+    if (c.kind === 'sidecar') sidecars.push(c.key);
   }
   const replay: SegmentMeta[] = [];
-  for (const key of keysToReplay(parsed, keys)) {
+  for (const key of keysToReplay(parsed, sidecars)) {
+    const names = segmentFileNames(key);
+    if (!archive.lstat(names.plain) && !archive.lstat(names.gz)) continue;
     try {
       replay.push(JSON.parse(archive.readText(segmentFileNames(key).sidecar) ?? '') as SegmentMeta);
     } catch {

@@ -105,13 +105,20 @@ test('parseIndex: no file, another first line, a torn last line, a bad line, a k
 
 test('indexNeedsRewrite: missing, incomplete, contradicting or bloated', (t) => {
   const all = [entry(1), entry(2)];
-  t.false(indexNeedsRewrite(parseIndex(indexText(all)), all));
-  t.true(indexNeedsRewrite(parseIndex(undefined), all));
-  t.true(indexNeedsRewrite(parseIndex(indexText([entry(1)])), all));
-  t.true(indexNeedsRewrite(parseIndex(indexText([entry(1), entry(2, { lines: 7 })])), all));
+  t.false(indexNeedsRewrite(indexText(all), all));
+  t.true(indexNeedsRewrite(undefined, all));
+  t.true(indexNeedsRewrite('{"other":1}\n' + indexLine(entry(1)) + indexLine(entry(2)), all));
+  t.true(indexNeedsRewrite(indexText([entry(1)]), all));
+  t.true(indexNeedsRewrite(indexText([entry(1), entry(2, { lines: 7 })]), all));
+  // A later line of the same key wins, as for readers.
+  t.false(indexNeedsRewrite(indexText([entry(1), entry(2, { lines: 7 }), entry(2)]), all));
   const dead = Array.from({ length: 40 }, (_, i) => entry(100 + i));
-  t.true(indexNeedsRewrite(parseIndex(indexText([...dead, ...all])), all));
-  t.false(indexNeedsRewrite(parseIndex(indexText([entry(100), ...all])), all));
+  t.true(indexNeedsRewrite(indexText([...dead, ...all]), all));
+  t.false(indexNeedsRewrite(indexText([entry(100), ...all]), all));
+  // Sidecars carry more fields than the index keeps: a line is the entry's fields only.
+  const sidecar = { ...entry(1), version: 1, reason: 'stop', sha256: 'ab', origin: { host: 'x' } };
+  t.is(indexLine(sidecar), indexLine(entry(1)));
+  t.true(indexLine(entry(1)).startsWith('{"key":'));
 });
 
 test('each publish appends its entry: a reader reads no sidecar, and lists what the sidecars say', async (t) => {
