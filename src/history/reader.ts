@@ -573,7 +573,9 @@ async function forwardScanFromEnd(
   rawAt?: number,
 ): Promise<EndScan> {
   const ends = markerEnds(p);
-  const ring: number[] = [];
+  // The last `limit` newlines are ring[head..]; dropped ones are cut off now and then (amortised O(1)).
+  let ring: number[] = [];
+  let head = 0;
   let total = 0;
   let lastRaw: number | undefined;
   let kept: Buffer[] = [];
@@ -587,14 +589,18 @@ async function forwardScanFromEnd(
       if (ends.has(pos + i)) continue;
       total++;
       ring.push(pos + i);
-      if (ring.length > limit) ring.shift();
+      if (ring.length - head > limit) head++;
+    }
+    if (head > 4096 && head * 2 > ring.length) {
+      ring = ring.slice(head);
+      head = 0;
     }
     if (keep) {
       // The decoder's chunks are its own and may be kept; one read into the reused buffer is copied.
       kept.push(c.buffer === h.buffers.plain.buffer ? Buffer.from(c) : c);
       keptBytes += c.length;
       // Bytes before the oldest newline still needed are not printed: drop whole chunks of them.
-      const need = ring.length === limit ? (ring[0] as number) + 1 : a;
+      const need = ring.length - head === limit ? (ring[head] as number) + 1 : a;
       while (kept.length > 1 && keptFrom + (kept[0] as Buffer).length <= need) {
         keptFrom += (kept[0] as Buffer).length;
         keptBytes -= (kept.shift() as Buffer).length;
@@ -607,7 +613,7 @@ async function forwardScanFromEnd(
     pos += c.length;
   }
   if (keep) h.decoded = { piece: p, from: keptFrom, to: pos, chunks: kept };
-  return { newlines: ring.reverse(), total, ...(lastRaw !== undefined ? { lastRaw } : {}) };
+  return { newlines: ring.slice(head).reverse(), total, ...(lastRaw !== undefined ? { lastRaw } : {}) };
 }
 
 /** The position of the last raw byte of [a, b) of piece i (marker lines skipped), if any. */
