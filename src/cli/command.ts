@@ -16,13 +16,20 @@ export interface CliContext {
   configFlag: string | undefined;
 }
 
-export interface Command {
+/** What the registry knows of a command without loading its module: enough for `--help` and dispatch. */
+export interface CommandEntry {
   name: string;
   summary: string;
-  /** Full help text printed by `virt-consolelog COMMAND --help`. */
-  usage: string;
   /** Internal commands (run by the plugin itself) are left out of `virt-consolelog --help`. */
   hidden?: boolean;
+  /** Loads the command's module: its code and dependencies load only when it is used. */
+  load(): Promise<Command>;
+}
+
+/** A command's module: its help and what it does (name and summary are in registry.ts). */
+export interface Command {
+  /** Full help text printed by `virt-consolelog COMMAND --help`. */
+  usage: string;
   run(args: string[], ctx: CliContext): Promise<number>;
 }
 

@@ -50,11 +50,12 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   if (!name) return usageError(io, 'no command given');
   if (name === 'help') {
     const target = COMMANDS.find((c) => c.name === args[0]);
-    io.stdout.write((target ? target.usage : mainUsage()) + '\n');
+    io.stdout.write((target ? (await target.load()).usage : mainUsage()) + '\n');
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) return usageError(io, `unknown command "${name}"`);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) return usageError(io, `unknown command "${name}"`);
+  const command = await entry.load();
   if (args.includes('--help') || args.includes('-h')) {
     io.stdout.write(command.usage + '\n');
     return EXIT.ok;
@@ -75,8 +76,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
     return await command.run(args, ctx);
   } catch (e) {
-    if (e instanceof UsageError) return usageError(io, e.message, command.name);
-    io.stderr.write(`virt-consolelog ${command.name}: ${(e as Error).message}\n`);
+    if (e instanceof UsageError) return usageError(io, e.message, entry.name);
+    io.stderr.write(`virt-consolelog ${entry.name}: ${(e as Error).message}\n`);
     return EXIT.failure;
   }
 }

@@ -50,9 +50,15 @@ export function liveSortKey(generation: number, host: string, order: number): st
   return `${pad(generation, 6)}-99999999-${host}-${pad(order, 4)}`;
 }
 
+/** What the merge needs of a segment: its sidecar's (or archive index entry's) reading fields. */
+export type MergedSegment = Pick<
+  SegmentMeta,
+  'key' | 'host' | 'device' | 'plainBytes' | 'lines' | 'boots' | 'firstTime' | 'lastTime'
+> & { compressed?: boolean };
+
 /** Orders segments and live tails of one device into pieces (empty ranges dropped). */
 export function mergeHistory(
-  segments: readonly (SegmentMeta & { compressed?: boolean })[],
+  segments: readonly MergedSegment[],
   live: readonly LiveTail[],
   device: string,
 ): Piece[] {

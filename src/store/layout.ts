@@ -74,6 +74,8 @@ export const DOMAIN_STATE_FILE = 'domain.json';
 export const SEAL_STATE_FILE = 'sealed.json';
 export const LOCK_NAME = '.lock';
 export const ARCHIVE_NAME = 'archive';
+/** The archive index (archive-index.ts), inside archive/: not a segment name, so listings skip it. */
+export const INDEX_NAME = 'index.jsonl';
 
 export function domainStatePath(logRoot: string, uuid: string): string {
   return posix.join(domainDir(logRoot, uuid), DOMAIN_STATE_FILE);

@@ -3,7 +3,7 @@
 // names a pid that no longer runs); other stale locks after config.lockStaleMs (mtime, NFS-safe).
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import lockfile from 'proper-lockfile';
+import type { lock as lockFn } from 'proper-lockfile';
 import type { Config } from '../config/schema.js';
 import { domainDir, LOCK_NAME } from './layout.js';
 import { pidAlive } from '../util/pid.js';
@@ -26,6 +26,11 @@ interface Owner {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** proper-lockfile (and graceful-fs, which it patches fs with) loads only when a lock is taken. */
+async function lockLibrary(): Promise<typeof lockFn> {
+  return (await import('proper-lockfile')).default.lock;
+}
 
 function readOwner(path: string): Owner | undefined {
   try {
@@ -56,9 +61,10 @@ export async function withDomainLock<T>(
   let recovered: string | undefined;
   let release: (() => Promise<void>) | undefined;
   let delay = 5;
+  const lock = await lockLibrary();
   for (;;) {
     try {
-      release = await lockfile.lock(dir, {
+      release = await lock(dir, {
         lockfilePath: lockDir,
         realpath: false,
         stale: Math.max(2000, config.lockStaleMs),

@@ -75,6 +75,8 @@ export class MarkerScanner {
       }
       if (nl < 0) {
         this.pos += chunk.length - from;
+        // Callers reuse their read buffer: a line carried into the next feed must be a copy.
+        if (this.carryOn && this.carryLen) this.carry = [Buffer.concat(this.carry)];
         return;
       }
       this.pos += end - from;

@@ -2,11 +2,11 @@
 // first; live files (virtlogd's, still being written) are never deleted, only counted.
 import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { DOMAIN_STATE_FILE, SEAL_STATE_FILE } from './layout.js';
+import { ARCHIVE_NAME, DOMAIN_STATE_FILE, INDEX_NAME, SEAL_STATE_FILE } from './layout.js';
 import { openDomainDir } from './store.js';
 import { rotationSet } from './layout.js';
 import { compressSegment } from './segment-content.js';
-import { deleteSegment, listArchive, type SegmentInfo } from './segments.js';
+import { deleteSegment, listArchive, refreshIndex, type SegmentInfo } from './segments.js';
 import type { LockedStore } from './seal.js';
 import { openParentSafely } from './seal.js';
 import type { DomainState } from './domain-state.js';
@@ -100,7 +100,7 @@ function readVirtlogdConf(): string | undefined {
 
 /**
  * Bytes of a domain's live files readable on this host (every host's, on a shared store), plus
- * domain.json and sealed.json. With `reserve`, each virtlogd log of this host counts at least
+ * domain.json, sealed.json and the archive index. With `reserve`, each virtlogd log of this host counts at least
  * virtlogd's bound, so the archive leaves room for the running guest's logs to fill up.
  */
 export function liveBytesOf(config: Config, state: DomainState, reserve = false): number {
@@ -130,6 +130,14 @@ export function liveBytesOf(config: Config, state: DomainState, reserve = false)
   if (dir) {
     try {
       for (const f of [DOMAIN_STATE_FILE, SEAL_STATE_FILE]) total += dir.lstat(f)?.size ?? 0;
+      if (dir.lstat(ARCHIVE_NAME)?.isDirectory()) {
+        const archive = dir.sub(ARCHIVE_NAME);
+        try {
+          total += archive.lstat(INDEX_NAME)?.size ?? 0;
+        } finally {
+          archive.close();
+        }
+      }
     } finally {
       dir.close();
     }
@@ -145,7 +153,8 @@ export interface RetentionResult {
 
 /**
  * Under the lock: compress plain segments of at least config.compressMinBytes, then apply the
- * domain cap and retention_days to this domain (the global cap is applied by pruneAll).
+ * domain cap and retention_days to this domain (the global cap is applied by pruneAll), then bring
+ * the archive index in line with the sidecars.
  * `reserveBytes` keeps room for segments about to be sealed, so the cap holds at every moment.
  */
 export async function applyDomainRetention(
@@ -181,6 +190,15 @@ export async function applyDomainRetention(
   });
   if (!dryRun) for (const d of plan.delete) deleteSegment(store.archive, d.key);
   if (plan.delete.length && !dryRun) store.archive.fsync();
+  // The sidecars were just read: the archive index is checked against them (and rewritten if off).
+  if (!dryRun) {
+    const gone = new Set(plan.delete.map((d) => d.key));
+    refreshIndex(
+      store.archive,
+      segments.filter((s) => !gone.has(s.key)),
+      config.logFileMode,
+    );
+  }
   result.deleted = plan.delete;
   if (plan.overCap[0]) result.overCap = plan.overCap[0].bytes;
   return result;

@@ -118,6 +118,25 @@ export class SafeDir {
     return fs.readdirSync(HAVE_PROC_FD ? `${PROC_FD}/${this.fd}` : this.path);
   }
 
+  /** Entries and whether each is a regular file, from the listing itself (no stat per entry). */
+  listTyped(): { name: string; isFile: boolean }[] {
+    return fs
+      .readdirSync(HAVE_PROC_FD ? `${PROC_FD}/${this.fd}` : this.path, { withFileTypes: true })
+      .map((d) => ({ name: d.name, isFile: d.isFile() }));
+  }
+
+  /** Inode, size, mtime and ctime (ns) of one entry, or undefined: an entry replaced or written changes it. */
+  stamp(name: string): string | undefined {
+    const st = fs.lstatSync(this.entry(name), { bigint: true, throwIfNoEntry: false });
+    return st && `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  }
+
+  /** mtime and ctime (ns) of this directory: an entry created, renamed or removed in it changes them. */
+  selfStamp(): string {
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    return `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+  }
+
   rename(from: string, to: string): void {
     fs.renameSync(this.entry(from), this.entry(to));
   }

@@ -4,13 +4,26 @@
 // last; a sidecar without its segment, and any `.tmp-*` file, is an orphan of a crash and removed
 // under the lock. Content never changes once visible (compression writes `.seg.gz` whole, then
 // removes `.seg`), so readers need no lock for content.
+// The archive index (archive-index.ts) caches the sidecar fields readers need: appended at each
+// publish, rewritten from the sidecars by retention; readers trust it only for the keys readdir shows.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import {
+  indexEntry,
+  indexLine,
+  indexNeedsRewrite,
+  indexText,
+  INDEX_HEADER,
+  mentionsKey,
+  parseIndex,
+  type IndexEntry,
+} from './archive-index.js';
+import {
   ARCHIVE_NAME,
   classifyArchiveEntry,
+  INDEX_NAME,
   normaliseUuid,
   parseSegmentKey,
   segmentFileNames,
@@ -137,44 +150,145 @@ function rebuildMeta(
   };
 }
 
-/** Lists the visible segments of an opened archive, in history (key) order. */
-export function listArchive(archive: SafeDir): SegmentInfo[] {
+/** A visible segment: a sidecar and a regular content file (plain wins while both exist). */
+interface VisibleSegment {
+  key: string;
+  file: string;
+  compressed: boolean;
+}
+
+/** The visible segments of one archive listing, in history (key) order. */
+function visibleSegments(archive: SafeDir): VisibleSegment[] {
+  // Per key: whether its content (plain, gz) and sidecar entries are regular files. Suffixes are
+  // matched here and each key checked once below: this runs over every entry on every read.
   const files = new Map<string, { plain?: boolean; gz?: boolean; sidecar?: boolean }>();
-  for (const name of archive.list()) {
-    const c = classifyArchiveEntry(name);
-    if (c.kind === 'temp' || c.kind === 'other') continue;
-    const e = files.get(c.key) ?? {};
-    e[c.kind] = true;
-    files.set(c.key, e);
+  for (const { name, isFile } of archive.listTyped()) {
+    const kind = name.endsWith('.seg')
+      ? 'plain'
+      : name.endsWith('.seg.gz')
+        ? 'gz'
+        : name.endsWith('.json')
+          ? 'sidecar'
+          : undefined;
+    if (!kind || name.startsWith('.tmp-')) continue;
+    const key = name.slice(0, name.length - (kind === 'plain' ? 4 : kind === 'gz' ? 7 : 5));
+    let e = files.get(key);
+    if (!e) files.set(key, (e = {}));
+    e[kind] = isFile;
   }
-  const out: SegmentInfo[] = [];
+  const out: VisibleSegment[] = [];
   for (const key of [...files.keys()].sort()) {
     const e = files.get(key);
-    if (!e?.sidecar || !(e.plain || e.gz)) continue;
-    const names = segmentFileNames(key);
+    if (e?.sidecar === undefined || (e.plain === undefined && e.gz === undefined)) continue;
     // Both exist only between compression's rename and its unlink: the plain one is complete too.
-    const file = e.plain ? names.plain : names.gz;
-    const st = archive.lstat(file);
+    const plain = e.plain !== undefined;
+    if (!(plain ? e.plain : e.gz) || !parseSegmentKey(key)) continue;
+    out.push({ key, file: plain ? `${key}.seg` : `${key}.seg.gz`, compressed: !plain });
+  }
+  return out;
+}
+
+/** The device of the host's latest segment listed so far (a rebuilt sidecar's best guess). */
+function previousDevice(
+  listed: readonly { host: string; device: string }[],
+  key: string,
+): string | undefined {
+  const host = parseSegmentKey(key)?.host;
+  for (let i = listed.length - 1; i >= 0; i--) if (listed[i]?.host === host) return listed[i]?.device;
+  return undefined;
+}
+
+/** A segment's sidecar, or metadata rebuilt from its content when the sidecar does not parse. */
+function sidecarMeta(
+  archive: SafeDir,
+  v: VisibleSegment,
+  listed: readonly { host: string; device: string }[],
+  st?: fs.Stats,
+): SegmentMeta | undefined {
+  // A sidecar that does not parse (disk corruption, a hand edit) must not hide sealed content.
+  const meta = parseMeta(archive.readText(segmentFileNames(v.key).sidecar), v.key);
+  if (meta) return meta;
+  const stat = st ?? archive.lstat(v.file);
+  if (!stat?.isFile()) return undefined;
+  return rebuildMeta(archive, v.key, v.file, v.compressed, stat, previousDevice(listed, v.key));
+}
+
+/** Lists the visible segments of an opened archive, in history (key) order, from their sidecars. */
+export function listArchive(archive: SafeDir): SegmentInfo[] {
+  const out: SegmentInfo[] = [];
+  for (const v of visibleSegments(archive)) {
+    const st = archive.lstat(v.file);
     if (!st?.isFile()) continue;
-    // A sidecar that does not parse (disk corruption, a hand edit) must not hide sealed content.
-    const meta =
-      parseMeta(archive.readText(names.sidecar), key) ??
-      rebuildMeta(
-        archive,
-        key,
-        file,
-        !e.plain,
-        st,
-        [...out].reverse().find((o) => o.host === parseSegmentKey(key)?.host)?.device,
-      );
+    const meta = sidecarMeta(archive, v, out, st);
     if (!meta) continue;
     out.push({
       ...meta,
-      file,
-      compressed: !e.plain,
+      file: v.file,
+      compressed: v.compressed,
       storedBytes: st.size,
-      sidecarBytes: archive.lstat(names.sidecar)?.size ?? 0,
+      sidecarBytes: archive.lstat(segmentFileNames(v.key).sidecar)?.size ?? 0,
     });
+  }
+  return out;
+}
+
+/** A visible segment as a reader lists it: its index entry (or sidecar fields) and its content form. */
+export interface ListedSegment extends IndexEntry {
+  file: string;
+  compressed: boolean;
+}
+
+/** The index file's text; undefined when missing or unusable (readers never fail on the cache). */
+function readIndexText(archive: SafeDir): string | undefined {
+  try {
+    return archive.readText(INDEX_NAME);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For readers: the visible segments (one readdir), each from the archive index when it has the
+ * key, else from its sidecar. An index entry whose segment the listing does not show is ignored:
+ * a stale, torn or missing index costs sidecar reads, never a hidden or invented segment.
+ */
+export function listArchiveForReading(archive: SafeDir): { segments: ListedSegment[]; sidecarsRead: number } {
+  const index = parseIndex(readIndexText(archive));
+  const segments: ListedSegment[] = [];
+  let sidecarsRead = 0;
+  for (const v of visibleSegments(archive)) {
+    let e = index.entries.get(v.key);
+    if (!e) {
+      sidecarsRead++;
+      const meta = sidecarMeta(archive, v, segments);
+      if (!meta) continue;
+      e = indexEntry(meta);
+    }
+    // Field by field, not a spread: this runs for every segment of every read.
+    segments.push({
+      key: v.key,
+      host: e.host,
+      generation: e.generation,
+      seq: e.seq,
+      device: e.device,
+      plainBytes: e.plainBytes,
+      lines: e.lines,
+      firstTime: e.firstTime,
+      lastTime: e.lastTime,
+      boots: e.boots,
+      file: v.file,
+      compressed: v.compressed,
+    });
+  }
+  return { segments, sidecarsRead };
+}
+
+/** The full sidecars of some listed keys (watermark replay needs fields the index does not keep). */
+export function readSidecars(archive: SafeDir, keys: readonly string[]): SegmentMeta[] {
+  const out: SegmentMeta[] = [];
+  for (const key of keys) {
+    const m = parseMeta(archive.readText(segmentFileNames(key).sidecar), key);
+    if (m) out.push(m);
   }
   return out;
 }
@@ -234,7 +348,7 @@ function maybeFail(step: string): void {
 
 /**
  * Publishes a segment whose content is already complete and fsynced in temp file `tempName`:
- * sidecar first, then the rename that makes it visible. Call under the lock.
+ * sidecar first, then the rename that makes it visible, then its index line. Call under the lock.
  */
 export function publishSegment(
   archive: SafeDir,
@@ -244,12 +358,80 @@ export function publishSegment(
   compressed = false,
 ): void {
   const names = segmentFileNames(meta.key);
+  forgetInIndex(archive, meta.key, mode);
   maybeFail('before-sidecar');
   archive.writeAtomic(names.sidecar, JSON.stringify(meta) + '\n', mode);
   maybeFail('before-segment-rename');
   archive.rename(tempName, compressed ? names.gz : names.plain);
   archive.fsync();
   maybeFail('after-segment-rename');
+  appendToIndex(archive, meta, mode);
+}
+
+/** Up to `len` bytes of an open file at `pos`. */
+function pread(fd: number, len: number, pos: number): Buffer {
+  const buf = Buffer.alloc(len);
+  return buf.subarray(0, fs.readSync(fd, buf, 0, len, pos));
+}
+
+/**
+ * Adds a just-published segment to the index. Best effort, no fsync: a line lost or torn is a
+ * cache miss, and a failure here must not turn a completed seal into a failed one.
+ */
+function appendToIndex(archive: SafeDir, entry: IndexEntry | SegmentMeta, mode: number): void {
+  try {
+    const line = indexLine(entry);
+    const head = INDEX_HEADER + '\n';
+    const fd = archive.open(INDEX_NAME, C.O_RDWR | C.O_APPEND | C.O_CREAT, mode);
+    let rewrite = false;
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) return;
+      if (st.size === 0) fs.writeSync(fd, head + line);
+      else if (st.size < head.length || pread(fd, head.length, 0).toString() !== head) rewrite = true;
+      // After a torn append the file does not end in a newline: end that line first.
+      else fs.writeSync(fd, (pread(fd, 1, st.size - 1)[0] === 10 ? '' : '\n') + line);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // Another format or a torn header: start over with what is known to be right.
+    if (rewrite) archive.writeAtomic(INDEX_NAME, head + line, mode);
+  } catch {
+    // The index is a cache: readers read this segment's sidecar until retention rewrites it.
+  }
+}
+
+/**
+ * Before a sidecar of `key` is written: a line a deleted segment of the same key left in the index
+ * is removed, durably, so the index can never describe the new segment with the old one's fields.
+ */
+function forgetInIndex(archive: SafeDir, key: string, mode: number): void {
+  const text = readIndexText(archive);
+  if (text === undefined || !mentionsKey(text, key)) return;
+  const index = parseIndex(text);
+  index.entries.delete(key);
+  try {
+    archive.writeAtomic(INDEX_NAME, indexText([...index.entries.values()]), mode);
+  } catch (e) {
+    // No room to rewrite it: without an index readers read sidecars, which is always right.
+    if (!archive.unlink(INDEX_NAME) && readIndexText(archive) !== undefined) throw e;
+    archive.fsync();
+  }
+}
+
+/**
+ * Under the lock, with the sidecars of every visible segment at hand (retention lists them): rewrites
+ * the index when it is missing, lacks or contradicts a segment, or is bloated by deleted ones.
+ * Returns whether it wrote. Best effort like every index write.
+ */
+export function refreshIndex(archive: SafeDir, segments: readonly SegmentMeta[], mode: number): boolean {
+  try {
+    if (!indexNeedsRewrite(readIndexText(archive), segments)) return false;
+    archive.writeAtomic(INDEX_NAME, indexText(segments), mode);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Key for a new segment of this store. */
@@ -257,7 +439,10 @@ export function newKey(generation: number, seq: number, host: string): string {
   return segmentKey(generation, seq, host);
 }
 
-/** Deletes a segment: content first (it stops being visible), then its sidecar. Call under the lock. */
+/**
+ * Deletes a segment: content first (it stops being visible), then its sidecar. Call under the lock.
+ * Its index line stays until retention rewrites the index: readers skip keys readdir does not show.
+ */
 export function deleteSegment(archive: SafeDir, key: string): void {
   const names = segmentFileNames(key);
   archive.unlink(names.plain);

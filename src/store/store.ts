@@ -70,42 +70,66 @@ export function readSealState(
   archive: SafeDir,
 ): { state: SealState; repaired?: string; unreadable: boolean } {
   const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
-  let state = parsed ?? emptySealState();
   const entries = archive.list().map(classifyArchiveEntry);
   const visible = new Set(entries.flatMap((c) => (c.kind === 'plain' || c.kind === 'gz' ? [c.key] : [])));
   let aboveKeys = 0;
-  const replay: SegmentMeta[] = [];
+  const sidecars: string[] = [];
   for (const c of entries) {
     if (c.kind === 'temp' || c.kind === 'other') continue;
     const k = parseSegmentKey(c.key);
     if (!k) continue;
     // Unreadable sidecars and content without one count too: a seal reusing a key replaces its content.
     aboveKeys = Math.max(aboveKeys, k.seq + 1);
-    if (c.kind !== 'sidecar' || (parsed && k.seq < state.nextSeq) || !visible.has(c.key)) continue;
+    if (c.kind === 'sidecar' && visible.has(c.key)) sidecars.push(c.key);
+  }
+  const replay: SegmentMeta[] = [];
+  for (const key of keysToReplay(parsed, sidecars)) {
     let meta: unknown;
     try {
-      meta = JSON.parse(archive.readText(segmentFileNames(c.key).sidecar) ?? '');
+      meta = JSON.parse(archive.readText(segmentFileNames(key).sidecar) ?? '');
     } catch {
       meta = undefined;
     }
     // An unreadable sidecar is skipped: its content is not known to be sealed, so it is sealed again.
-    if (isSegmentMeta(meta, c.key)) replay.push(meta);
+    if (isSegmentMeta(meta, key)) replay.push(meta);
   }
-  replay.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return { ...replaySealState(parsed, replay, aboveKeys), unreadable: !parsed };
+}
+
+/** Pure: the segment keys whose sidecars may hold watermarks sealed.json lacks (all when it is unreadable). */
+export function keysToReplay(parsed: SealState | undefined, keys: readonly string[]): string[] {
+  return keys.filter((key) => {
+    const k = parseSegmentKey(key);
+    return !!k && (!parsed || k.seq >= parsed.nextSeq);
+  });
+}
+
+/**
+ * Pure: sealed.json (undefined = unreadable) with the watermarks of later sidecars replayed, and
+ * `nextSeq` above `aboveKeys` (one past the highest key on disk, where the caller listed them).
+ */
+export function replaySealState(
+  parsed: SealState | undefined,
+  sidecars: readonly SegmentMeta[],
+  aboveKeys = 0,
+): { state: SealState; repaired?: string } {
+  let state = parsed ?? emptySealState();
+  const replay = [...sidecars].sort((a, b) => (a.key < b.key ? -1 : 1));
   for (const m of replay) {
+    // Imported keys count too, so their sidecars are not re-read at every seal.
+    state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
     const w = m.watermark;
     if (m.importedFrom || !w) continue;
     const cur = findTracked(state, w, w.host);
     if (!cur || cur.offset < w.offset) state = upsertTracked(state, w);
   }
-  // Imported keys count too, so their sidecars are not re-read at every seal.
   state = { ...state, nextSeq: Math.max(state.nextSeq, aboveKeys) };
   const repaired = !parsed
     ? `sealed.json was unreadable: rebuilt from ${replay.length} sidecars`
     : replay.length
       ? `replayed ${replay.length} segment(s) sealed before a crash`
       : undefined;
-  return { state, ...(repaired ? { repaired } : {}), unreadable: !parsed };
+  return { state, ...(repaired ? { repaired } : {}) };
 }
 
 export function writeSealState(dir: SafeDir, state: SealState, mode: number): void {

@@ -9,9 +9,6 @@ import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';
 
 export const autoEnableCommand: Command = {
-  name: 'auto-enable',
-  hidden: true,
-  summary: 'internal: the automatic mode job the hook starts after a guest event',
   usage: `usage: virt-consolelog auto-enable [--connect URI] UUID
 
 Internal: the job the hook starts, detached, at 'prepare begin' when auto_enable = 1 and

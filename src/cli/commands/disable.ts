@@ -4,8 +4,6 @@ import type { Command } from '../command.js';
 import { COMMON_OPTIONS, runDefinitions } from './definitions-common.js';
 
 export const disableCommand: Command = {
-  name: 'disable',
-  summary: "restore the chardev elements 'enable' recorded (byte for byte); auto mode then skips it",
   usage: `usage: virt-consolelog disable [--dry-run] [--connect URI] DOMAIN...|--all
 
 Puts back the serial, console and parallel elements that 'enable' recorded, byte for byte,

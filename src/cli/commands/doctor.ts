@@ -27,8 +27,6 @@ Options:
 Exit codes: 0 no problem (warnings allowed), 1 problems found, 2 bad command line.`;
 
 export const doctorCommand: Command = {
-  name: 'doctor',
-  summary: 'check this host (libvirt, QEMU, virtlogd, hook, store, disks, key, peers) and say what to fix',
   usage: USAGE,
   async run(args, ctx) {
     let json = false;

@@ -4,8 +4,6 @@ import type { Command } from '../command.js';
 import { COMMON_OPTIONS, runDefinitions } from './definitions-common.js';
 
 export const enableCommand: Command = {
-  name: 'enable',
-  summary: 'rewrite persistent definitions so every serial/console is logged from the next start',
   usage: `usage: virt-consolelog enable [--dry-run] [--connect URI] DOMAIN...|--all
 
 Reads each domain's persistent definition (virsh dumpxml --inactive), applies the same

@@ -22,8 +22,6 @@ export function authorizedKeysLine(publicKey: string, forcedCommand: string, fro
 }
 
 export const keysCommand: Command = {
-  name: 'keys',
-  summary: "print the transfer key's authorized_keys line for peers (--generate creates the key)",
   usage: [
     'usage: virt-consolelog keys [--generate] [--from PATTERNS] [--command "FORCED COMMAND"]',
     '',

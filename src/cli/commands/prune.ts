@@ -15,8 +15,6 @@ retention_days, and with --all the oldest segments of any domain over global_cap
 --dry-run prints what would be deleted and changes nothing.`;
 
 export const pruneCommand: Command = {
-  name: 'prune',
-  summary: 'apply the disk caps and retention_days now (normally done at each guest stop)',
   usage: USAGE,
   async run(args, ctx) {
     const dryRun = args.includes('--dry-run');

@@ -115,8 +115,6 @@ async function unifiedDiff(before: string, after: string): Promise<string> {
 }
 
 export const rewriteCommand: Command = {
-  name: 'rewrite',
-  summary: 'rewrite domain XML on stdin so every serial/console logs in append mode',
   usage: USAGE,
   async run(args, ctx) {
     const opts = parseArgs(args);

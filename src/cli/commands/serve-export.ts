@@ -7,8 +7,6 @@ import { ExportNotFound, serveExport } from '../../transfer/export.js';
 import { ProtocolError, parseRequest, splitRequestLine } from '../../transfer/protocol.js';
 
 export const serveExportCommand: Command = {
-  name: 'serve-export',
-  summary: "read-only export of one domain's history to a peer (ssh forced command)",
   usage: [
     'usage: virt-consolelog serve-export [REQUEST]',
     '',

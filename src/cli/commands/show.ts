@@ -134,8 +134,10 @@ export function bootSeparator(b: BootInfo): string {
   return `-- Boot ${b.id} on ${b.host} at ${b.at} --\n`;
 }
 
-function write(ctx: CliContext, data: string | Buffer): Promise<void> | void {
-  if (!ctx.io.stdout.write(data)) return new Promise((r) => ctx.io.stdout.once('drain', () => r()));
+/** Writes and waits until the stream is done with `data`: the reader reuses its buffers. */
+function write(ctx: CliContext, data: string | Buffer): Promise<void> {
+  // Errors (EPIPE of `| head`) stay the stream's 'error' event, as before: only wait here.
+  return new Promise((resolve) => void ctx.io.stdout.write(data, () => resolve()));
 }
 
 /** Prints history events as text (separators at line starts) or JSON lines. */
@@ -189,8 +191,6 @@ export async function printEvents(
 }
 
 export const showCommand: Command = {
-  name: 'show',
-  summary: "print a domain's console history, oldest first, across restarts, rotations and hosts",
   usage: USAGE,
   async run(args, ctx) {
     const o = parseShowArgs(args);

@@ -144,8 +144,6 @@ export function formatStatus(s: DomainStatus): string {
 }
 
 export const statusCommand: Command = {
-  name: 'status',
-  summary: 'capture mode, disk use against caps, boots, hosts and last problems per domain',
   usage: USAGE,
   async run(args, ctx) {
     const json = args.includes('--json');

@@ -91,8 +91,6 @@ function parseArgs(args: string[]): Args {
 }
 
 export const syncCommand: Command = {
-  name: 'sync',
-  summary: "fetch or complete a migrated domain's history from its previous host",
   usage: USAGE,
   async run(args, ctx) {
     const a = parseArgs(args);
