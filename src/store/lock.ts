@@ -1,6 +1,8 @@
 // The domain lock: proper-lockfile (mkdir-based, works on NFS) at <store>/<uuid>/.lock, with a
 // bounded wait. A lock left by a dead process of this host is recovered at once (its owner file
-// names a pid that no longer runs); other stale locks after config.lockStaleMs (mtime, NFS-safe).
+// names a pid that no longer runs); a lock whose creator died before it recorded itself (killed
+// between the mkdir and the owner file) after OWNERLESS_MS; other stale locks after
+// config.lockStaleMs (mtime, NFS-safe).
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import type { lock as lockFn } from 'proper-lockfile';
@@ -23,7 +25,16 @@ interface Owner {
   host: string;
   pid: number;
   at: number;
+  /** Inode of the lock folder it recorded itself for: an owner file names one lock, not the next. */
+  lock?: number;
 }
+
+/**
+ * A live holder records itself right after its mkdir; a lock folder this much older than any record
+ * of itself was made by a process that died in between (it never refreshes, so only this rule, or
+ * lock_stale_ms, can free it: until then every hook of the domain fails open, sealing nothing).
+ */
+export const OWNERLESS_MS = 3000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,6 +50,42 @@ function readOwner(path: string): Owner | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Why the lock at `lockDir` is a dead one that may be removed, or undefined: its recorded owner is a
+ * process of this host that no longer runs, or no record names this lock and it is older than
+ * OWNERLESS_MS (its creator died between the mkdir and the owner file).
+ */
+function deadLock(config: Config, lockDir: string, owner: Owner | undefined): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(lockDir);
+  } catch {
+    return undefined; // gone: the next attempt takes it
+  }
+  if (owner && owner.lock === st.ino) {
+    if (owner.host === config.hostName && owner.pid !== process.pid && !pidAlive(owner.pid))
+      return `removed the lock of dead process ${owner.pid}`;
+    return undefined;
+  }
+  if (Date.now() - st.mtimeMs > OWNERLESS_MS)
+    return `removed a lock whose creator never recorded itself (${Math.round((Date.now() - st.mtimeMs) / 1000)} s old)`;
+  return undefined;
+}
+
+/** Writes the owner file whole (temp + rename): a kill leaves the old record or the new one, never half. */
+function writeOwner(ownerPath: string, owner: Owner): void {
+  const tmp = `${ownerPath}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { force: true });
+  // 0600 and never through a symlink (O_EXCL; rename replaces a link, never writes through it).
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(owner));
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, ownerPath);
 }
 
 /**
@@ -77,14 +124,15 @@ export async function withDomainLock<T>(
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
     }
     const owner = readOwner(ownerPath);
-    if (owner && owner.host === config.hostName && owner.pid !== process.pid && !pidAlive(owner.pid)) {
-      // Re-read after a moment: a live process writes its owner file right after mkdir.
+    const why = deadLock(config, lockDir, owner);
+    if (why) {
+      // Look again after a moment: a live process writes its owner file right after mkdir.
       await sleep(50);
       const again = readOwner(ownerPath);
-      if (again && again.pid === owner.pid && again.at === owner.at && fs.existsSync(lockDir)) {
+      if (again?.pid === owner?.pid && again?.at === owner?.at && deadLock(config, lockDir, again) === why) {
         try {
           fs.rmdirSync(lockDir);
-          recovered = `removed the lock of dead process ${owner.pid}`;
+          recovered = why;
         } catch {
           // Someone else recovered it first; just retry.
         }
@@ -100,20 +148,14 @@ export async function withDomainLock<T>(
     delay = Math.min(delay * 2, 200);
   }
   try {
-    // 0600 and never through a symlink, like every other file the plugin creates in the store.
-    const fd = fs.openSync(
-      ownerPath,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
-      0o600,
-    );
-    try {
-      fs.fchmodSync(fd, 0o600);
-      fs.writeSync(fd, JSON.stringify({ host: config.hostName, pid: process.pid, at: Date.now() }));
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeOwner(ownerPath, {
+      host: config.hostName,
+      pid: process.pid,
+      at: Date.now(),
+      lock: fs.lstatSync(lockDir).ino,
+    });
   } catch {
-    // The owner file only speeds up recovery; the mtime rule still applies without it.
+    // The owner file only speeds up recovery; the mtime rules still apply without it.
   }
   try {
     return await fn(
