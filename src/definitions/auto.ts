@@ -37,11 +37,13 @@ export interface AutoJobOptions {
   now(): Date;
 }
 
+// Patient: a host starting hundreds of guests at once keeps libvirt busy for minutes (BENCHMARKS.md,
+// scale), and a job that gives up leaves the definition as it was until the guest's next start.
 export const AUTO_DEFAULTS = {
-  attempts: 6,
+  attempts: 10,
   firstDelayMs: 1000,
-  maxDelayMs: 30_000,
-  jobWaitMs: 60_000,
+  maxDelayMs: 60_000,
+  jobWaitMs: 120_000,
 } as const;
 
 export type AutoOutcome = 'enabled' | 'already-enabled' | 'opted-out' | 'transient' | 'gone' | 'gave-up';

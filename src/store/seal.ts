@@ -26,6 +26,7 @@ import {
   ensureDomainDir,
   readDomainStateChecked,
   readSealState,
+  sealStateText,
   writeDomainState,
   writeSealState,
 } from './store.js';
@@ -77,7 +78,9 @@ export async function withStore<T>(
       try {
         const repairs = cleanArchive(archive).map((n) => `removed crash leftover archive/${n}`);
         const damage: string[] = [];
-        const { state: seal, repaired, unreadable } = readSealState(dir, archive);
+        const { state: seal, repaired, unreadable, text: sealText } = readSealState(dir, archive);
+        // sealed.json is written back only when it changed: a start that only marks a boot seals nothing.
+        let savedSeal = sealText;
         if (repaired) (unreadable ? damage : repairs).push(repaired);
         const domain = readDomainStateChecked(dir, uuid);
         if (domain.unreadable)
@@ -95,7 +98,11 @@ export async function withStore<T>(
           damage,
           save() {
             if (signal.aborted) throw signal.reason as Error;
-            writeSealState(dir, store.seal, config.logFileMode);
+            const text = sealStateText(store.seal);
+            if (text !== savedSeal) {
+              writeSealState(dir, store.seal, config.logFileMode);
+              savedSeal = text;
+            }
             writeDomainState(dir, store.domain, config.logFileMode);
           },
         };

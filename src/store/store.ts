@@ -68,8 +68,9 @@ export function writeDomainState(dir: SafeDir, state: DomainState, mode: number)
 export function readSealState(
   dir: SafeDir,
   archive: SafeDir,
-): { state: SealState; repaired?: string; unreadable: boolean } {
-  const parsed = parseSealState(dir.readText(SEAL_STATE_FILE));
+): { state: SealState; repaired?: string; unreadable: boolean; text: string | undefined } {
+  const text = dir.readText(SEAL_STATE_FILE);
+  const parsed = parseSealState(text);
   const entries = archive.list().map(classifyArchiveEntry);
   const visible = new Set(entries.flatMap((c) => (c.kind === 'plain' || c.kind === 'gz' ? [c.key] : [])));
   let aboveKeys = 0;
@@ -93,7 +94,7 @@ export function readSealState(
     // An unreadable sidecar is skipped: its content is not known to be sealed, so it is sealed again.
     if (isSegmentMeta(meta, key)) replay.push(meta);
   }
-  return { ...replaySealState(parsed, replay, aboveKeys), unreadable: !parsed };
+  return { ...replaySealState(parsed, replay, aboveKeys), unreadable: !parsed, text };
 }
 
 /** Pure: the segment keys whose sidecars may hold watermarks sealed.json lacks (all when it is unreadable). */
@@ -132,6 +133,11 @@ export function replaySealState(
   return { state, ...(repaired ? { repaired } : {}) };
 }
 
+/** sealed.json's text for a state. */
+export function sealStateText(state: SealState): string {
+  return JSON.stringify(state) + '\n';
+}
+
 export function writeSealState(dir: SafeDir, state: SealState, mode: number): void {
-  dir.writeAtomic(SEAL_STATE_FILE, JSON.stringify(state) + '\n', mode);
+  dir.writeAtomic(SEAL_STATE_FILE, sealStateText(state), mode);
 }

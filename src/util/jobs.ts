@@ -1,5 +1,6 @@
 // Jobs a hook leaves behind (history fetch, definition upgrade): the CLI they run and how they start.
 import { existsSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,7 +20,8 @@ export function cliBundle(env: NodeJS.ProcessEnv, moduleUrl = import.meta.url): 
 }
 
 /**
- * Starts a job in its own session with fds 0/1/2 on /dev/null and never waits for it: libvirt reads
+ * Starts a job in its own session with fds 0/1/2 on /dev/null, at the lowest CPU priority (nice 19),
+ * and never waits for it: libvirt reads
  * the hook's stdout and stderr until EOF, so a child holding them would block the guest until it
  * exits. node:child_process rather than execa: nothing here reads or awaits the child, and loading
  * execa costs every hook run that starts a job about 18 ms (BENCHMARKS.md); it is imported here, not
@@ -41,5 +43,13 @@ export async function spawnDetached(
   // A failed spawn (ENOENT, EACCES) arrives as an event: the caller sees no pid, nothing throws later.
   child.on('error', () => undefined);
   child.unref();
+  // Background work: it must not take CPU from the guest starts and migrations it follows.
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, 19);
+    } catch {
+      // Already gone, or not allowed: it simply runs at the normal priority.
+    }
+  }
   return child.pid;
 }

@@ -41,7 +41,8 @@ function setUp(autoEnable: boolean): Lab {
     path.join(bin, 'virsh'),
     `#!/bin/sh
 jobppid=$(awk '/^PPid:/ {print $2}' /proc/$PPID/status)
-echo "job=$PPID jobppid=$jobppid args=$*" >> '${virshLog}'
+nice=$(awk '{print $19}' /proc/$PPID/stat)
+echo "job=$PPID jobppid=$jobppid nice=$nice args=$*" >> '${virshLog}'
 sleep 2
 echo "virsh-end" >> '${virshLog}'
 echo "error: failed to get domain '$2'" >&2
@@ -124,12 +125,14 @@ test('prepare begin schedules the job detached; the hook exits before the job ca
   t.is(hook.stderr, '');
   const log = await waitFor(lab.virshLog, 30_000);
   t.truthy(log, 'the job ran virsh');
-  const first = /job=(\d+) jobppid=(\d+) args=(.*)/.exec(log ?? '');
+  const first = /job=(\d+) jobppid=(\d+) nice=(\d+) args=(.*)/.exec(log ?? '');
   t.truthy(first);
   // When the job first touched libvirt its parent was no longer the hook: the hook had exited.
   t.not(Number(first?.[2]), hook.pid);
+  // Background work: the lowest CPU priority, so it never slows the start it follows.
+  t.is(first?.[3], '19');
   // Its first question is whether the guest runs yet: it waits for the start the hook is part of.
-  t.regex(first?.[3] ?? '', /^domstate /);
+  t.regex(first?.[4] ?? '', /^domstate /);
   // The job released its one-per-domain pid file when it ended.
   const pidFile = path.join(lab.dir, 'state/definitions/auto-enable', `${UUID}.pid`);
   const until = Date.now() + 20_000;

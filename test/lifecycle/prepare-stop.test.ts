@@ -50,7 +50,11 @@ test('append-mode log: a boot marker per start, sealed at stop', async (t) => {
   const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   fs.appendFileSync(live, 'hello\npartial');
+  const sealed = join(config.logRoot, UUID, 'sealed.json');
+  const before = fs.statSync(sealed).ino;
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  // A start that only marks a boot seals nothing: sealed.json is not written again (an atomic write is a new inode).
+  t.is(fs.statSync(sealed).ino, before);
   const content = fs.readFileSync(live, 'utf8');
   const lines = content.split('\n');
   t.regex(lines[0] as string, /^--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---$/);

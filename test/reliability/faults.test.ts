@@ -6,7 +6,16 @@
 // lost (if any) are counted. `status` must name the last problem.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { recordFigures } from '../fuzz/record.js';
 import { checkHistory, summarise } from '../lab/checker.js';
@@ -99,7 +108,9 @@ const FAULTS: Fault[] = [
       const pid = holder.pid as number;
       process.kill(pid, 'SIGSTOP');
       mkdirSync(join(d, '.lock'), { recursive: true });
-      writeFileSync(join(d, '.lock.owner'), JSON.stringify({ host: 'lab-a', pid, at: Date.now() }));
+      // As a holder records itself: host, pid and the inode of the lock folder it holds.
+      const lock = statSync(join(d, '.lock')).ino;
+      writeFileSync(join(d, '.lock.owner'), JSON.stringify({ host: 'lab-a', pid, at: Date.now(), lock }));
       return async () => {
         rmSync(join(d, '.lock'), { recursive: true, force: true });
         rmSync(join(d, '.lock.owner'), { force: true });
@@ -284,6 +295,12 @@ test.serial(
     );
     for (const f of FAULTS.filter((f) => !f.name.includes('mid-life') && !f.name.startsWith('stale')))
       t.not(statusSeen[f.name], '(none)', `status names a problem after "${f.name}"`);
+    // A live (if hung) holder's lock is waited for and never broken; rebuilt state files are named.
+    t.regex(statusSeen['live lock of a hung process (bounded wait, fail open)'] ?? '', /still held after/);
+    t.regex(
+      statusSeen['state files corrupt (newest sidecar, domain.json, sealed.json)'] ?? '',
+      /sealed\.json was unreadable/,
+    );
     for (const f of ['config invalid', 'config unreadable (a folder)'])
       t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
     t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
