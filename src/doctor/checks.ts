@@ -104,6 +104,8 @@ export interface DoctorFacts {
   lastHookRunMs: number | undefined;
   store: PathFacts;
   state: PathFacts;
+  /** live_dir: where virtlogd writes the live logs (libvirt's QEMU log folder by default). */
+  live: PathFacts;
   filesystems: FilesystemFacts[];
   /** domain_cap_bytes: less free space than one domain may use is worth a warning. */
   domainCapBytes: number;
@@ -307,6 +309,26 @@ function pathCheck(name: 'store' | 'state', p: PathFacts, mode: string): Check {
   return { name, status: 'ok', message: `${p.path} writable${free}` };
 }
 
+/** live_dir may be missing (the hook makes it at a guest's start); unwritable is a failure. */
+function liveCheck(p: PathFacts): Check {
+  if (p.problem?.endsWith('missing'))
+    return {
+      name: 'live-dir',
+      status: 'ok',
+      message: `${p.path} does not exist yet: libvirt's packages ship it, and the hook makes it at a guest's start`,
+    };
+  if (p.problem)
+    return {
+      name: 'live-dir',
+      status: 'fail',
+      message: `${p.path} (live_dir, where virtlogd writes the live logs) is not writable: ${p.problem}`,
+      fix: /^(EROFS|ENOSPC|EDQUOT)/.test(p.problem)
+        ? 'see the disk: line of its file system'
+        : `make ${p.path} a directory root can write (it must not be a symlink)`,
+    };
+  return { name: 'live-dir', status: 'ok', message: `${p.path} writable (live_dir)` };
+}
+
 /** Below this a file system counts as full: a seal (up to virtlogd's bound per log) fails there. */
 export const FULL_BYTES = 1024 * 1024;
 /** Below this share of its size free, a file system is nearly full. */
@@ -429,7 +451,7 @@ export function evaluate(f: DoctorFacts): Check[] {
   );
   checks.push(versionCheck('libvirt', f), versionCheck('qemu', f), virtlogdCheck(f));
   checks.push(...hookChecks(f));
-  checks.push(pathCheck('store', f.store, '0750'), pathCheck('state', f.state, '0700'));
+  checks.push(pathCheck('store', f.store, '0750'), pathCheck('state', f.state, '0700'), liveCheck(f.live));
   checks.push(...f.filesystems.map((fs) => filesystemCheck(fs, f.domainCapBytes)));
   checks.push(keyCheck(f), ...peerChecks(f));
   return checks;

@@ -346,6 +346,7 @@ export function gatherFilesystems(
   mountinfoText: string | undefined,
   store: PathFacts,
   state: PathFacts,
+  live?: PathFacts,
 ): FilesystemFacts[] {
   const mounts = parseMountinfo(mountinfoText ?? '');
   const root = realPath(config.logRoot);
@@ -373,6 +374,11 @@ export function gatherFilesystems(
     problem: state.problem,
     space: space(config.stateDir),
   }));
+  if (live && !live.problem?.endsWith('missing'))
+    add(realPath(config.liveDir), `live_dir ${config.liveDir}`, () => ({
+      problem: live.problem,
+      space: space(config.liveDir),
+    }));
   for (const m of mountsBelow(mounts, root)) {
     const rel = m.mountPoint.slice(root.length + 1);
     add(m.mountPoint, `${rel} of log_root`, () => {
@@ -457,6 +463,7 @@ export async function gatherFacts(
   // Before the host facts: their cache write would create a missing state dir.
   const store = probeWritable(config.logRoot);
   const state = probeWritable(config.stateDir);
+  const live = probeWritable(config.liveDir);
   let mountinfo: string | undefined;
   try {
     // readFileSync reads to the end: one read(2) of procfs may stop short of it.
@@ -464,7 +471,7 @@ export async function gatherFacts(
   } catch {
     mountinfo = undefined;
   }
-  const filesystems = gatherFilesystems(config, mountinfo, store, state);
+  const filesystems = gatherFilesystems(config, mountinfo, store, state, live);
   const [hostFacts, node, peers] = await Promise.all([
     getHostFacts(config, undefined, paths.probe),
     gatherNode(paths),
@@ -503,6 +510,7 @@ export async function gatherFacts(
     lastHookRunMs: lastHookRun(config),
     store,
     state,
+    live,
     filesystems,
     domainCapBytes: config.domainCapBytes,
     transport: config.transport,

@@ -32,6 +32,7 @@ function healthy(): DoctorFacts {
     lastHookRunMs: undefined,
     store: { path: '/var/log/libvirt/consolelog', problem: undefined, freeBytes: 5 * 1024 ** 3 },
     state: { path: '/var/lib/virt-consolelog', problem: undefined },
+    live: { path: '/var/log/libvirt/qemu', problem: undefined },
     filesystems: [
       {
         mountPoint: '/var',
@@ -70,6 +71,7 @@ test('a healthy host: every check ok, no problem', (t) => {
       ['hook-seen', 'ok'],
       ['store', 'ok'],
       ['state', 'ok'],
+      ['live-dir', 'ok'],
       ['disk:/var', 'ok'],
       ['key', 'ok'],
       ['peer:hostb', 'ok'],
@@ -206,6 +208,18 @@ test('store and state: missing or unwritable, with the command that fixes it', (
   t.is(problemCount(evaluate(f)), 2);
   f.state = { path: '/var/lib/virt-consolelog', problem: 'EROFS: read-only file system' };
   t.is(byName(f).state!.fix, 'see the disk: line of its file system');
+});
+
+test('live_dir: missing is fine (the hook makes it), unwritable fails with the fix', (t) => {
+  const f = healthy();
+  t.like(byName(f)['live-dir'], { status: 'ok', message: '/var/log/libvirt/qemu writable (live_dir)' });
+  f.live = { path: '/var/log/libvirt/qemu', problem: 'ENOENT: missing' };
+  t.like(byName(f)['live-dir'], { status: 'ok' });
+  t.regex(byName(f)['live-dir']!.message, /does not exist yet/);
+  f.live = { path: '/var/log/libvirt/qemu', problem: 'EACCES: permission denied' };
+  t.like(byName(f)['live-dir'], { status: 'fail' });
+  t.regex(byName(f)['live-dir']!.fix!, /a directory root can write/);
+  t.is(problemCount(evaluate(f)), 1);
 });
 
 test('disks: every file system of the store and state; read-only and full fail, nearly full warns', (t) => {
