@@ -1,5 +1,5 @@
 // virt-consolelog CLI entry: global flags, then one command from the registry.
-import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { describeConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { EXIT, UsageError, type CliContext, type CliIO } from './command.js';
 import { COMMANDS } from './registry.js';
 
@@ -68,7 +68,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       if (!loaded) {
         loaded = loadConfig(configFlag, io.env);
         for (const e of loaded.errors)
-          io.stderr.write(`virt-consolelog: config: ${e.message} (default used)\n`);
+          io.stderr.write(`virt-consolelog: config: ${describeConfigError(e)}\n`);
       }
       return loaded;
     },

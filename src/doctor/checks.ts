@@ -444,7 +444,7 @@ export function evaluate(f: DoctorFacts): Check[] {
       ? {
           name: 'config',
           status: 'fail',
-          message: `${f.configPath}: ${f.configErrors.join('; ')} (defaults used for those keys)`,
+          message: `${f.configPath}: ${f.configErrors.join('; ')}`,
           fix: `edit ${f.configPath}`,
         }
       : { name: 'config', status: 'ok', message: `${f.configPath} (host name ${f.hostName})` },

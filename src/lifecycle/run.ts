@@ -1,5 +1,5 @@
 // The hook's shell: argv + stdin in, stdout + exit code out. Fail-open is the law (DESIGN.md).
-import { loadConfig } from '../config/load.js';
+import { describeConfigError, loadConfig } from '../config/load.js';
 import { classifyEvent, parseHookArgv, type EventKind } from './event.js';
 import type { Handler, HookContext } from './context.js';
 import { recordHookRun } from '../journal/journal.js';
@@ -54,7 +54,7 @@ export async function runHook(io: HookIO): Promise<number> {
   try {
     const input = await readAll(io.stdin, MAX_DOMAIN_XML_BYTES);
     const loaded = loadConfig(undefined, io.env);
-    for (const e of loaded.errors) report(`config: ${e.message} (default used)`);
+    for (const e of loaded.errors) report(`config: ${describeConfigError(e)}`);
     // Handlers treat '' as XML they cannot understand: the filter leaves it unchanged, stores seal what they know.
     const xml = input.bytes > MAX_DOMAIN_XML_BYTES ? '' : input.text;
     if (!xml && input.bytes)

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +172,28 @@ test('loadConfig: a missing file means defaults (host name resolved), a bad line
     t.is(loaded.path, file);
     t.is(loaded.config.hostName, 'h1');
     t.is(loaded.errors[0]?.message, `${file}:2: strict: expected 0 or 1, got maybe`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('loadConfig: a config that cannot be read, or an invalid auto_enable, never turns the automatic upgrade on', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vcl-config-'));
+  try {
+    t.true(loadConfig(path.join(dir, 'none.conf'), {}).config.autoEnable, 'no file: the default (on)');
+    const folder = path.join(dir, 'folder.conf');
+    await mkdir(folder);
+    const unreadable = loadConfig(folder, {});
+    t.regex(unreadable.errors[0]?.message ?? '', /cannot read: EISDIR/);
+    t.false(unreadable.config.autoEnable);
+    t.is(unreadable.config.logRoot, DEFAULTS.logRoot, 'every other key keeps its default');
+    const file = path.join(dir, 'c.conf');
+    await writeFile(file, 'auto_enable = off\n');
+    const bad = loadConfig(file, {});
+    t.regex(bad.errors[0]?.message ?? '', /auto_enable: expected 0 or 1/);
+    t.false(bad.config.autoEnable);
+    await writeFile(file, 'strict = maybe\n');
+    t.true(loadConfig(file, {}).config.autoEnable, 'another bad key leaves the default');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 // virt-consolelog doctor: checks this host's setup and says what to fix (exit 0: no problem).
 import { evaluate, formatReport, problemCount } from '../../doctor/checks.js';
+import { describeConfigError } from '../../config/load.js';
 import { gatherFacts } from '../../doctor/gather.js';
 import { reloadDaemons } from '../../doctor/reload.js';
 import { EXIT, UsageError, type Command } from '../command.js';
@@ -39,7 +40,7 @@ export const doctorCommand: Command = {
       else throw new UsageError(`unknown argument ${a}`);
     }
     const loaded = ctx.config();
-    const errors = loaded.errors.map((e) => e.message);
+    const errors = loaded.errors.map(describeConfigError);
     let facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
     if (reload) {
       for (const r of await reloadDaemons(facts.daemons, loaded.config.stateDir)) {
