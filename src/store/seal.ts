@@ -40,6 +40,7 @@ import {
   upsertTracked,
   type FileIdentity,
   type SealState,
+  type UnrecordedSeal,
 } from './watermarks.js';
 
 const C = fs.constants;
@@ -143,6 +144,8 @@ export interface SealOutcome {
   skipped?: string;
   /** True when the path was refused for safety (outside roots, symlink): capture is degraded. */
   refused?: boolean;
+  /** Live ranges found already sealed in a segment whose records were lost: not sealed again. */
+  known?: string[];
 }
 
 /** The roots inside which a path from XML may be acted on: allowed_roots, the store and live_dir. */
@@ -256,13 +259,22 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
         const id = identity(st);
         present.push(id);
         const tracked = findTracked(store.seal, id, req.host);
-        const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
+        const unsealed = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
+        const start = pastUnrecorded(store, req.host, fd, unsealed.start, id.size);
+        if (start > unsealed.start)
+          (outcome.known ??= []).push(
+            `${dir.display(file)} bytes ${unsealed.start}-${start} are already sealed (their records were lost): not sealed again`,
+          );
         const isBase = file === name;
         if (id.size > start) {
           // Only a source truncated at each start begins a boot at 0; a log file rewritten from 0 is
-          // virtlogd's next file after a rotation (an inode reused), not a new boot.
+          // virtlogd's next file after a rotation (an inode reused), not a new boot. Bytes after
+          // ones already sealed continue their boot.
           const bootAt0 =
-            !!req.truncating && isBase && (rewritten || (start === 0 && !tracked && !!req.boot));
+            !!req.truncating &&
+            isBase &&
+            start === unsealed.start &&
+            (unsealed.rewritten || (start === 0 && !tracked && !!req.boot));
           const markedElsewhere = oldestRange
             ? (bootId: string) =>
                 markerUnsealed(store, req.host, files.slice(i + 1), bootId) ||
@@ -312,6 +324,44 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
   } finally {
     dir.close();
   }
+}
+
+/**
+ * Where unsealed bytes begin once those at `start` that equal, byte for byte, a segment of this host
+ * whose records were lost are skipped (several may follow each other); a match leaves sealed.json.
+ * Equal bytes at the same place are taken for the bytes sealed before: boot markers' random ids
+ * make an append-mode log's boots differ; a truncating serial would need identical boots.
+ */
+function pastUnrecorded(store: LockedStore, host: string, fd: number, start: number, size: number): number {
+  let at = start;
+  let left = store.seal.unrecorded ?? [];
+  for (let i = 0; i < left.length; i++) {
+    const u = left[i] as UnrecordedSeal;
+    if (u.host !== host || u.bytes > size - at) continue;
+    if (headHash(readAt(fd, Math.min(HEAD_BYTES, u.bytes), at)) !== u.head) continue;
+    if (hashRange(fd, at, u.bytes) !== u.sha256) continue;
+    at += u.bytes;
+    left = left.filter((_, j) => j !== i);
+    i = -1;
+  }
+  if (at > start) {
+    store.seal = { ...store.seal, unrecorded: left };
+    if (!left.length) delete store.seal.unrecorded;
+  }
+  return at;
+}
+
+/** sha256 of `len` bytes of `fd` at `pos`, read in chunks. */
+function hashRange(fd: number, pos: number, len: number): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, len));
+  for (let done = 0; done < len;) {
+    const n = fs.readSync(fd, buf, 0, Math.min(buf.length, len - done), pos + done);
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    done += n;
+  }
+  return hash.digest('hex');
 }
 
 function sealRange(

@@ -116,18 +116,8 @@ function rebuildMeta(
 ): SegmentMeta | undefined {
   const k = parseSegmentKey(key);
   if (!k) return undefined;
-  let content: Buffer;
-  try {
-    const fd = archive.open(file, C.O_RDONLY);
-    try {
-      content = fs.readFileSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (gz) content = gunzipSync(content);
-  } catch {
-    return undefined;
-  }
+  const content = readContent(archive, file, gz);
+  if (!content) return undefined;
   let lines = 0;
   for (let i = content.indexOf(10); i >= 0; i = content.indexOf(10, i + 1)) lines++;
   const time = st.mtime.toISOString();
@@ -148,6 +138,30 @@ function rebuildMeta(
     boots: [],
     sealedAt: time,
   };
+}
+
+/** A segment file's whole content, gunzipped; undefined if it cannot be read. */
+function readContent(archive: SafeDir, file: string, gz: boolean): Buffer | undefined {
+  try {
+    const fd = archive.open(file, C.O_RDONLY);
+    let content: Buffer;
+    try {
+      content = fs.readFileSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return gz ? gunzipSync(content) : content;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A segment's whole content (plain, else gzip), for the rare paths that compare it; undefined if unreadable. */
+export function readSegmentContent(archive: SafeDir, key: string): Buffer | undefined {
+  const names = segmentFileNames(key);
+  return archive.lstat(names.plain)?.isFile()
+    ? readContent(archive, names.plain, false)
+    : readContent(archive, names.gz, true);
 }
 
 /** A visible segment: a sidecar and a regular content file (plain wins while both exist). */

@@ -12,8 +12,18 @@ import {
 import { parseDomainState, readDomainStateText, type DomainState } from './domain-state.js';
 import { SafeDir } from './safe-fs.js';
 import { isSegmentMeta } from './sidecar.js';
-import { emptySealState, findTracked, parseSealState, upsertTracked, type SealState } from './watermarks.js';
-import type { SegmentMeta } from './segments.js';
+import {
+  emptySealState,
+  findTracked,
+  HEAD_BYTES,
+  headHash,
+  MAX_UNRECORDED,
+  parseSealState,
+  upsertTracked,
+  type SealState,
+  type UnrecordedSeal,
+} from './watermarks.js';
+import { readSegmentContent, type SegmentMeta } from './segments.js';
 
 export function uuidOrThrow(uuid: string): string {
   const u = normaliseUuid(uuid);
@@ -84,6 +94,7 @@ export function readSealState(
     if (c.kind === 'sidecar' && visible.has(c.key)) sidecars.push(c.key);
   }
   const replay: SegmentMeta[] = [];
+  const unrecorded: UnrecordedSeal[] = [];
   for (const key of keysToReplay(parsed, sidecars)) {
     let meta: unknown;
     try {
@@ -91,10 +102,33 @@ export function readSealState(
     } catch {
       meta = undefined;
     }
-    // An unreadable sidecar is skipped: its content is not known to be sealed, so it is sealed again.
+    // An unreadable sidecar's watermark is lost: seals compare live bytes with its content instead.
     if (isSegmentMeta(meta, key)) replay.push(meta);
+    else {
+      const u = unrecordedSeal(archive, key);
+      if (u) unrecorded.push(u);
+    }
   }
-  return { ...replaySealState(parsed, replay, aboveKeys), unreadable: !parsed, text };
+  const out = replaySealState(parsed, replay, aboveKeys);
+  // Kept until a seal matches them or their segment is gone (retention).
+  const { unrecorded: before = [], ...state } = out.state;
+  const kept = [...before, ...unrecorded].filter((u) => visible.has(u.key)).slice(-MAX_UNRECORDED);
+  out.state = kept.length ? { ...state, unrecorded: kept } : state;
+  return { ...out, unreadable: !parsed, text };
+}
+
+/** What a seal needs to recognise a segment's bytes in a live file: length and hashes. */
+function unrecordedSeal(archive: SafeDir, key: string): UnrecordedSeal | undefined {
+  const content = readSegmentContent(archive, key);
+  const host = parseSegmentKey(key)?.host;
+  if (!content?.length || !host) return undefined;
+  return {
+    key,
+    host,
+    bytes: content.length,
+    head: headHash(content.subarray(0, HEAD_BYTES)),
+    sha256: headHash(content),
+  };
 }
 
 /** Pure: the segment keys whose sidecars may hold watermarks sealed.json lacks (all when it is unreadable). */

@@ -38,7 +38,22 @@ export interface SealState {
   /** Next segment sequence number of this store (keys never repeat). */
   nextSeq: number;
   files: TrackedFile[];
+  /** Segments whose seal no record describes any more: a seal skips live bytes equal to one. */
+  unrecorded?: UnrecordedSeal[];
 }
+
+/** A segment whose sidecar was unreadable when its watermark was needed, by length and hashes. */
+export interface UnrecordedSeal {
+  key: string;
+  host: string;
+  bytes: number;
+  /** sha256 of its first min(bytes, HEAD_BYTES) bytes: the cheap first comparison. */
+  head: string;
+  sha256: string;
+}
+
+/** Unrecorded seals kept at most: each costs a seal one small read. */
+export const MAX_UNRECORDED = 16;
 
 export function emptySealState(): SealState {
   return { version: 1, nextSeq: 1, files: [] };
@@ -72,11 +87,26 @@ export function isTrackedFile(v: unknown): v is TrackedFile {
  * Parses sealed.json; a corrupt file (one bad entry included: half a file is not to be trusted)
  * yields undefined, and the caller rebuilds it from the sidecars.
  */
+function isUnrecordedSeal(v: unknown): v is UnrecordedSeal {
+  const u = v as UnrecordedSeal;
+  return (
+    !!u &&
+    typeof u.key === 'string' &&
+    typeof u.host === 'string' &&
+    isInt(u.bytes) &&
+    u.bytes > 0 &&
+    typeof u.head === 'string' &&
+    typeof u.sha256 === 'string'
+  );
+}
+
 export function parseSealState(text: string | undefined): SealState | undefined {
   if (text === undefined) return emptySealState();
   try {
     const v = JSON.parse(text) as SealState | null;
     if (v?.version !== 1 || !Array.isArray(v.files) || !isInt(v.nextSeq) || !v.files.every(isTrackedFile))
+      return undefined;
+    if (v.unrecorded !== undefined && !(Array.isArray(v.unrecorded) && v.unrecorded.every(isUnrecordedSeal)))
       return undefined;
     return v;
   } catch {

@@ -111,13 +111,13 @@ const CASES: Case[] = [
   })),
 ];
 
-test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost, none copied twice unless every record of its seal is gone', async (t) => {
+test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost, none copied twice (not even with every record of its seal gone)', async (t) => {
   const sb = await Sandbox.create({
     prefix: 'vcl-state3-',
     config: 'host_name = "sandbox"\nauto_enable = 0\n',
   });
   const failures: string[] = [];
-  let twice = 0;
+  let unrecorded = 0;
   try {
     for (const [n, c] of CASES.entries()) {
       const uuid = uuidFor(500 + n);
@@ -161,16 +161,13 @@ test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost
       const report = checkHistory(shown.stdout.toString());
       const got = report.boots.map((b) => b.boot);
       // Every record of the release's seal (its sidecar, sealed.json) destroyed before the next seal
-      // of the same bytes: nothing says they are sealed, so they are sealed again (a byte sealed twice
-      // beats a byte lost). Exactly one extra copy of that boot, nothing else, is then expected.
-      const resealed = c.when.sidecar === 'prepare' && c.when.sealed === 'prepare';
-      const dups = report.boots.map((b) => b.duplicates);
-      if (resealed) twice++;
+      // of the same bytes: only the segment's content says they are sealed (fix 14: before it, the
+      // boot was sealed a second time). No case may copy a line twice.
+      if (c.when.sidecar === 'prepare' && c.when.sealed === 'prepare') unrecorded++;
       if (
         shown.code !== 0 ||
         JSON.stringify(got) !== JSON.stringify(boots) ||
-        report.totals.missing + report.totals.reorderings > 0 ||
-        JSON.stringify(dups) !== JSON.stringify(resealed ? [0, 0, 500, 0] : [0, 0, 0, 0])
+        report.totals.missing + report.totals.reorderings + report.totals.duplicates > 0
       )
         failures.push(`${c.name}: exit ${shown.code} ${shown.stderr.slice(0, 200)}\n${summarise(report)}`);
     }
@@ -178,8 +175,12 @@ test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost
     sb.destroy();
   }
   t.log(
-    `${CASES.length} cases, ${twice} of them with the newest boot sealed twice (every record of its seal destroyed)`,
+    `${CASES.length} cases, ${unrecorded} of them with every record of the newest seal destroyed before the next seal`,
   );
-  recordFigures('state-corruption', { cases: CASES.length, failures: failures.length, resealedTwice: twice });
+  recordFigures('state-corruption', {
+    cases: CASES.length,
+    failures: failures.length,
+    everyRecordOfTheNewestSealLost: unrecorded,
+  });
   t.deepEqual(failures, []);
 });

@@ -58,6 +58,44 @@ test('seal copies only new bytes and follows rotation by inode', async (t) => {
   t.is(await allContent(config), 'one\ntwo\nthree\nfour\n');
 });
 
+test('bytes sealed in a segment whose records were all lost are not sealed again; new bytes are', async (t) => {
+  const config = tempConfig();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  fs.mkdirSync(join(live, '..'), { recursive: true });
+  fs.writeFileSync(live, 'one\ntwo\n');
+  await sealOnce(config, live);
+  fs.appendFileSync(live, 'three\n');
+  await sealOnce(config, live);
+  // Both records of the newest seal destroyed: its sidecar and sealed.json.
+  const dir = join(config.logRoot, UUID);
+  const newest = listSegments(config, UUID).at(-1)?.key as string;
+  fs.writeFileSync(join(dir, 'archive', `${newest}.json`), '\0garbage');
+  fs.writeFileSync(join(dir, 'sealed.json'), '{"truncated": ');
+  // A start that seals nothing opens the store first: sealed.json is rebuilt and written then.
+  await withStore(config, UUID, () => undefined);
+  t.regex(
+    fs.readFileSync(join(dir, 'sealed.json'), 'utf8'),
+    new RegExp(`"unrecorded":\\[\\{"key":"${newest}"`),
+  );
+  fs.appendFileSync(live, 'four\n');
+  const r = await sealOnce(config, live);
+  t.deepEqual(r.known, [`${live} bytes 8-14 are already sealed (their records were lost): not sealed again`]);
+  t.deepEqual(
+    r.segments.map((s) => s.bytes),
+    [5],
+  );
+  t.is(await allContent(config), 'one\ntwo\nthree\nfour\n');
+  t.notRegex(fs.readFileSync(join(dir, 'sealed.json'), 'utf8'), /unrecorded/, 'a match is forgotten');
+  // The same bytes elsewhere are not taken for them: a new file with other content is sealed whole.
+  fs.writeFileSync(join(dir, 'archive', `${newest}.json`), '\0garbage');
+  fs.writeFileSync(join(dir, 'sealed.json'), '{"truncated": ');
+  fs.rmSync(live);
+  fs.writeFileSync(live, 'five\nthree\n');
+  const other = await sealOnce(config, live);
+  t.is(other.known, undefined);
+  t.is(await allContent(config), 'one\ntwo\nthree\nfour\nfive\nthree\n');
+});
+
 test('a truncating restart is detected and its new content sealed from 0', async (t) => {
   const config = tempConfig();
   const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
