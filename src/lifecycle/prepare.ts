@@ -5,16 +5,15 @@ import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HandlerResult, HookContext } from './context.js';
-import { decidePrepare } from './decide-prepare.js';
+import { capturedSource, decidePrepare } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
 import type { Config } from '../config/schema.js';
 import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../store/domain-state.js';
 import { normaliseUuid } from '../store/layout.js';
-import { LockTimeoutError } from '../store/lock.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
-import { actionRoots, sealDeviceMakingRoom, withStore } from '../store/seal.js';
+import { actionRoots, sealDeviceMakingRoom, storeUnusable, withStore } from '../store/seal.js';
 import { resolveDomain } from '../store/find.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 import { scheduleAutoEnable } from './auto-enable.js';
@@ -92,6 +91,8 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   // An arriving live migration or a restore continues the running boot: a marker would cut its line.
   const continuing = takeIncomingMigration(config, uuid, now);
   if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
+  const line = bootMarkerLine(boot.id, host, now);
+  let marked = false;
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
@@ -102,20 +103,30 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
       const degraded: string[] = [];
       for (const step of plan.seal) {
-        const out = sealDeviceMakingRoom(
-          store,
-          {
-            host,
-            device: step.device,
-            path: step.path,
-            generation: prev.generation,
-            reason: step.reason,
-            ...(step.boot ? { boot: step.boot } : {}),
-            truncateNext: step.truncateNext,
-            truncating: step.truncateNext,
-          },
-          now,
-        );
+        let out: ReturnType<typeof sealDeviceMakingRoom>;
+        try {
+          out = sealDeviceMakingRoom(
+            store,
+            {
+              host,
+              device: step.device,
+              path: step.path,
+              generation: prev.generation,
+              reason: step.reason,
+              ...(step.boot ? { boot: step.boot } : {}),
+              truncateNext: step.truncateNext,
+              truncating: step.truncateNext,
+            },
+            now,
+          );
+        } catch (e) {
+          if (store.signal.aborted) throw e;
+          // A full or failing archive costs this seal, not the boot markers after it: without its
+          // marker, an append-mode log would run the new boot into the old one's last line.
+          ctx.report(`${step.device}: ${step.path} not sealed: ${(e as Error).message.split('\n')[0]}`);
+          degraded.push(`${step.device}: not sealed (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+          continue;
+        }
         if (out.refused) {
           ctx.report(`${step.device}: ${out.skipped}`);
           degraded.push(`${step.device}: ${out.skipped}`);
@@ -124,11 +135,12 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.report(`disk full: pruned the oldest segment ${k} to seal ${step.device}`);
         for (const s of out.segments)
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
+        for (const k of out.known ?? []) ctx.note(k);
       }
       // The running boot continues after a migration or restore: no new boot is recorded (the
       // reader would otherwise put a separator where this host's part of the output begins).
       if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
-      const line = bootMarkerLine(boot.id, host, now);
+      marked = true;
       for (const m of plan.markers) {
         try {
           appendBootMarker(config, m.path, continuing ? undefined : line);
@@ -157,7 +169,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       );
     });
   } catch (e) {
-    if (e instanceof LockTimeoutError) ctx.report(`${e.message}: nothing sealed, start goes on`);
+    // Append-mode logs live outside the store: the new boot still starts on a line of its own.
+    if (!marked && !continuing && chardevs) markUnrecorded(ctx, chardevs, line);
+    const why = storeUnusable(e);
+    if (why) ctx.report(`${why}: nothing sealed, start goes on`);
     else throw e;
   }
   // An arriving migration has just started its own fetch job; any other start retries an owed one.
@@ -171,6 +186,26 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     }
   }
   return {};
+}
+
+/**
+ * Boot markers when the store cannot be used (locked, read-only, full): domain.json cannot record
+ * their ids, so the reader shows them as plain lines, but the guest's unfinished last line is ended
+ * and the boundary is in the log for whoever reads it.
+ */
+function markUnrecorded(ctx: HookContext, chardevs: ChardevInfo[], line: string): void {
+  for (const c of chardevs) {
+    const src = capturedSource(c);
+    if (!src || src.truncating) continue;
+    try {
+      appendBootMarker(ctx.config, src.path, line);
+      ctx.report(
+        `${c.device}: boot marker written but not recorded (store unavailable): shown as a plain line`,
+      );
+    } catch (e) {
+      ctx.report(`${c.device}: ${(e as Error).message}`);
+    }
+  }
 }
 
 /** A history fetch that failed earlier is retried at the domain's next event (cheap when none is owed). */

@@ -6,10 +6,9 @@ import { readDomainIdentity } from '../xml/chardevs.js';
 import { hostState, withHost } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
-import { LockTimeoutError } from '../store/lock.js';
 import { applyDomainRetention } from '../store/retention.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
-import { sealHostLocked, unsealedBytes, withStore } from '../store/seal.js';
+import { sealHostLocked, storeUnusable, unsealedBytes, withStore } from '../store/seal.js';
 
 function uuidOf(ctx: HookContext): string | undefined {
   try {
@@ -58,6 +57,7 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
           ctx.report(`disk full: pruned the oldest segment ${k} to seal ${out.device}`);
         for (const s of out.segments)
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${plan.reason})`);
+        for (const k of out.known ?? []) ctx.note(k);
       }
       const h = hostState(store.domain, host);
       store.domain = withHost(store.domain, host, {
@@ -76,7 +76,9 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
         ctx.report(`live files alone (${r.overCap} bytes) exceed domain_cap_bytes ${config.domainCapBytes}`);
     });
   } catch (e) {
-    if (e instanceof LockTimeoutError) ctx.report(`${e.message}: not sealed now, the next event seals it`);
+    // The live files keep those bytes; the next event (or `virt-consolelog sync`) seals them.
+    const why = storeUnusable(e);
+    if (why) ctx.report(`${why}: not sealed now, the live files keep it for the next event`);
     else throw e;
   }
   return {};

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import type { BootRef, DomainState } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
 import { isInside, rotationSet } from './layout.js';
-import { withDomainLock, type LockInfo } from './lock.js';
+import { LockTimeoutError, withDomainLock, type LockInfo } from './lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from './markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
 import {
@@ -61,6 +61,17 @@ export interface LockedStore {
   /** State files found unreadable on open and rebuilt or reset: the operator should hear of them. */
   damage: string[];
   save(): void;
+}
+
+/**
+ * Why withStore could not be used, when the cause is the store's state (a lock held past the wait,
+ * a read-only or full file system) rather than a bug: hooks report it and go on.
+ */
+export function storeUnusable(e: unknown): string | undefined {
+  if (e instanceof LockTimeoutError) return e.message;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT') return `store not writable (${code})`;
+  return undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { openSegment } from '../../src/store/segment-content.js';
@@ -154,4 +155,43 @@ test('unreadable state files are reported (status shows them), not only noted', 
   const again = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   t.is(again.stderr, '');
   t.true(readJournal(config, { uuid: UUID })[0]?.notes.some((n) => /crash leftover/.test(n)));
+});
+
+test('a store that cannot be used (held lock, not a folder) still gets the new boot its own line', async (t) => {
+  const { config, env } = hookEnv();
+  fs.appendFileSync(env.VIRT_CONSOLELOG_CONFIG, 'lock_wait_ms = 300\n');
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(`<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`);
+  await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  fs.appendFileSync(live, 'boot 1\nboot 1 cut short by destr');
+  // A live holder (a sleeping child), recorded as a holder records itself.
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => void holder.kill('SIGKILL'));
+  const dir = join(config.logRoot, UUID);
+  fs.mkdirSync(join(dir, '.lock'));
+  const owner = {
+    host: config.hostName,
+    pid: holder.pid,
+    at: Date.now(),
+    lock: fs.statSync(join(dir, '.lock')).ino,
+  };
+  fs.writeFileSync(join(dir, '.lock.owner'), JSON.stringify(owner));
+  const held = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(held.code, 0);
+  t.regex(held.stderr, /still held after \d+ ms .*nothing sealed, start goes on/);
+  t.regex(held.stderr, /serial0: boot marker written but not recorded \(store unavailable\)/);
+  t.regex(
+    fs.readFileSync(live, 'utf8'),
+    /boot 1 cut short by destr\n--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---\n$/,
+  );
+  // The store's folder replaced by a file: the hook fails open, the marker is still written once.
+  fs.rmSync(dir, { recursive: true });
+  fs.writeFileSync(dir, 'not a folder');
+  fs.appendFileSync(live, 'boot 2 cut short');
+  const broken = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
+  t.is(broken.code, 0);
+  t.regex(broken.stderr, /failed open/);
+  const text = fs.readFileSync(live, 'utf8');
+  t.regex(text, /\nboot 2 cut short\n--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---\n$/);
+  t.is(text.match(/--- virt-consolelog boot=/g)?.length, 3, 'one marker per start');
 });
