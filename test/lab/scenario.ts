@@ -172,14 +172,18 @@ export function readInside(host: LabHost, insidePath: string): string {
 /** Waits until `read()` holds at least `boots` boots and the newest reached `minLast`; returns the report. */
 export async function waitForSeq(
   read: () => string | Promise<string>,
-  opts: { boots?: number; minLast?: number; timeoutMs?: number } = {},
+  opts: { boots?: number; minLast?: number; timeoutMs?: number; notBoots?: string[] } = {},
 ): Promise<HistoryReport> {
   return waitFor(
     `sequence output (${opts.boots ?? 1} boots, last >= ${opts.minLast ?? 1})`,
     async () => {
       const r = checkHistory(await read());
       const newest = r.boots[r.boots.length - 1];
-      return r.boots.length >= (opts.boots ?? 1) && newest && newest.last >= (opts.minLast ?? 1)
+      // notBoots: an append-mode log still ends with the previous boot until the new one prints.
+      return r.boots.length >= (opts.boots ?? 1) &&
+        newest &&
+        newest.last >= (opts.minLast ?? 1) &&
+        !opts.notBoots?.includes(newest.boot)
         ? r
         : undefined;
     },

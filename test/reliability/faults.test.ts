@@ -1,10 +1,11 @@
-// Fault matrix on one lab host (real libvirtd, virtlogd, QEMU, the installed hook) with the sequence
-// guest on a truncating `type='file'` serial (so only sealing at stop/prepare keeps a boot). For
+// Fault matrix on one lab host (real libvirtd, virtlogd, QEMU, the installed hook), run twice: the
+// sequence guest on a truncating `type='file'` serial (so only sealing at stop/prepare keeps a boot),
+// then on a pty with an append-mode `<log>` (boot markers; a fault must not join two boots). For
 // each fault: inject, restart the guest (destroy + start: stopped, release, prepare run under the
 // fault), check the guest runs, clear. At the end: every segment sealed before a fault is still
 // there byte for byte, `show` has no duplicate, gap inside a boot or reordering, and the boots
 // lost (if any) are counted. `status` must name the last problem.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -181,139 +182,150 @@ function segments(a: LabHost, g: Guest): Map<string, string> {
   return out;
 }
 
-test.serial(
-  'lab: fault matrix: guests keep running, no sealed byte lost or duplicated, status names the problem',
-  async (t) => {
-    t.timeout(600_000);
-    const l = await lab.get();
-    const a = l.host('lab-a');
-    const g = await createGuest(l, { name: 'faults', serial: 'file' });
-    await s.defineAndStart(a, g);
-    const read = () => s.readInside(a, g.serialPath as string);
-    const tokens: { boot: string; last: number; sealable: boolean; fault: string }[] = [];
-    const failedOps: string[] = [];
-    const sealedBefore = new Map<string, string>();
-    const statusSeen: Record<string, string> = {};
-    const doctorSeen: Record<string, string> = {};
+/** The matrix for one serial style: 'file' truncates at every start, 'pty-log' appends (markers). */
+const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: ExecutionContext) => {
+  t.timeout(600_000);
+  const l = await lab.get();
+  const a = l.host('lab-a');
+  const g = await createGuest(l, { name: `faults-${style}`, serial: style });
+  await s.defineAndStart(a, g);
+  const read = () => s.readInside(a, g.serialPath as string);
+  const tokens: { boot: string; last: number; sealable: boolean; fault: string }[] = [];
+  const failedOps: string[] = [];
+  const sealedBefore = new Map<string, string>();
+  const statusSeen: Record<string, string> = {};
+  const doctorSeen: Record<string, string> = {};
 
-    const cycle = async (label: string, sealable: boolean) => {
-      const r = await s.waitForSeq(read, { minLast: 20 });
-      const newest = r.boots.at(-1) as { boot: string; last: number };
-      tokens.push({ boot: newest.boot, last: newest.last, sealable, fault: label });
-      const d = await a.virshResult('destroy', g.name);
-      if (d.exitCode !== 0) failedOps.push(`${label}: destroy: ${d.stderr}`);
-      const st = await a.virshResult('start', g.name);
-      if (st.exitCode !== 0) failedOps.push(`${label}: start: ${st.stderr}`);
-      if ((await s.domState(a, g.name)) !== 'running')
-        failedOps.push(`${label}: guest not running after start`);
-    };
+  const cycle = async (label: string, sealable: boolean) => {
+    const r = await s.waitForSeq(read, { minLast: 20, notBoots: tokens.map((k) => k.boot) });
+    const newest = r.boots.at(-1) as { boot: string; last: number };
+    tokens.push({ boot: newest.boot, last: newest.last, sealable, fault: label });
+    const d = await a.virshResult('destroy', g.name);
+    if (d.exitCode !== 0) failedOps.push(`${label}: destroy: ${d.stderr}`);
+    const st = await a.virshResult('start', g.name);
+    if (st.exitCode !== 0) failedOps.push(`${label}: start: ${st.stderr}`);
+    if ((await s.domState(a, g.name)) !== 'running')
+      failedOps.push(`${label}: guest not running after start`);
+  };
 
-    await cycle('baseline', true);
-    for (const f of FAULTS) {
-      for (const [k, v] of segments(a, g)) sealedBefore.set(k, v);
-      const repair = await f.inject(a, g);
-      try {
-        if (f.name.includes('mid-life')) {
-          // Daemon faults hit a running guest: it must survive them (reconnect must never fail).
-          if ((await s.domState(a, g.name)) !== 'running') failedOps.push(`${f.name}: guest died`);
-        }
-        await cycle(f.name, f.sealable);
-        const doc = await a.cli('doctor', '--json', '--no-peers');
-        try {
-          const checks = (
-            JSON.parse(String(doc.stdout)) as { checks: { name: string; status: string; message: string }[] }
-          ).checks;
-          doctorSeen[f.name] =
-            checks
-              .filter((c) => c.status !== 'ok' && c.status !== 'skip')
-              .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 400))
-              .join('; ') || '(all ok)';
-        } catch {
-          failedOps.push(
-            `${f.name}: doctor --json printed no JSON (exit ${doc.exitCode}): ${String(doc.stderr).slice(0, 300)}`,
-          );
-        }
-        const status = await a.cli('status', '--json', g.name);
-        if (status.exitCode !== 0)
-          failedOps.push(`${f.name}: status exit ${status.exitCode}: ${status.stderr}`);
-        else {
-          const last = (JSON.parse(status.stdout) as { lastProblem?: { problems: string[] } | null })
-            .lastProblem;
-          statusSeen[f.name] = last ? last.problems.join('; ').slice(0, 300) : '(none)';
-        }
-      } finally {
-        await repair();
+  await cycle('baseline', true);
+  for (const f of FAULTS) {
+    for (const [k, v] of segments(a, g)) sealedBefore.set(k, v);
+    const repair = await f.inject(a, g);
+    try {
+      if (f.name.includes('mid-life')) {
+        // Daemon faults hit a running guest: it must survive them (reconnect must never fail).
+        if ((await s.domState(a, g.name)) !== 'running') failedOps.push(`${f.name}: guest died`);
       }
+      await cycle(f.name, f.sealable);
+      const doc = await a.cli('doctor', '--json', '--no-peers');
+      try {
+        const checks = (
+          JSON.parse(String(doc.stdout)) as { checks: { name: string; status: string; message: string }[] }
+        ).checks;
+        doctorSeen[f.name] =
+          checks
+            .filter((c) => c.status !== 'ok' && c.status !== 'skip')
+            .map((c) => `${c.name}: ${c.status}: ${c.message}`.slice(0, 400))
+            .join('; ') || '(all ok)';
+      } catch {
+        failedOps.push(
+          `${f.name}: doctor --json printed no JSON (exit ${doc.exitCode}): ${String(doc.stderr).slice(0, 300)}`,
+        );
+      }
+      const status = await a.cli('status', '--json', g.name);
+      if (status.exitCode !== 0)
+        failedOps.push(`${f.name}: status exit ${status.exitCode}: ${status.stderr}`);
+      else {
+        const last = (JSON.parse(status.stdout) as { lastProblem?: { problems: string[] } | null })
+          .lastProblem;
+        statusSeen[f.name] = last ? last.problems.join('; ').slice(0, 300) : '(none)';
+      }
+    } finally {
+      await repair();
     }
-    await cycle('after all faults', true);
-    await s.waitForSeq(read, { minLast: 20 });
-    await s.destroy(a, g.name);
+  }
+  await cycle('after all faults', true);
+  await s.waitForSeq(read, { minLast: 20, notBoots: tokens.map((k) => k.boot) });
+  await s.destroy(a, g.name);
 
-    // Every segment sealed before a fault is still there, unchanged.
-    const now = segments(a, g);
-    const lostSegments = [...sealedBefore].filter(([k, v]) => now.get(k) !== v).map(([k]) => k);
-    const shown = await a.cli('show', g.name);
-    const { text } = dropTornLinesBeforeSeparators(String(shown.stdout) + '\n');
-    const report = checkHistory(text);
-    const shownBoots = new Set(report.boots.map((b) => b.boot));
-    const lostBoots = tokens.filter((k) => !shownBoots.has(k.boot));
-    const doctor = await a.cli('doctor', '--no-peers');
-    for (const [k, v] of Object.entries(statusSeen)) t.log(`status after "${k}": ${v}`);
-    for (const [k, v] of Object.entries(doctorSeen)) t.log(`doctor during "${k}": ${v}`);
-    t.log(summarise(report));
-    t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
-    recordFigures('faults-lab', {
-      faults: FAULTS.length,
-      guestOpsFailed: failedOps.length,
-      sealedSegmentsLost: lostSegments.length,
-      duplicates: report.totals.duplicates,
-      boots: tokens.length,
-      bootsLost: lostBoots.length,
-      linesLostInLostBoots: lostBoots.reduce((n, b) => n + b.last + 1, 0),
-      lostBootsUnderFaultsThatPreventSealing: lostBoots.filter((b) => !b.sealable).length,
-      status: statusSeen,
-      doctor: doctorSeen,
-      doctorExit: doctor.exitCode,
-    });
+  // Every segment sealed before a fault is still there, unchanged.
+  const now = segments(a, g);
+  const lostSegments = [...sealedBefore].filter(([k, v]) => now.get(k) !== v).map(([k]) => k);
+  const shown = await a.cli('show', g.name);
+  const { text } = dropTornLinesBeforeSeparators(String(shown.stdout) + '\n');
+  const report = checkHistory(text);
+  const shownBoots = new Set(report.boots.map((b) => b.boot));
+  const lostBoots = tokens.filter((k) => !shownBoots.has(k.boot));
+  const doctor = await a.cli('doctor', '--no-peers');
+  for (const [k, v] of Object.entries(statusSeen)) t.log(`status after "${k}": ${v}`);
+  for (const [k, v] of Object.entries(doctorSeen)) t.log(`doctor during "${k}": ${v}`);
+  t.log(summarise(report));
+  t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
+  recordFigures(figures, {
+    faults: FAULTS.length,
+    guestOpsFailed: failedOps.length,
+    sealedSegmentsLost: lostSegments.length,
+    duplicates: report.totals.duplicates,
+    boots: tokens.length,
+    bootsLost: lostBoots.length,
+    linesLostInLostBoots: lostBoots.reduce((n, b) => n + b.last + 1, 0),
+    lostBootsUnderFaultsThatPreventSealing: lostBoots.filter((b) => !b.sealable).length,
+    status: statusSeen,
+    doctor: doctorSeen,
+    doctorExit: doctor.exitCode,
+  });
 
-    t.deepEqual(failedOps, [], 'every guest operation succeeded under every fault');
-    t.deepEqual(lostSegments, [], 'no sealed segment lost or changed');
-    t.is(shown.exitCode, 0, String(shown.stderr));
-    t.is(report.totals.duplicates, 0, 'no duplicate line');
-    t.is(report.totals.reorderings, 0, 'no reordering');
-    // destroy kills QEMU mid-line: a boot's last line may be cut short (a prefix of a sequence line).
-    // Anything else malformed would be a torn or interleaved write of ours.
-    t.deepEqual(
-      report.malformed.filter((l) => !cutShort(l)),
-      [],
-      'no torn line other than a boot cut short by destroy',
-    );
-    t.deepEqual(
-      lostBoots.filter((b) => b.sealable).map((b) => b.boot),
-      [],
-      'no boot lost under a fault that leaves sealing possible',
-    );
-    for (const f of FAULTS.filter((f) => !f.name.includes('mid-life') && !f.name.startsWith('stale')))
-      t.not(statusSeen[f.name], '(none)', `status names a problem after "${f.name}"`);
-    // A live (if hung) holder's lock is waited for and never broken; rebuilt state files are named.
-    t.regex(statusSeen['live lock of a hung process (bounded wait, fail open)'] ?? '', /still held after/);
-    t.regex(
-      statusSeen['state files corrupt (newest sidecar, domain.json, sealed.json)'] ?? '',
-      /sealed\.json was unreadable/,
-    );
-    for (const f of ['config invalid', 'config unreadable (a folder)'])
-      t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
-    t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
-    t.regex(
-      doctorSeen['store read-only'] ?? '',
-      /disk:\S+: fail: .*mounted read-only/,
-      'and its file system',
-    );
-    // The archive's own full tmpfs: the store check (a probe at log_root, which has room) cannot see it.
-    t.regex(
-      doctorSeen['store full (ENOSPC: a full 256 KiB tmpfs over the archive)'] ?? '',
-      /disk:\S+\/archive: fail: tmpfs holding \S+\/archive of log_root: full/,
-      'doctor names the full archive',
-    );
-  },
+  t.deepEqual(failedOps, [], 'every guest operation succeeded under every fault');
+  t.deepEqual(lostSegments, [], 'no sealed segment lost or changed');
+  t.is(shown.exitCode, 0, String(shown.stderr));
+  t.is(report.totals.duplicates, 0, 'no duplicate line');
+  t.is(report.totals.reorderings, 0, 'no reordering');
+  // destroy kills QEMU mid-line: a boot's last line may be cut short (a prefix of a sequence line).
+  // Anything else malformed would be a torn or interleaved write of ours.
+  t.deepEqual(
+    report.malformed.filter((l) => !cutShort(l)),
+    [],
+    'no torn line other than a boot cut short by destroy',
+  );
+  t.deepEqual(
+    lostBoots.filter((b) => b.sealable).map((b) => b.boot),
+    [],
+    'no boot lost under a fault that leaves sealing possible',
+  );
+  for (const f of FAULTS.filter((f) => !f.name.includes('mid-life') && !f.name.startsWith('stale')))
+    t.not(statusSeen[f.name], '(none)', `status names a problem after "${f.name}"`);
+  // A live (if hung) holder's lock is waited for and never broken; rebuilt state files are named.
+  t.regex(statusSeen['live lock of a hung process (bounded wait, fail open)'] ?? '', /still held after/);
+  t.regex(
+    statusSeen['state files corrupt (newest sidecar, domain.json, sealed.json)'] ?? '',
+    /sealed\.json was unreadable/,
+  );
+  // A store that cannot be written is named as such (no stack trace of a failed-open hook).
+  t.regex(statusSeen['store read-only'] ?? '', /store not writable \(EROFS\)/);
+  t.regex(
+    statusSeen['store full (ENOSPC: a full 256 KiB tmpfs over the archive)'] ?? '',
+    /store not writable \(ENOSPC\)|not sealed: ENOSPC/,
+  );
+  for (const f of ['config invalid', 'config unreadable (a folder)'])
+    t.regex(doctorSeen[f] ?? '', /config: fail/, `doctor names the config problem during "${f}"`);
+  t.regex(doctorSeen['store read-only'] ?? '', /store: fail/, 'doctor names the read-only store');
+  t.regex(doctorSeen['store read-only'] ?? '', /disk:\S+: fail: .*mounted read-only/, 'and its file system');
+  // The archive's own full tmpfs: the store check (a probe at log_root, which has room) cannot see it.
+  t.regex(
+    doctorSeen['store full (ENOSPC: a full 256 KiB tmpfs over the archive)'] ?? '',
+    /disk:\S+\/archive: fail: tmpfs holding \S+\/archive of log_root: full/,
+    'doctor names the full archive',
+  );
+  // An append-mode log keeps every boot whatever happens to the store: none may go missing.
+  if (style === 'pty-log') t.deepEqual(lostBoots, [], 'no boot lost from an append-mode log');
+};
+
+test.serial(
+  'lab: fault matrix, truncating file serial: guests keep running, no sealed byte lost or duplicated, status names the problem',
+  faultMatrix('file', 'faults-lab'),
+);
+test.serial(
+  'lab: fault matrix, append-mode log: guests keep running, no boot lost, each start on a line of its own',
+  faultMatrix('pty-log', 'faults-lab-log'),
 );
