@@ -9,12 +9,21 @@ import { capturedSource, decidePrepare } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
 import type { Config } from '../config/schema.js';
-import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../store/domain-state.js';
+import {
+  hostState,
+  KNOWN_BOOTS,
+  noteName,
+  withHost,
+  withMarkers,
+  type BootRef,
+} from '../store/domain-state.js';
 import { normaliseUuid } from '../store/layout.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
 import { actionRoots, sealDeviceMakingRoom, storeUnusable, withStore } from '../store/seal.js';
 import { resolveDomain } from '../store/find.js';
+import { readUnrecordedMarkers, rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
+import { forgetMarkers } from './waiting-markers.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
@@ -93,12 +102,16 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
+  let waiting: string[] = [];
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
       for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
+      // Markers written while the store was unusable: known first, so the seals below see them.
+      waiting = readUnrecordedMarkers(config, uuid as string);
+      store.domain = withMarkers(store.domain, host, waiting);
       const prev = hostState(store.domain, host);
       const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
       const degraded: string[] = [];
@@ -168,9 +181,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
         `boot ${boot.id}: ${plan.markers.length} marker(s), ${plan.seal.length} source(s) checked for sealing`,
       );
     });
+    forgetMarkers(ctx, uuid, waiting);
   } catch (e) {
     // Append-mode logs live outside the store: the new boot still starts on a line of its own.
-    if (!marked && !continuing && chardevs) markUnrecorded(ctx, chardevs, line);
+    if (!marked && !continuing && chardevs) markUnrecorded(ctx, uuid, chardevs, boot.id, line);
     const why = storeUnusable(e);
     if (why) ctx.report(`${why}: nothing sealed, start goes on`);
     else throw e;
@@ -189,22 +203,39 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
 }
 
 /**
- * Boot markers when the store cannot be used (locked, read-only, full): domain.json cannot record
- * their ids, so the reader shows them as plain lines, but the guest's unfinished last line is ended
- * and the boundary is in the log for whoever reads it.
+ * Boot markers when the store cannot be used (locked, read-only, full): the guest's unfinished
+ * last line is ended and the boundary is in the log. domain.json cannot take the id now, so it
+ * waits in state_dir for the next hook that holds the store (until then `show` prints the marker
+ * as a plain line).
  */
-function markUnrecorded(ctx: HookContext, chardevs: ChardevInfo[], line: string): void {
+function markUnrecorded(
+  ctx: HookContext,
+  uuid: string,
+  chardevs: ChardevInfo[],
+  id: string,
+  line: string,
+): void {
+  const written: string[] = [];
   for (const c of chardevs) {
     const src = capturedSource(c);
     if (!src || src.truncating) continue;
     try {
       appendBootMarker(ctx.config, src.path, line);
-      ctx.report(
-        `${c.device}: boot marker written but not recorded (store unavailable): shown as a plain line`,
-      );
+      written.push(c.device);
     } catch (e) {
       ctx.report(`${c.device}: ${(e as Error).message}`);
     }
+  }
+  if (!written.length) return;
+  try {
+    rememberUnrecordedMarker(ctx.config, uuid, id);
+    ctx.report(
+      `${written.join(', ')}: boot marker written, recorded at the next event (store unavailable now)`,
+    );
+  } catch (e) {
+    ctx.report(
+      `${written.join(', ')}: boot marker written but not recorded (store unavailable, and ${(e as Error).message}): shown as a plain line`,
+    );
   }
 }
 

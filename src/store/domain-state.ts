@@ -127,6 +127,15 @@ export function hostState(state: DomainState, host: string): HostState {
   return state.hosts[host] ?? { generation: state.maxGeneration, devices: {} };
 }
 
+/** The host's known marker ids with `ids` added (once each, oldest dropped past KNOWN_BOOTS). */
+export function withMarkers(state: DomainState, host: string, ids: string[]): DomainState {
+  const h = hostState(state, host);
+  const known = h.markers ?? [];
+  const added = ids.filter((id, i) => !known.includes(id) && ids.indexOf(id) === i);
+  if (!added.length) return state;
+  return withHost(state, host, { ...h, markers: [...known, ...added].slice(-KNOWN_BOOTS) });
+}
+
 export function withHost(state: DomainState, host: string, h: HostState): DomainState {
   return {
     ...state,

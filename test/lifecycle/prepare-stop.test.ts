@@ -6,7 +6,7 @@ import { openSegment } from '../../src/store/segment-content.js';
 import { listSegments } from '../../src/store/segments.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { readJournal } from '../../src/journal/journal.js';
-import { domainXml, hook, hookEnv, UUID } from './helpers.js';
+import { domainXml, hook, hookEnv, runCli, UUID } from './helpers.js';
 
 async function text(s: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -179,19 +179,35 @@ test('a store that cannot be used (held lock, not a folder) still gets the new b
   const held = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   t.is(held.code, 0);
   t.regex(held.stderr, /still held after \d+ ms .*nothing sealed, start goes on/);
-  t.regex(held.stderr, /serial0: boot marker written but not recorded \(store unavailable\)/);
-  t.regex(
-    fs.readFileSync(live, 'utf8'),
-    /boot 1 cut short by destr\n--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---\n$/,
-  );
+  t.regex(held.stderr, /serial0: boot marker written, recorded at the next event \(store unavailable now\)/);
+  const marker =
+    /boot 1 cut short by destr\n--- virt-consolelog boot=([0-9a-f]{16}) host=hosta at=\S+ ---\n$/.exec(
+      fs.readFileSync(live, 'utf8'),
+    )?.[1] as string;
+  t.truthy(marker, 'the marker ends the torn line');
+  const waiting = join(config.stateDir, 'markers', `${UUID}.unrecorded`);
+  t.is(fs.readFileSync(waiting, 'utf8'), `${marker}\n`, 'its id waits in state_dir');
+  // Until a hook holds the store again, show prints the marker as a plain line.
+  fs.appendFileSync(live, 'boot 2\n');
+  t.regex((await runCli(env, ['show', 'guest1'])).out, /^--- virt-consolelog boot=/m);
+  // The holder goes; the stop records the id, so the boot gets its separator.
+  holder.kill('SIGKILL');
+  fs.rmSync(join(dir, '.lock'), { recursive: true });
+  fs.rmSync(join(dir, '.lock.owner'));
+  const stop = await hook(env, ['guest1', 'release', 'end', '-'], xml);
+  t.is(stop.code, 0, stop.stderr);
+  t.false(fs.existsSync(waiting), 'the waiting list is gone once domain.json has the id');
+  const shown = (await runCli(env, ['show', 'guest1'])).out;
+  t.notRegex(shown, /--- virt-consolelog boot=/);
+  t.regex(shown, new RegExp(`^-- Boot ${marker} on hosta at \\S+ --\nboot 2$`, 'm'));
   // The store's folder replaced by a file: the hook fails open, the marker is still written once.
   fs.rmSync(dir, { recursive: true });
   fs.writeFileSync(dir, 'not a folder');
-  fs.appendFileSync(live, 'boot 2 cut short');
+  fs.appendFileSync(live, 'boot 3 cut short');
   const broken = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   t.is(broken.code, 0);
   t.regex(broken.stderr, /failed open/);
   const text = fs.readFileSync(live, 'utf8');
-  t.regex(text, /\nboot 2 cut short\n--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---\n$/);
+  t.regex(text, /\nboot 3 cut short\n--- virt-consolelog boot=[0-9a-f]{16} host=hosta at=\S+ ---\n$/);
   t.is(text.match(/--- virt-consolelog boot=/g)?.length, 3, 'one marker per start');
 });
