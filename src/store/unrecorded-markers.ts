@@ -4,12 +4,13 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { uuidOrThrow } from './store.js';
 
 const C = fs.constants;
 const ID = /^[0-9a-f]{16}$/;
 
 function pendingPath(config: Config, uuid: string): string {
-  return posix.join(config.stateDir, 'markers', `${uuid}.unrecorded`);
+  return posix.join(config.stateDir, 'markers', `${uuidOrThrow(uuid)}.unrecorded`);
 }
 
 /** Notes a marker id domain.json could not take (one line per id; never through a symlink). */

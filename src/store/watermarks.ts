@@ -83,10 +83,6 @@ export function isTrackedFile(v: unknown): v is TrackedFile {
   );
 }
 
-/**
- * Parses sealed.json; a corrupt file (one bad entry included: half a file is not to be trusted)
- * yields undefined, and the caller rebuilds it from the sidecars.
- */
 function isUnrecordedSeal(v: unknown): v is UnrecordedSeal {
   const u = v as UnrecordedSeal;
   return (
@@ -100,6 +96,10 @@ function isUnrecordedSeal(v: unknown): v is UnrecordedSeal {
   );
 }
 
+/**
+ * Parses sealed.json; a corrupt file (one bad entry included: half a file is not to be trusted)
+ * yields undefined, and the caller rebuilds it from the sidecars.
+ */
 export function parseSealState(text: string | undefined): SealState | undefined {
   if (text === undefined) return emptySealState();
   try {

@@ -41,6 +41,7 @@ test('waiting marker ids: no symlink followed, garbage lines and bad ids refused
   t.is(fs.readFileSync(elsewhere, 'utf8'), `${A}\n`);
   fs.rmSync(join(dir, `${UUID}.unrecorded`));
   t.throws(() => rememberUnrecordedMarker(config, UUID, '../x'), { message: /not a boot marker id/ });
+  t.throws(() => rememberUnrecordedMarker(config, '../../etc/cron.d/x', A), { message: /not a domain UUID/ });
   fs.writeFileSync(join(dir, `${UUID}.unrecorded`), `garbage\n${B}\n--- x ---\n`);
   t.deepEqual(readUnrecordedMarkers(config, UUID), [B]);
 });
