@@ -161,8 +161,8 @@ test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost
       const report = checkHistory(shown.stdout.toString());
       const got = report.boots.map((b) => b.boot);
       // Every record of the release's seal (its sidecar, sealed.json) destroyed before the next seal
-      // of the same bytes: only the segment's content says they are sealed (RELIABILITY fix 16: before it, the
-      // boot was sealed a second time). No case may copy a line twice.
+      // of the same bytes: only the segment's content says they are sealed (RELIABILITY fix 16;
+      // before it, the boot was sealed a second time). No case may copy a line twice.
       if (c.when.sidecar === 'prepare' && c.when.sealed === 'prepare') unrecorded++;
       if (
         shown.code !== 0 ||
