@@ -14,7 +14,6 @@ import { SafeDir } from './safe-fs.js';
 import { isSegmentMeta } from './sidecar.js';
 import {
   emptySealState,
-  findTracked,
   HEAD_BYTES,
   headHash,
   MAX_UNRECORDED,
@@ -149,14 +148,16 @@ export function replaySealState(
   aboveKeys = 0,
 ): { state: SealState; repaired?: string } {
   let state = parsed ?? emptySealState();
-  const replay = [...sidecars].sort((a, b) => (a.key < b.key ? -1 : 1));
+  // In seal order: every sidecar replayed is newer than sealed.json, and a later one than an
+  // earlier one, so its watermark wins even at the same offset (a boot truncated in place and
+  // rewritten to the same length differs only in its head).
+  const replay = [...sidecars].sort((a, b) => a.seq - b.seq || (a.key < b.key ? -1 : 1));
   for (const m of replay) {
     // Imported keys count too, so their sidecars are not re-read at every seal.
     state = { ...state, nextSeq: Math.max(state.nextSeq, m.seq + 1) };
     const w = m.watermark;
     if (m.importedFrom || !w) continue;
-    const cur = findTracked(state, w, w.host);
-    if (!cur || cur.offset < w.offset) state = upsertTracked(state, w);
+    state = upsertTracked(state, w);
   }
   state = { ...state, nextSeq: Math.max(state.nextSeq, aboveKeys) };
   const repaired = !parsed

@@ -149,6 +149,27 @@ for (const step of ['before-sidecar', 'before-segment-rename', 'after-segment-re
   });
 }
 
+test.serial(
+  'a crash after publishing the seal of a boot rewritten in place to the same length: not sealed twice',
+  async (t) => {
+    // A truncating file serial whose boots print the same number of bytes: same inode, same size,
+    // only the head differs. The crashed seal's sidecar is replayed, and its watermark (same offset
+    // as the one before it) must win.
+    const config = tempConfig();
+    const path = join(config.allowedRoots[0] as string, 'inst', 'console.log');
+    fs.mkdirSync(join(path, '..'), { recursive: true });
+    fs.writeFileSync(path, 'boot 1 printed this\n');
+    await sealOnce(config, path, true);
+    fs.writeFileSync(path, 'boot 2 printed this\n'); // truncated in place and rewritten, as QEMU does
+    setFailpoint('after-segment-rename');
+    await t.throwsAsync(sealOnce(config, path, true));
+    setFailpoint(undefined);
+    const again = await sealOnce(config, path, true);
+    t.deepEqual(again.segments, [], 'the crashed seal is complete: nothing left to seal');
+    t.is(await allContent(config), 'boot 1 printed this\nboot 2 printed this\n');
+  },
+);
+
 test('a reused inode in an append-mode log is new content, not a new boot', async (t) => {
   const config = tempConfig();
   const live = liveLogPath(config.liveDir, UUID, 'serial0');
