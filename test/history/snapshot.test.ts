@@ -58,8 +58,14 @@ test('while a writer holds the lock the reader waits for it, then sees its work 
 test('a lock held for good (a hung writer): the reader gives up waiting and reads without it', async (t) => {
   const { config } = await build({ lockWaitMs: 100 });
   let release: () => void = () => undefined;
-  const held = withDomainLock(config, UUID, () => new Promise<void>((r) => (release = r)));
-  await new Promise((r) => setTimeout(r, 20));
+  let holding: () => void = () => undefined;
+  const acquired = new Promise<void>((r) => (holding = r));
+  // Wait until the lock is really held (a fixed delay lost that race on a busy machine).
+  const held = withDomainLock(config, UUID, () => {
+    holding();
+    return new Promise<void>((r) => (release = r));
+  });
+  await acquired;
   try {
     t.is(await raw(config), 'one\ntwo\nthree\n');
   } finally {
