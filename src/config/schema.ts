@@ -29,7 +29,7 @@ export interface Config {
   compressMinBytes: number;
   /** Sealed history older than this many days is pruned; 0 = keep until a cap removes it. */
   retentionDays: number;
-  /** Strict mode: a hook error fails the guest operation instead of failing open. */
+  /** Strict mode: a hook error (a crash, or an event not logged as it should be) fails the guest operation. */
   strict: boolean;
   /** After a hook event, a detached job upgrades the persistent definition (virt-consolelog enable). */
   autoEnable: boolean;

@@ -9,6 +9,9 @@ export interface HookContext {
   config: Config;
   /** Reports a problem: goes to stderr (libvirt's log) and to the plugin's journal. */
   report(message: string): void;
+  /** Reports what keeps this event from being logged as it should (nothing sealed, XML not
+   * rewritten, a source refused): with `strict = 1` the operation then fails (exit 1). */
+  fail(message: string): void;
   /** Things done, for the journal (one short line each). */
   note(message: string): void;
   /** Environment the hook was started with (minimal, as libvirt gives it). */

@@ -15,7 +15,7 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
   } catch (e) {
     if (!(e instanceof XmlRewriteError)) throw e;
     // Bad input is reported and passed through unchanged: libvirt decides about it, not us.
-    ctx.report(`domain XML left unchanged: ${e.message}`);
+    ctx.fail(`domain XML left unchanged: ${e.message}`);
     return {};
   }
   for (const w of result.warnings) ctx.note(w);

@@ -89,10 +89,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     chardevs = listChardevs(ctx.xml);
     metadata = readConsolelogMetadata(ctx.xml);
   } catch (e) {
-    ctx.report(`domain XML not understood (${(e as Error).message}): sealing every source the store knows`);
+    ctx.fail(`domain XML not understood (${(e as Error).message}): sealing every source the store knows`);
     uuid = fallbackUuid(config, ctx.xml, name);
     if (!uuid) {
-      ctx.report('no UUID in the XML and no store entry for this name: nothing sealed');
+      ctx.fail('no UUID in the XML and no store entry for this name: nothing sealed');
       return {};
     }
   }
@@ -136,12 +136,12 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           if (store.signal.aborted) throw e;
           // A full or failing archive costs this seal, not the boot markers after it: without its
           // marker, an append-mode log would run the new boot into the old one's last line.
-          ctx.report(`${step.device}: ${step.path} not sealed: ${(e as Error).message.split('\n')[0]}`);
+          ctx.fail(`${step.device}: ${step.path} not sealed: ${(e as Error).message.split('\n')[0]}`);
           degraded.push(`${step.device}: not sealed (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
           continue;
         }
         if (out.refused) {
-          ctx.report(`${step.device}: ${out.skipped}`);
+          ctx.fail(`${step.device}: ${out.skipped}`);
           degraded.push(`${step.device}: ${out.skipped}`);
         }
         for (const k of out.pruned)
@@ -158,7 +158,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
         try {
           appendBootMarker(config, m.path, continuing ? undefined : line);
         } catch (e) {
-          ctx.report(`${m.device}: ${(e as Error).message}`);
+          ctx.fail(`${m.device}: ${(e as Error).message}`);
           degraded.push(`${m.device}: ${(e as Error).message}`);
         }
       }
@@ -186,7 +186,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     // Append-mode logs live outside the store: the new boot still starts on a line of its own.
     if (!marked && !continuing && chardevs) markUnrecorded(ctx, uuid, chardevs, boot.id, line);
     const why = storeUnusable(e);
-    if (why) ctx.report(`${why}: nothing sealed, start goes on`);
+    if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
   }
   // An arriving migration has just started its own fetch job; any other start retries an owed one.

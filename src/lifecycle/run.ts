@@ -65,6 +65,10 @@ export async function runHook(io: HookIO): Promise<number> {
       xml,
       config: loaded.config,
       report,
+      fail: (m) => {
+        report(m);
+        if (strict) failed = true;
+      },
       note: (m) => notes.push(m),
       env: io.env,
       now: () => new Date(),

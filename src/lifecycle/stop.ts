@@ -32,7 +32,7 @@ export function expectedRatio(segments: readonly SegmentInfo[]): number {
 export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
   const uuid = uuidOf(ctx);
   if (!uuid) {
-    ctx.report('domain UUID unknown (XML not understood, name not in the store): nothing sealed');
+    ctx.fail('domain UUID unknown (XML not understood, name not in the store): nothing sealed');
     return {};
   }
   const { config } = ctx;
@@ -58,7 +58,7 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
         for (const d of pre.deleted) ctx.note(`pruned ${d.key} (${d.bytes} bytes, ${d.why}) to make room`);
       }
       for (const out of sealHostLocked(store, host, plan.reason, now)) {
-        if (out.refused) ctx.report(`${out.device}: ${out.skipped}`);
+        if (out.refused) ctx.fail(`${out.device}: ${out.skipped}`);
         for (const k of out.pruned)
           ctx.report(`disk full: pruned the oldest segment ${k} to seal ${out.device}`);
         for (const s of out.segments)
@@ -85,7 +85,7 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
   } catch (e) {
     // The live files keep those bytes; the next event (or `virt-consolelog sync`) seals them.
     const why = storeUnusable(e);
-    if (why) ctx.report(`${why}: not sealed now, the live files keep it for the next event`);
+    if (why) ctx.fail(`${why}: not sealed now, the live files keep it for the next event`);
     else throw e;
   }
   return {};

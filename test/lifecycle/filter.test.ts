@@ -22,6 +22,7 @@ async function ctx(op: string, xml: string) {
     xml,
     config: config({ stateDir: state }),
     report: (m) => reports.push(m),
+    fail: (m) => reports.push(m),
     note: (m) => notes.push(m),
     env: {},
     now: () => new Date(),

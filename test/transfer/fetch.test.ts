@@ -188,6 +188,7 @@ function hookContext(h: TestHost, op: string, notes: string[]): HookContext {
     xml: GUEST_XML,
     config: h.config,
     report: (m) => notes.push(`report: ${m}`),
+    fail: (m) => notes.push(`report: ${m}`),
     note: (m) => notes.push(m),
     env: { PATH: process.env.PATH, VIRT_CONSOLELOG_CONFIG: h.configFile },
     now: () => new Date(),

@@ -64,6 +64,7 @@ domain at a time (pid file in state_dir/definitions/auto-enable/). A domain disa
       xml: '',
       config,
       report: (m) => problems.push(m),
+      fail: (m) => problems.push(m),
       note: (m) => notes.push(m),
       env: ctx.io.env,
       now: () => new Date(),
