@@ -746,6 +746,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
 
+/** Output rate (bytes per ms, 64 KiB/s) above which a followed guest counts as printing fast. */
+const FAST_GUEST_BYTES_PER_MS = 64;
+
 /**
  * Follows this host's live file of the device: new bytes; virtlogd rotation (the file we hold is
  * drained, then each newer file of the rotation set in turn, so a fast guest loses nothing while
@@ -754,6 +757,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGenerator<HistoryEvent> {
   const { config } = h;
   const poll = o.followPollMs ?? 250;
+  // A guest printing fast fills virtlogd's few files in well under a second: poll it often, so no
+  // file of the rotation set is deleted before we opened it.
+  const fastPoll = Math.min(poll, 25);
+  let drained = 0;
+  let since = Date.now();
   let cur: { fd: number; dev: number; ino: number; pos: number; own: boolean } | undefined;
   const ff = h.followFrom;
   const ffd = ff && h.fds.get(`${ff.dev}:${ff.ino}`);
@@ -774,6 +782,7 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
       const chunk = readAt(c.fd, Math.min(CHUNK, size - c.pos), c.pos);
       if (!chunk.length) break;
       c.pos += chunk.length;
+      drained += chunk.length;
       yield* emit(filter.feed(chunk));
     }
   };
@@ -840,7 +849,12 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
       continue; // read the newer file at once
     }
     yield* emit(filter.flushIfStale());
-    await sleep(poll, o.signal);
+    // The rate over the last round, its sleep included.
+    const now = Date.now();
+    const fast = drained / Math.max(1, now - since) >= FAST_GUEST_BYTES_PER_MS;
+    drained = 0;
+    since = now;
+    await sleep(fast ? fastPoll : poll, o.signal);
   }
   if (cur) yield* drain(cur);
   yield* emit(filter.flush());
