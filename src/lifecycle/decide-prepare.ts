@@ -42,6 +42,14 @@ export function capturedSource(c: ChardevInfo): Omit<DeviceState, 'boot'> | unde
   return undefined;
 }
 
+/** The append-mode sources among these chardevs: each gets the boot marker of a start. */
+export function markerTargets(chardevs: readonly ChardevInfo[]): { device: string; path: string }[] {
+  return chardevs.flatMap((c) => {
+    const src = capturedSource(c);
+    return src && !src.truncating ? [{ device: c.device, path: src.path }] : [];
+  });
+}
+
 export function decidePrepare(input: PrepareInput): PreparePlan {
   const prev = hostState(input.state, input.host);
   const generation = Math.max(input.metadata.generation ?? 0, input.state.maxGeneration);
@@ -61,11 +69,12 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
     plan.notes.push('XML not parsed: sealed the sources domain.json knew');
     return plan;
   }
+  plan.markers = markerTargets(input.chardevs);
   for (const c of input.chardevs) {
     const src = capturedSource(c);
     if (!src) continue;
     const old = prev.devices[c.device];
-    if (src.truncating) {
+    if (src.truncating)
       plan.seal.push({
         device: c.device,
         path: src.path,
@@ -73,9 +82,6 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         reason: 'restart',
         ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
       });
-    } else {
-      plan.markers.push({ device: c.device, path: src.path });
-    }
     plan.devices[c.device] = { ...src, boot: input.boot };
   }
   // Sources no longer used (path changed, device gone): seal what they hold before we forget them.

@@ -5,25 +5,17 @@ import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { HandlerResult, HookContext } from './context.js';
-import { capturedSource, decidePrepare } from './decide-prepare.js';
+import { decidePrepare, markerTargets } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
 import type { Config } from '../config/schema.js';
-import {
-  hostState,
-  KNOWN_BOOTS,
-  noteName,
-  withHost,
-  withMarkers,
-  type BootRef,
-} from '../store/domain-state.js';
+import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../store/domain-state.js';
 import { normaliseUuid } from '../store/layout.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
 import { actionRoots, sealDeviceMakingRoom, storeUnusable, withStore } from '../store/seal.js';
 import { resolveDomain } from '../store/find.js';
-import { readUnrecordedMarkers, rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
-import { forgetMarkers } from './waiting-markers.js';
+import { rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
@@ -102,16 +94,12 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
-  let waiting: string[] = [];
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
       for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
-      // Markers written while the store was unusable: known first, so the seals below see them.
-      waiting = readUnrecordedMarkers(config, uuid as string);
-      store.domain = withMarkers(store.domain, host, waiting);
       const prev = hostState(store.domain, host);
       const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
       const degraded: string[] = [];
@@ -181,7 +169,6 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
         `boot ${boot.id}: ${plan.markers.length} marker(s), ${plan.seal.length} source(s) checked for sealing`,
       );
     });
-    forgetMarkers(ctx, uuid, waiting);
   } catch (e) {
     // Append-mode logs live outside the store: the new boot still starts on a line of its own.
     if (!marked && !continuing && chardevs) markUnrecorded(ctx, uuid, chardevs, boot.id, line);
@@ -216,14 +203,12 @@ function markUnrecorded(
   line: string,
 ): void {
   const written: string[] = [];
-  for (const c of chardevs) {
-    const src = capturedSource(c);
-    if (!src || src.truncating) continue;
+  for (const m of markerTargets(chardevs)) {
     try {
-      appendBootMarker(ctx.config, src.path, line);
-      written.push(c.device);
+      appendBootMarker(ctx.config, m.path, line);
+      written.push(m.device);
     } catch (e) {
-      ctx.report(`${c.device}: ${(e as Error).message}`);
+      ctx.report(`${m.device}: ${(e as Error).message}`);
     }
   }
   if (!written.length) return;

@@ -3,9 +3,7 @@
 import type { HandlerResult, HookContext } from './context.js';
 import { decideStop } from './decide-stop.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
-import { hostState, withHost, withMarkers } from '../store/domain-state.js';
-import { readUnrecordedMarkers } from '../store/unrecorded-markers.js';
-import { forgetMarkers } from './waiting-markers.js';
+import { hostState, withHost } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
 import { applyDomainRetention } from '../store/retention.js';
@@ -38,15 +36,11 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
   const { config } = ctx;
   const host = config.hostName;
   const now = ctx.now();
-  let waiting: string[] = [];
   try {
     await withStore(config, uuid, async (store) => {
       for (const r of store.repairs) ctx.note(r);
       for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
-      // Markers written while the store was unusable: known before the seal reads the logs.
-      waiting = readUnrecordedMarkers(config, uuid);
-      store.domain = withMarkers(store.domain, host, waiting);
       const plan = decideStop(ctx.event.extra, store.domain, host);
       // Make room first (the new segments count at their plain size, an upper bound), so the
       // domain stays under its cap at every moment, not only after the stop.
@@ -81,7 +75,6 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
       if (r.overCap !== undefined)
         ctx.report(`live files alone (${r.overCap} bytes) exceed domain_cap_bytes ${config.domainCapBytes}`);
     });
-    forgetMarkers(ctx, uuid, waiting);
   } catch (e) {
     // The live files keep those bytes; the next event (or `virt-consolelog sync`) seals them.
     const why = storeUnusable(e);

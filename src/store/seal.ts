@@ -9,11 +9,12 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { BootRef, DomainState } from './domain-state.js';
-import { hostState, knownMarkerIds } from './domain-state.js';
+import { hostState, knownMarkerIds, withMarkers } from './domain-state.js';
 import { isInside, rotationSet } from './layout.js';
 import { LockTimeoutError, withDomainLock, type LockInfo } from './lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from './markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
+import { forgetUnrecordedMarkers, readUnrecordedMarkers } from './unrecorded-markers.js';
 import {
   cleanArchive,
   deleteSegment,
@@ -97,12 +98,16 @@ export async function withStore<T>(
         const domain = readDomainStateChecked(dir, uuid);
         if (domain.unreadable)
           damage.push('domain.json was unreadable: started afresh (names and last sources are relearnt)');
+        // Boot markers written while the store was unusable: known before any seal reads the logs.
+        const waiting = readUnrecordedMarkers(config, uuid);
+        if (waiting.length)
+          repairs.push(`recorded ${waiting.length} boot marker(s) written while the store was unavailable`);
         const store: LockedStore = {
           config,
           uuid,
           dir,
           archive,
-          domain: domain.state,
+          domain: withMarkers(domain.state, config.hostName, waiting),
           seal,
           lock,
           signal,
@@ -120,6 +125,11 @@ export async function withStore<T>(
         };
         const out = await fn(store);
         store.save();
+        try {
+          forgetUnrecordedMarkers(config, uuid, waiting);
+        } catch {
+          // Left in the list: merged again at the next event, which adds nothing twice.
+        }
         return out;
       } finally {
         archive.close();
