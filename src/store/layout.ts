@@ -1,4 +1,4 @@
-// Where things live in the store (DESIGN.md "The store"). Pure: paths only, no I/O.
+// Where things live in the store (docs/DESIGN.md "The store"). Pure: paths only, no I/O.
 import { posix } from 'node:path';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
