@@ -5,7 +5,7 @@ import type { DeviceState } from '../store/domain-state.js';
 import { parseDomainState } from '../store/domain-state.js';
 import { DOMAIN_STATE_FILE } from '../store/layout.js';
 import { mayBeMarkerStart, parseMarkerLine } from '../store/markers.js';
-import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
+import { openParentSafely, openRotationSet, readAt } from '../store/files.js';
 import { openDomainDir } from '../store/store.js';
 import { CHUNK, type History, type HistoryEvent, type ReadOptions } from './types.js';
 

@@ -7,7 +7,8 @@ import { selectRange, streamRange } from './range.js';
 import { openHistory } from './snapshot.js';
 import type { HistoryEvent, ReadOptions } from './types.js';
 
-export { knownDevices, openHistory, resolveOne, storeStamp } from './snapshot.js';
+export { knownDevices, openHistory, resolveOne } from './snapshot.js';
+export { storeStamp } from '../store/view.js';
 export { selectRange, streamRange } from './range.js';
 export { tailLinesStart } from './tail.js';
 export { HistoryError, type BootInfo, type History, type HistoryEvent, type ReadOptions } from './types.js';

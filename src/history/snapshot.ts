@@ -3,22 +3,21 @@
 // their unsealed tails scanned for markers. Kept only when no writer was at work meanwhile.
 import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
-import {
-  hostState,
-  knownMarkerIds,
-  parseDomainState,
-  type DomainState,
-  type DeviceState,
-} from '../store/domain-state.js';
+import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
+import { openParentSafely, openRotationSet, readAt } from '../store/files.js';
 import { DomainLookupError, resolveOneDomain } from '../store/find.js';
-import { DOMAIN_STATE_FILE, isInside, LOCK_NAME, SEAL_STATE_FILE } from '../store/layout.js';
+import { isInside } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from '../store/markers.js';
-import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
-import { listArchiveForReading, readSidecars } from '../store/segments.js';
-import type { SafeDir } from '../store/safe-fs.js';
-import { keysToReplay, openDomainDir, replaySealState } from '../store/store.js';
-import { findTracked, headHash, parseSealState, unsealedStart, type SealState } from '../store/watermarks.js';
+import {
+  openDomainView,
+  replayedSealState,
+  storeStamp,
+  viewDomainState,
+  viewListing,
+  viewSealFile,
+} from '../store/view.js';
+import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
 import { plainBytes } from './content.js';
 import { listBoots, mergeHistory, type LiveTail } from './merge.js';
 import { CHUNK, HistoryError, type History } from './types.js';
@@ -67,20 +66,6 @@ export async function openHistory(config: Config, domain: string, device?: strin
 }
 
 /**
- * What a writer changes: the lock folder (present while held), the state files (written by
- * rename: a new inode each time) and both folders' mtimes. Undefined while the lock is held.
- */
-export function storeStamp(dir: SafeDir, archive: SafeDir | undefined): string | undefined {
-  if (dir.lstat(LOCK_NAME)) return undefined;
-  return [
-    dir.selfStamp(),
-    dir.stamp(DOMAIN_STATE_FILE),
-    dir.stamp(SEAL_STATE_FILE),
-    archive?.selfStamp(),
-  ].join(' ');
-}
-
-/**
  * Takes a snapshot. `optimistic` (no lock held): 'locked' when a writer holds the lock, 'changed'
  * when one wrote while the snapshot was taken (the caller tries again).
  */
@@ -91,38 +76,22 @@ function snapshotHistory(
   device: string | undefined,
   optimistic: boolean,
 ): History | 'locked' | 'changed' {
-  const dir = openDomainDir(config, uuid);
-  if (!dir) throw new HistoryError(`no history for ${uuid}`, 'not-found');
+  const view = openDomainView(config, uuid);
+  if (!view) throw new HistoryError(`no history for ${uuid}`, 'not-found');
+  const { dir, archive } = view;
   const fds = new Map<string, number>();
-  let archive: SafeDir | undefined;
   let kept = false;
   try {
-    try {
-      archive = dir.sub('archive');
-    } catch {
-      archive = undefined;
-    }
     const before = optimistic ? storeStamp(dir, archive) : '';
     if (before === undefined) return 'locked';
-    // sealed.json before the listing: a seal that completes in between is then replayed from its
-    // sidecar (as after a crash), never counted as sealed without its segment in the listing.
-    const parsedSeal = archive ? parseSealState(dir.readText(SEAL_STATE_FILE)) : undefined;
-    const { segments, sidecarsRead } = archive
-      ? listArchiveForReading(archive)
-      : { segments: [], sidecarsRead: 0 };
-    const seal: SealState = archive
-      ? replaySealState(
-          parsedSeal,
-          readSidecars(
-            archive,
-            keysToReplay(
-              parsedSeal,
-              segments.map((s) => s.key),
-            ),
-          ),
-        ).state
-      : { version: 1, nextSeq: 1, files: [] };
-    const state = parseDomainState(uuid, dir.readText(DOMAIN_STATE_FILE));
+    const parsedSeal = viewSealFile(view);
+    const { segments, sidecarsRead } = viewListing(view);
+    const seal = replayedSealState(
+      view,
+      parsedSeal,
+      segments.map((s) => s.key),
+    );
+    const state = viewDomainState(view);
     const devices = knownDevices(state, segments);
     const chosen = device ?? devices[0];
     if (!chosen) throw new HistoryError(`domain ${uuid} has no logged device yet`, 'no-device');
@@ -194,11 +163,8 @@ function snapshotHistory(
     kept = true;
     return history;
   } finally {
-    if (!kept) {
-      for (const fd of fds.values()) fs.closeSync(fd);
-      archive?.close();
-    }
-    dir.close();
+    if (!kept) for (const fd of fds.values()) fs.closeSync(fd);
+    view.close(kept);
   }
 }
 

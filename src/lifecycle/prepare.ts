@@ -13,7 +13,9 @@ import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../sto
 import { normaliseUuid } from '../store/layout.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
-import { actionRoots, sealDeviceMakingRoom, storeUnusable, withStore } from '../store/seal.js';
+import { actionRoots } from '../store/files.js';
+import { sealDeviceMakingRoom } from '../store/seal.js';
+import { storeUnusable, withStore } from '../store/session.js';
 import { resolveDomain } from '../store/find.js';
 import { rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';

@@ -12,7 +12,7 @@ import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
-import { withStore } from '../store/seal.js';
+import { withStore } from '../store/session.js';
 import { hostState, withHost } from '../store/domain-state.js';
 import { HEAD_LEN, parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
 import {

@@ -11,7 +11,7 @@ import { ensureDomainDir } from '../../src/store/store.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
 import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
 import { sharedWith } from '../../src/transfer/shared.js';
-import { withStore } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 import { withHost } from '../../src/store/domain-state.js';
 import type { HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
