@@ -17,7 +17,7 @@ import { actionRoots } from '../store/files.js';
 import { sealDeviceMakingRoom } from '../store/seal.js';
 import { storeUnusable, withStore } from '../store/session.js';
 import { resolveDomain } from '../store/find.js';
-import { rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
+import { rememberWaitingMarker } from '../store/waiting-markers.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
@@ -173,7 +173,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     });
   } catch (e) {
     // Append-mode logs live outside the store: the new boot still starts on a line of its own.
-    if (!marked && !continuing && chardevs) markUnrecorded(ctx, uuid, chardevs, boot.id, line);
+    if (!marked && !continuing && chardevs) markWithoutStore(ctx, uuid, chardevs, boot.id, line);
     const why = storeUnusable(e);
     if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
@@ -197,7 +197,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
  * waits in state_dir for the next hook that holds the store (until then `show` prints the marker
  * as a plain line).
  */
-function markUnrecorded(
+function markWithoutStore(
   ctx: HookContext,
   uuid: string,
   chardevs: ChardevInfo[],
@@ -215,7 +215,7 @@ function markUnrecorded(
   }
   if (!written.length) return;
   try {
-    rememberUnrecordedMarker(ctx.config, uuid, id);
+    rememberWaitingMarker(ctx.config, uuid, id);
     ctx.report(
       `${written.join(', ')}: boot marker written, recorded at the next event (store unavailable now)`,
     );

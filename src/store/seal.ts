@@ -4,6 +4,7 @@
 //   2. sidecar archive/<key>.json, atomically   (invisible: no segment yet)
 //   3. rename .tmp-* -> <key>.seg, fsync dir    (visible, complete)
 //   4. sealed.json with the new watermark       (a crash before it is replayed from the sidecar)
+// Long: the steps of one seal (ranges, markers, lost records, making room) share a locked store.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';

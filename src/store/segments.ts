@@ -6,6 +6,7 @@
 // removes `.seg`), so readers need no lock for content.
 // The archive index (archive-index.ts) caches the sidecar fields readers need: appended at each
 // publish, rewritten from the sidecars by retention; readers trust it only for the keys readdir shows.
+// Long: listing, publishing and deleting segments must apply one visibility rule together.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -24,7 +25,7 @@ import {
   ARCHIVE_NAME,
   classifyArchiveEntry,
   INDEX_NAME,
-  normaliseUuid,
+  domainUuid,
   parseSegmentKey,
   segmentFileNames,
   segmentKey,
@@ -47,17 +48,11 @@ export interface SegmentInfo extends SegmentMeta {
   sidecarBytes: number;
 }
 
-function uuidOf(uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return u;
-}
-
 /** Opens <log_root>/<uuid>/archive (creating it if asked); undefined if it does not exist. */
 export function openArchive(config: Config, uuid: string, create = false): SafeDir | undefined {
   try {
     if (create) SafeDir.openRoot(config.logRoot, true).close();
-    return SafeDir.openBeneath(config.logRoot, [uuidOf(uuid), ARCHIVE_NAME], create, 0o750);
+    return SafeDir.openBeneath(config.logRoot, [domainUuid(uuid), ARCHIVE_NAME], create, 0o750);
   } catch (e) {
     if (!create && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;

@@ -14,7 +14,7 @@ import {
   writeDomainState,
   writeSealState,
 } from './store.js';
-import { forgetUnrecordedMarkers, readUnrecordedMarkers } from './unrecorded-markers.js';
+import { forgetWaitingMarkers, readWaitingMarkers } from './waiting-markers.js';
 import type { SealState } from './watermarks.js';
 
 export { LockTimeoutError, withDomainLock, type LockInfo } from './lock.js';
@@ -71,7 +71,7 @@ export async function withStore<T>(
         if (domain.unreadable)
           damage.push('domain.json was unreadable: started afresh (names and last sources are relearnt)');
         // Boot markers written while the store was unusable: known before any seal reads the logs.
-        const waiting = readUnrecordedMarkers(config, uuid);
+        const waiting = readWaitingMarkers(config, uuid);
         if (waiting.length)
           repairs.push(`recorded ${waiting.length} boot marker(s) written while the store was unavailable`);
         const store: LockedStore = {
@@ -98,7 +98,7 @@ export async function withStore<T>(
         const out = await fn(store);
         store.save();
         try {
-          forgetUnrecordedMarkers(config, uuid, waiting);
+          forgetWaitingMarkers(config, uuid, waiting);
         } catch {
           // Left in the list: merged again at the next event, which adds nothing twice.
         }

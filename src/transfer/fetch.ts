@@ -1,8 +1,9 @@
 // The fetching side: asks the host(s) that may hold a domain's earlier history for their listing,
-// downloads what this store lacks (resumable, offset-based, into <state_dir>/transfer/), verifies
+// downloads what this store lacks (resumable, offset-based, into <state_dir>/domains/<uuid>/fetch.partial/), verifies
 // it by sha256 and imports it through the store (content-addressed: a re-run never duplicates a
 // byte; a partial download is never visible). Completion = the previous host sealed its part after
 // the guest left it (see ARCHITECTURE.md "Migration hand-over").
+// Long: one fetch pass (listing, downloads, import, completion) shares its record and transport.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';

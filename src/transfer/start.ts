@@ -4,6 +4,7 @@
 // the hook's stdout/stderr until EOF, so the job gets no fd of the hook's, and the hook returns
 // in milliseconds whatever the network does.
 import * as fs from 'node:fs';
+import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { HookContext } from '../lifecycle/context.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
@@ -11,7 +12,8 @@ import type { RewriteResult } from '../xml/rewrite.js';
 import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { pidAlive } from '../util/pid.js';
 import { sharedWith } from './shared.js';
-import { readFetchRecord, recordPath, transferDir, writeFetchRecord, type FetchRecord } from './state.js';
+import { domainFile } from '../state/domain-files.js';
+import { readFetchRecord, writeFetchRecord, type FetchRecord } from './state.js';
 
 /**
  * Starts `virt-consolelog sync UUID --job` (first fetch: polls for the source's final seal) or
@@ -126,13 +128,14 @@ export async function retryPendingFetch(ctx: HookContext, uuid: string): Promise
 const INCOMING_WINDOW_MS = 10 * 60 * 1000;
 
 function incomingPath(stateDir: string, uuid: string): string {
-  return recordPath(stateDir, uuid).replace(/\.json$/, '.incoming');
+  return domainFile(stateDir, uuid, 'incomingMigration');
 }
 
 /** Notes (at `migrate begin`) that the next `prepare begin` of this domain is an arrival, not a boot. */
 export function markIncomingMigration(config: Config, uuid: string, now: Date): void {
-  fs.mkdirSync(transferDir(config.stateDir), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(incomingPath(config.stateDir, uuid), now.toISOString() + '\n', { mode: 0o600 });
+  const path = incomingPath(config.stateDir, uuid);
+  fs.mkdirSync(posix.dirname(path), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path, now.toISOString() + '\n', { mode: 0o600 });
 }
 
 /**

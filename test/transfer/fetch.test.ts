@@ -245,7 +245,7 @@ test('startHistoryFetch: no hint and no peers, or a shared store: nothing to fet
   const shared = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 3));
   t.is(shared?.status, 'nothing');
   t.regex(notes.join('\n'), /store shared with lab-a/);
-  t.deepEqual(readdirSync(b.config.stateDir).sort(), ['transfer']);
+  t.deepEqual(readdirSync(b.config.stateDir).sort(), ['domains']);
   t.true(sharedWith(b.config, U, 'lab-a'));
   // A domain.json naming only this host (a private store) is not shared with anyone.
   const d = w.host('lab-d');
