@@ -103,7 +103,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
       const prev = hostState(store.domain, host);
-      const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
+      const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot, continuing });
       const degraded: string[] = [];
       for (const step of plan.seal) {
         let out: ReturnType<typeof sealDeviceMakingRoom>;
@@ -140,13 +140,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
         for (const k of out.known ?? []) ctx.note(k);
       }
-      // The running boot continues after a migration or restore: no new boot is recorded (the
-      // reader would otherwise put a separator where this host's part of the output begins).
-      if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
       marked = true;
       for (const m of plan.markers) {
         try {
-          appendBootMarker(config, m.path, continuing ? undefined : line);
+          appendBootMarker(config, m.path, plan.writeMarkers ? line : undefined);
         } catch (e) {
           ctx.fail(`${m.device}: ${(e as Error).message}`);
           degraded.push(`${m.device}: ${(e as Error).message}`);
@@ -156,7 +153,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       if (!Object.keys(plan.devices).length)
         degraded.push('no serial or console is logged: sealed-only capture');
       let domain = noteName(store.domain, name, now);
-      const wrote = !continuing && plan.markers.length > 0;
+      const wrote = plan.writeMarkers && plan.markers.length > 0;
       domain = withHost(domain, host, {
         ...(prev.markers || wrote
           ? { markers: [...(prev.markers ?? []), ...(wrote ? [boot.id] : [])].slice(-KNOWN_BOOTS) }
