@@ -1,5 +1,6 @@
 // The doctor's judgement (pure): facts gathered from the host in, one verdict per check out, each
 // failing or doubtful one with the command that fixes it.
+// Long: one small pure verdict per doctor check; apart they would share only their types.
 import { MIN_LIBVIRT, MIN_QEMU, versionAtLeast } from '../host/facts.js';
 import { formatBytes } from '../util/bytes.js';
 
