@@ -18,7 +18,8 @@ import { sealDeviceMakingRoom } from '../store/seal.js';
 import { storeUnusable, withStore } from '../store/session.js';
 import { resolveDomain } from '../store/find.js';
 import { rememberWaitingMarker } from '../store/waiting-markers.js';
-import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
+import { takeIncomingMigration } from '../transfer/start.js';
+import { retryPendingFetch } from './history-fetch.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
 const C = fs.constants;

@@ -26,6 +26,7 @@ import {
 } from './state.js';
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
 import { sharedWith } from './shared.js';
+import { afterListFailure, afterListing, type ListingFacts } from './fetch-decide.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -515,7 +516,10 @@ async function fetchLockedInner(
         failures++;
         const msg = `${source}: ${(e as Error).message}`;
         log(msg);
-        if (failures >= MAX_LIST_FAILURES || !opts.waitForSeal || Date.now() >= deadline) {
+        if (
+          afterListFailure(failures, MAX_LIST_FAILURES, !!opts.waitForSeal, Date.now() >= deadline) ===
+          'unreachable'
+        ) {
           errors.push(msg);
           outcome.set(source, 'unreachable');
           break;
@@ -550,25 +554,26 @@ async function fetchLockedInner(
           outcome.set(source, 'failed');
           break;
         }
-        const done =
-          !owes ||
-          (rec.baseline !== undefined && sealedSince(listing, source, rec.baseline)) ||
+        const baseline = rec.baseline;
+        const facts: ListingFacts = {
+          owes,
+          sealedSinceBaseline: baseline !== undefined && sealedSince(listing, source, baseline),
           // Sealed to the end: proof enough for a later sync; the job wants bytes seen sealed,
           // since a source that has printed nothing yet may still print before the switchover.
-          liveSealed(listing, source, opts.waitForSeal, isHere);
-        if (done) {
-          log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
+          sealedToEnd: liveSealed(listing, source, opts.waitForSeal, isHere),
+          sealedToEndLoose: liveSealed(listing, source, false, isHere),
+        };
+        const windowOver = Date.now() >= deadline;
+        const step = afterListing(facts, !!opts.waitForSeal, windowOver);
+        if (step === 'complete') {
+          const early = !owes || facts.sealedSinceBaseline || facts.sealedToEnd;
+          if (early) log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
           outcome.set(source, 'complete');
           break;
         }
-        if (!opts.waitForSeal || Date.now() >= deadline) {
-          // The window is over: a source that printed nothing since leaves no new segment.
-          if (opts.waitForSeal && liveSealed(listing, source, false, isHere)) {
-            outcome.set(source, 'complete');
-          } else {
-            log(`${source}: its part of the history is not sealed yet`);
-            outcome.set(source, 'waiting');
-          }
+        if (step === 'waiting') {
+          log(`${source}: its part of the history is not sealed yet`);
+          outcome.set(source, 'waiting');
           break;
         }
       }

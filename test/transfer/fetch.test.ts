@@ -9,7 +9,7 @@ import { runFetch } from '../../src/transfer/fetch.js';
 import { withDomainLock } from '../../src/store/lock.js';
 import { ensureDomainDir } from '../../src/store/store.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
-import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
+import { retryPendingFetch, startHistoryFetch } from '../../src/lifecycle/history-fetch.js';
 import { sharedWith } from '../../src/transfer/shared.js';
 import { withStore } from '../../src/store/session.js';
 import { withHost } from '../../src/store/domain-state.js';
