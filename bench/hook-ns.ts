@@ -53,7 +53,7 @@ export interface CaseResult {
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-// What libvirt leaves in a hook's environment (LIBVIRT-FACTS.md): LC_ALL=C, PATH, HOME, USER, LOGNAME.
+// What libvirt leaves in a hook's environment (docs/LIBVIRT-FACTS.md): LC_ALL=C, PATH, HOME, USER, LOGNAME.
 const HOOK_ENV = { LC_ALL: 'C', PATH: HOOK_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root' };
 
 const root = args.root;

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { openHistory, readHistory, type ReadOptions } from '../src/history/reader.js';
-import { listSegments } from '../src/store/index.js';
+import { listSegments } from '../src/store/segments.js';
 import { ARCHIVE_NAME, INDEX_NAME } from '../src/store/layout.js';
 import { bootLog } from './lib/bootlog.js';
 import { benchConfig, sealBoot } from './lib/history.js';

@@ -3,7 +3,7 @@
 // bytes in `serial0.log` plus its rotated backups (max_size 2 MiB: `.0` newest).
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listSegments } from '../src/store/index.js';
+import { listSegments } from '../src/store/segments.js';
 import { bootLog } from './lib/bootlog.js';
 import { benchConfig, sealBoot } from './lib/history.js';
 import type { Target } from './lib/result.js';

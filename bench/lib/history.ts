@@ -7,7 +7,9 @@ import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/schema.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { bootMarkerLine } from '../../src/store/markers.js';
-import { compressSegment, sealDevice, withStore } from '../../src/store/index.js';
+import { compressSegment } from '../../src/store/segment-content.js';
+import { sealDevice } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 import { configText } from './sandbox.js';
 
 export function benchConfig(logRoot: string, host: string, extra: Record<string, string> = {}): Config {

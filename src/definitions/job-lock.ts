@@ -1,21 +1,18 @@
-// One automatic-mode job per domain: its pid file in <state_dir>/definitions/auto-enable/<uuid>.pid.
+// One automatic-mode job per domain: its pid file in <state_dir>/domains/<uuid>/auto-enable.pid.
 // Apart from the job itself (src/definitions/auto.ts): the hook asks whether one is pending.
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { normaliseUuid } from '../store/layout.js';
+import { domainFile } from '../state/domain-files.js';
 import { pidAlive } from '../util/pid.js';
-import { definitionsStateDir } from './optout.js';
 
 function live(pid: number): boolean {
   return Number.isSafeInteger(pid) && pid > 1 && pidAlive(pid);
 }
 
 export function pidFilePath(config: Config, uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return posix.join(definitionsStateDir(config), 'auto-enable', `${u}.pid`);
+  return domainFile(config.stateDir, uuid, 'autoEnableJob');
 }
 
 /** True when a job for this domain is pending (its pid file names a live process). */
@@ -30,7 +27,7 @@ export async function jobPending(config: Config, uuid: string): Promise<boolean>
 /** One pending job per domain: an O_EXCL pid file; a stale one (dead pid) is taken over. */
 export async function takeJobLock(config: Config, uuid: string): Promise<(() => Promise<void>) | undefined> {
   const path = pidFilePath(config, uuid);
-  await mkdir(posix.dirname(path), { recursive: true, mode: 0o755 });
+  await mkdir(posix.dirname(path), { recursive: true, mode: 0o700 });
   for (let i = 0; i < 2; i++) {
     try {
       const fh = await open(

@@ -3,21 +3,15 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { constants, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { normaliseUuid } from '../store/layout.js';
-
-export function definitionsStateDir(config: Config): string {
-  return posix.join(config.stateDir, 'definitions');
-}
+import { domainFile } from '../state/domain-files.js';
 
 function optOutPath(config: Config, uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return posix.join(definitionsStateDir(config), 'disabled', u);
+  return domainFile(config.stateDir, uuid, 'optOut');
 }
 
 export async function setOptOut(config: Config, uuid: string): Promise<void> {
   const path = optOutPath(config, uuid);
-  await mkdir(posix.dirname(path), { recursive: true, mode: 0o755 });
+  await mkdir(posix.dirname(path), { recursive: true, mode: 0o700 });
   // O_NOFOLLOW: never write through a link someone else put there.
   const fh = await open(
     path,

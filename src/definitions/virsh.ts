@@ -1,5 +1,5 @@
 // The virsh adapter: every libvirt call of `enable`, `disable` and the automatic job. Outside hooks
-// only (LIBVIRT-FACTS.md: a hook calling libvirt deadlocks). execa argument arrays, never a shell.
+// only (docs/LIBVIRT-FACTS.md: a hook calling libvirt deadlocks). execa argument arrays, never a shell.
 import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

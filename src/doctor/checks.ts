@@ -1,9 +1,10 @@
 // The doctor's judgement (pure): facts gathered from the host in, one verdict per check out, each
 // failing or doubtful one with the command that fixes it.
+// Long: one small pure verdict per doctor check; apart they would share only their types.
 import { MIN_LIBVIRT, MIN_QEMU, versionAtLeast } from '../host/facts.js';
 import { formatBytes } from '../util/bytes.js';
 
-/** libvirt runs /etc/libvirt/hooks/qemu.d/ entries since 6.5.0 (LIBVIRT-FACTS.md). */
+/** libvirt runs /etc/libvirt/hooks/qemu.d/ entries since 6.5.0 (docs/LIBVIRT-FACTS.md). */
 export const MIN_LIBVIRT_QEMU_D = '6.5.0';
 /** `release end` carries the shutoff reason (e.g. "migrated") since libvirt 10.5.0. */
 export const MIN_LIBVIRT_RELEASE_REASON = '10.5.0';
@@ -241,7 +242,7 @@ function hookChecks(f: DoctorFacts): Check[] {
 
 /**
  * Has the running daemon noticed the hook? libvirt looks for qemu hooks only at daemon start and
- * on SIGHUP (LIBVIRT-FACTS.md: discovery); once any hook was found, qemu.d is re-read on every
+ * on SIGHUP (docs/LIBVIRT-FACTS.md: discovery); once any hook was found, qemu.d is re-read on every
  * call. So the hook is seen when the daemon started after it appeared (its ctime), when a reload
  * we recorded reached this very process afterwards, when the journal shows a hook run since the
  * daemon started, or when another hook already existed at start.

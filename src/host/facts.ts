@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { attrValue, child, parseDomainDocument } from '../xml/doc.js';
 import type { HostFacts } from '../xml/rewrite.js';
 
-/** libvirt >= 1.3.3 with QEMU >= 2.6 can log any chardev backend (LIBVIRT-FACTS.md). */
+/** libvirt >= 1.3.3 with QEMU >= 2.6 can log any chardev backend (docs/LIBVIRT-FACTS.md). */
 export const MIN_LIBVIRT = '1.3.3';
 export const MIN_QEMU = '2.6.0';
 

@@ -1,5 +1,5 @@
 // The automatic mode's hook side: at `prepare begin`, schedule the persistent-definition upgrade as a
-// detached job. The hook never calls libvirt itself (LIBVIRT-FACTS.md: deadlock); the job waits until
+// detached job. The hook never calls libvirt itself (docs/LIBVIRT-FACTS.md: deadlock); the job waits until
 // the guest runs and its own job ended, so it acts only after the start (or migration) is done.
 import { jobPending } from '../definitions/job-lock.js';
 import { isOptedOutSync } from '../definitions/optout.js';

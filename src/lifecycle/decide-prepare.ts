@@ -11,6 +11,8 @@ export interface PrepareInput {
   metadata: ConsolelogMetadata;
   state: DomainState;
   boot: BootRef;
+  /** An arriving live migration or a restore: the running boot continues (no marker, no new boot). */
+  continuing?: boolean;
 }
 
 export interface SealStep {
@@ -26,8 +28,10 @@ export interface PreparePlan {
   generation: number;
   /** Seal these before QEMU starts (the content is about to be truncated or forgotten). */
   seal: SealStep[];
-  /** Append a boot marker to these append-mode logs. */
+  /** The append-mode logs of this start: created if missing, and given the boot marker when `writeMarkers`. */
   markers: { device: string; path: string }[];
+  /** False when the running boot continues: a marker there would cut the guest's line in two. */
+  writeMarkers: boolean;
   /** This host's devices after the start (domain.json). */
   devices: Record<string, DeviceState>;
   notes: string[];
@@ -53,7 +57,17 @@ export function markerTargets(chardevs: readonly ChardevInfo[]): { device: strin
 export function decidePrepare(input: PrepareInput): PreparePlan {
   const prev = hostState(input.state, input.host);
   const generation = Math.max(input.metadata.generation ?? 0, input.state.maxGeneration);
-  const plan: PreparePlan = { generation, seal: [], markers: [], devices: {}, notes: [] };
+  const plan: PreparePlan = {
+    generation,
+    seal: [],
+    markers: [],
+    writeMarkers: !input.continuing,
+    devices: {},
+    notes: [],
+  };
+  // The running boot continues after a migration or restore: no new boot is recorded (the reader
+  // would otherwise put a separator where this host's part of the output begins).
+  const boot = input.continuing ? {} : { boot: input.boot };
   if (!input.chardevs) {
     // Unknown XML: whatever it does, the sources we knew may be truncated; seal them all.
     for (const [device, d] of Object.entries(prev.devices)) {
@@ -64,7 +78,8 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         reason: 'unparsed-xml',
         ...(d.boot ? { boot: d.boot } : {}),
       });
-      plan.devices[device] = { ...d, truncating: true, boot: input.boot };
+      const { boot: _old, ...rest } = d;
+      plan.devices[device] = { ...rest, truncating: true, ...boot };
     }
     plan.notes.push('XML not parsed: sealed the sources domain.json knew');
     return plan;
@@ -82,7 +97,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         reason: 'restart',
         ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
       });
-    plan.devices[c.device] = { ...src, boot: input.boot };
+    plan.devices[c.device] = { ...src, ...boot };
   }
   // Sources no longer used (path changed, device gone): seal what they hold before we forget them.
   for (const [device, d] of Object.entries(prev.devices)) {

@@ -1,4 +1,4 @@
-// libvirt's qemu hook argv (LIBVIRT-FACTS.md): HOOK <domain> <op> <subop> <extra...>.
+// libvirt's qemu hook argv (docs/LIBVIRT-FACTS.md): HOOK <domain> <op> <subop> <extra...>.
 
 export interface HookEvent {
   domain: string;

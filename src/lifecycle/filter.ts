@@ -2,7 +2,8 @@
 // nothing = unchanged). Rewrite so every serial/console logs in append mode (src/xml/rewrite.ts).
 import { getHostFacts } from '../host/facts.js';
 import { XmlRewriteError, rewriteDomainXml } from '../xml/rewrite.js';
-import { markIncomingMigration, startHistoryFetch } from '../transfer/start.js';
+import { markIncomingMigration } from '../transfer/start.js';
+import { startHistoryFetch } from './history-fetch.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import type { HandlerResult, HookContext } from './context.js';
 

@@ -13,10 +13,13 @@ import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../sto
 import { normaliseUuid } from '../store/layout.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
-import { actionRoots, sealDeviceMakingRoom, storeUnusable, withStore } from '../store/seal.js';
+import { actionRoots } from '../store/files.js';
+import { sealDeviceMakingRoom } from '../store/seal.js';
+import { storeUnusable, withStore } from '../store/session.js';
 import { resolveDomain } from '../store/find.js';
-import { rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
-import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
+import { rememberWaitingMarker } from '../store/waiting-markers.js';
+import { takeIncomingMigration } from '../transfer/start.js';
+import { retryPendingFetch } from './history-fetch.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
 const C = fs.constants;
@@ -101,7 +104,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       if (store.lock.recovered) ctx.report(store.lock.recovered);
       if (store.lock.waitedMs > 100) ctx.note(`waited ${store.lock.waitedMs} ms for the domain lock`);
       const prev = hostState(store.domain, host);
-      const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot });
+      const plan = decidePrepare({ host, chardevs, metadata, state: store.domain, boot, continuing });
       const degraded: string[] = [];
       for (const step of plan.seal) {
         let out: ReturnType<typeof sealDeviceMakingRoom>;
@@ -138,13 +141,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
         for (const k of out.known ?? []) ctx.note(k);
       }
-      // The running boot continues after a migration or restore: no new boot is recorded (the
-      // reader would otherwise put a separator where this host's part of the output begins).
-      if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
       marked = true;
       for (const m of plan.markers) {
         try {
-          appendBootMarker(config, m.path, continuing ? undefined : line);
+          appendBootMarker(config, m.path, plan.writeMarkers ? line : undefined);
         } catch (e) {
           ctx.fail(`${m.device}: ${(e as Error).message}`);
           degraded.push(`${m.device}: ${(e as Error).message}`);
@@ -154,7 +154,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
       if (!Object.keys(plan.devices).length)
         degraded.push('no serial or console is logged: sealed-only capture');
       let domain = noteName(store.domain, name, now);
-      const wrote = !continuing && plan.markers.length > 0;
+      const wrote = plan.writeMarkers && plan.markers.length > 0;
       domain = withHost(domain, host, {
         ...(prev.markers || wrote
           ? { markers: [...(prev.markers ?? []), ...(wrote ? [boot.id] : [])].slice(-KNOWN_BOOTS) }
@@ -171,7 +171,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     });
   } catch (e) {
     // Append-mode logs live outside the store: the new boot still starts on a line of its own.
-    if (!marked && !continuing && chardevs) markUnrecorded(ctx, uuid, chardevs, boot.id, line);
+    if (!marked && !continuing && chardevs) markWithoutStore(ctx, uuid, chardevs, boot.id, line);
     const why = storeUnusable(e);
     if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
@@ -195,7 +195,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
  * waits in state_dir for the next hook that holds the store (until then `show` prints the marker
  * as a plain line).
  */
-function markUnrecorded(
+function markWithoutStore(
   ctx: HookContext,
   uuid: string,
   chardevs: ChardevInfo[],
@@ -213,7 +213,7 @@ function markUnrecorded(
   }
   if (!written.length) return;
   try {
-    rememberUnrecordedMarker(ctx.config, uuid, id);
+    rememberWaitingMarker(ctx.config, uuid, id);
     ctx.report(
       `${written.join(', ')}: boot marker written, recorded at the next event (store unavailable now)`,
     );

@@ -1,4 +1,4 @@
-// The hook's shell: argv + stdin in, stdout + exit code out. Fail-open is the law (DESIGN.md).
+// The hook's shell: argv + stdin in, stdout + exit code out. Fail-open is the law (docs/DESIGN.md).
 import { describeConfigError, loadConfig } from '../config/load.js';
 import { classifyEvent, parseHookArgv, type EventKind } from './event.js';
 import type { Handler, HookContext } from './context.js';

@@ -8,7 +8,8 @@ import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
 import { applyDomainRetention } from '../store/retention.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
-import { sealHostLocked, storeUnusable, unsealedBytes, withStore } from '../store/seal.js';
+import { sealHostLocked, unsealedBytes } from '../store/seal.js';
+import { storeUnusable, withStore } from '../store/session.js';
 
 function uuidOf(ctx: HookContext): string | undefined {
   try {

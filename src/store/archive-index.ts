@@ -5,7 +5,7 @@
 // at each retention pass. Appended to without fsync: a torn or lost line is only a cache miss.
 import { parseSegmentKey } from './layout.js';
 import type { BootMark } from './markers.js';
-import type { SegmentMeta } from './segments.js';
+import type { SegmentMeta } from './types.js';
 
 /** First line of the file: another first line (another format, a torn write) means no index. */
 export const INDEX_HEADER = '{"virt-consolelog":"archive index","version":1}';

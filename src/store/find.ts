@@ -59,3 +59,35 @@ export function resolveDomain(config: Config, what: string): DomainMatch[] {
   out.sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : -1));
   return out.map(({ lastSeen: _l, ...m }) => m);
 }
+
+/** What an operator typed that names no domain of the store, or several. */
+export class DomainLookupError extends Error {
+  override name = 'DomainLookupError';
+  constructor(
+    message: string,
+    readonly code: 'not-found' | 'ambiguous',
+  ) {
+    super(message);
+  }
+}
+
+/** Resolves a name or UUID to exactly one domain of the store (DomainLookupError otherwise). */
+export function resolveOneDomain(
+  config: Config,
+  domain: string,
+): { uuid: string; state: DomainState; name?: string } {
+  const hits = resolveDomain(config, domain);
+  if (!hits.length)
+    throw new DomainLookupError(
+      `no history for domain ${JSON.stringify(domain)} in ${config.logRoot}`,
+      'not-found',
+    );
+  const uuids = new Set(hits.map((h) => h.uuid));
+  if (uuids.size > 1)
+    throw new DomainLookupError(
+      `the name ${JSON.stringify(domain)} was used by several domains: ${[...uuids].join(', ')}; give a UUID`,
+      'ambiguous',
+    );
+  const h = hits[0] as (typeof hits)[number];
+  return { uuid: h.uuid, state: h.state, ...(h.name ? { name: h.name } : {}) };
+}

@@ -1,4 +1,4 @@
-// Where things live in the store (DESIGN.md "The store"). Pure: paths only, no I/O.
+// Where things live in the store (docs/DESIGN.md "The store"). Pure: paths only, no I/O.
 import { posix } from 'node:path';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -16,6 +16,13 @@ export function normaliseUuid(s: string): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** The one check of a domain UUID given to a path builder: normalised, or an error that names it. */
+export function domainUuid(uuid: string): string {
+  const u = normaliseUuid(uuid);
+  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
+  return u;
+}
+
 export function isSafeComponent(s: string): boolean {
   return COMPONENT_RE.test(s) && s !== '.' && s !== '..' && !s.includes('..');
 }
@@ -26,9 +33,7 @@ export function assertSafeComponent(what: string, s: string): string {
 }
 
 export function domainDir(logRoot: string, uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return posix.join(logRoot, u);
+  return posix.join(logRoot, domainUuid(uuid));
 }
 
 const LIVE_SUFFIX = '.console';

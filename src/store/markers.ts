@@ -11,19 +11,34 @@ export interface BootMark {
   markerBytes: number;
 }
 
+/** How every marker line begins. */
+export const MARKER_PREFIX = '--- virt-consolelog boot=';
+const MARKER_PREFIX_BYTES = Buffer.from(MARKER_PREFIX, 'latin1');
 const MARKER_RE =
   /^--- virt-consolelog boot=([A-Za-z0-9_.-]{1,64}) host=([A-Za-z0-9_.-]{1,128}) at=(\S{1,40}) ---$/;
 /** Longest marker line, newline included: longer lines are never markers. */
 export const MAX_MARKER_BYTES = 300;
 
 export function bootMarkerLine(id: string, host: string, at: Date): string {
-  return `--- virt-consolelog boot=${id} host=${host} at=${at.toISOString()} ---\n`;
+  return `${MARKER_PREFIX}${id} host=${host} at=${at.toISOString()} ---\n`;
 }
 
 /** Parses one line (without its newline); undefined if it is not a boot marker. */
 export function parseBootMarker(line: string): { id: string; host: string; at: string } | undefined {
   const m = MARKER_RE.exec(line);
   return m ? { id: m[1] as string, host: m[2] as string, at: m[3] as string } : undefined;
+}
+
+/** Whether `bytes` (the start of a line) may still grow into a marker line. */
+export function mayBeMarkerStart(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, MARKER_PREFIX_BYTES.length);
+  return bytes.length < MAX_MARKER_BYTES && bytes.subarray(0, n).equals(MARKER_PREFIX_BYTES.subarray(0, n));
+}
+
+/** Parses one whole line (newline included, at most MAX_MARKER_BYTES); undefined if not a marker. */
+export function parseMarkerLine(line: Buffer): { id: string; host: string; at: string } | undefined {
+  if (line.length > MAX_MARKER_BYTES || line[line.length - 1] !== 10) return undefined;
+  return parseBootMarker(line.toString('latin1').slice(0, -1));
 }
 
 /**

@@ -7,8 +7,8 @@ import { openDomainDir } from './store.js';
 import { rotationSet } from './layout.js';
 import { compressSegment } from './segment-content.js';
 import { deleteSegment, listArchive, refreshIndex, type SegmentInfo } from './segments.js';
-import type { LockedStore } from './seal.js';
-import { openParentSafely } from './seal.js';
+import type { LockedStore } from './session.js';
+import { openParentSafely } from './files.js';
 import type { DomainState } from './domain-state.js';
 
 export interface RetentionSegment {

@@ -4,33 +4,19 @@
 //   2. sidecar archive/<key>.json, atomically   (invisible: no segment yet)
 //   3. rename .tmp-* -> <key>.seg, fsync dir    (visible, complete)
 //   4. sealed.json with the new watermark       (a crash before it is replayed from the sidecar)
+// Long: the steps of one seal (ranges, markers, lost records, making room) share a locked store.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import type { BootRef, DomainState } from './domain-state.js';
-import { hostState, knownMarkerIds, withMarkers } from './domain-state.js';
+import type { BootRef } from './domain-state.js';
+import { hostState, knownMarkerIds } from './domain-state.js';
+import { identity, openParentSafely, openRotationSet, readAt, type OpenedFile } from './files.js';
 import { isInside, rotationSet } from './layout.js';
-import { LockTimeoutError, withDomainLock, type LockInfo } from './lock.js';
+import type { LockInfo } from './lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from './markers.js';
-import { locateAllowed, SafeDir, UnsafePathError } from './safe-fs.js';
-import { forgetUnrecordedMarkers, readUnrecordedMarkers } from './unrecorded-markers.js';
-import {
-  cleanArchive,
-  deleteSegment,
-  listArchive,
-  newKey,
-  publishSegment,
-  type SegmentMeta,
-} from './segments.js';
-import {
-  ensureDomainDir,
-  readDomainStateChecked,
-  readSealState,
-  sealStateText,
-  writeDomainState,
-  writeSealState,
-} from './store.js';
+import { deleteSegment, listArchive, newKey, publishSegment, type SegmentMeta } from './segments.js';
+import { withStore, type LockedStore } from './session.js';
 import {
   advance,
   dropVanished,
@@ -40,105 +26,11 @@ import {
   unsealedStart,
   upsertTracked,
   type FileIdentity,
-  type SealState,
   type UnrecordedSeal,
 } from './watermarks.js';
 
 const C = fs.constants;
 const CHUNK = 1024 * 1024;
-
-/** An open, locked domain store: state files loaded, written back by save(). */
-export interface LockedStore {
-  config: Config;
-  uuid: string;
-  dir: SafeDir;
-  archive: SafeDir;
-  domain: DomainState;
-  seal: SealState;
-  lock: LockInfo;
-  signal: AbortSignal;
-  /** Messages about repairs done on open (crash leftovers removed, watermarks replayed). */
-  repairs: string[];
-  /** State files found unreadable on open and rebuilt or reset: the operator should hear of them. */
-  damage: string[];
-  save(): void;
-}
-
-/**
- * Why withStore could not be used, when the cause is the store's state (a lock held past the wait,
- * a read-only or full file system) rather than a bug: hooks report it and go on.
- */
-export function storeUnusable(e: unknown): string | undefined {
-  if (e instanceof LockTimeoutError) return e.message;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EROFS' || code === 'EDQUOT') return `store not writable (${code})`;
-  return undefined;
-}
-
-/**
- * Runs `fn` on the domain's store under its lock (creating the store if needed); state files are
- * saved after `fn` returns. Waits at most config.lockWaitMs (LockTimeoutError after).
- */
-export async function withStore<T>(
-  config: Config,
-  uuid: string,
-  fn: (s: LockedStore) => Promise<T> | T,
-): Promise<T> {
-  const dir = ensureDomainDir(config, uuid);
-  try {
-    return await withDomainLock(config, uuid, async (lock, signal) => {
-      const archive = dir.sub('archive', true);
-      try {
-        const repairs = cleanArchive(archive).map((n) => `removed crash leftover archive/${n}`);
-        const damage: string[] = [];
-        const { state: seal, repaired, unreadable, text: sealText } = readSealState(dir, archive);
-        // sealed.json is written back only when it changed: a start that only marks a boot seals nothing.
-        let savedSeal = sealText;
-        if (repaired) (unreadable ? damage : repairs).push(repaired);
-        const domain = readDomainStateChecked(dir, uuid);
-        if (domain.unreadable)
-          damage.push('domain.json was unreadable: started afresh (names and last sources are relearnt)');
-        // Boot markers written while the store was unusable: known before any seal reads the logs.
-        const waiting = readUnrecordedMarkers(config, uuid);
-        if (waiting.length)
-          repairs.push(`recorded ${waiting.length} boot marker(s) written while the store was unavailable`);
-        const store: LockedStore = {
-          config,
-          uuid,
-          dir,
-          archive,
-          domain: withMarkers(domain.state, config.hostName, waiting),
-          seal,
-          lock,
-          signal,
-          repairs,
-          damage,
-          save() {
-            if (signal.aborted) throw signal.reason as Error;
-            const text = sealStateText(store.seal);
-            if (text !== savedSeal) {
-              writeSealState(dir, store.seal, config.logFileMode);
-              savedSeal = text;
-            }
-            writeDomainState(dir, store.domain, config.logFileMode);
-          },
-        };
-        const out = await fn(store);
-        store.save();
-        try {
-          forgetUnrecordedMarkers(config, uuid, waiting);
-        } catch {
-          // Left in the list: merged again at the next event, which adds nothing twice.
-        }
-        return out;
-      } finally {
-        archive.close();
-      }
-    });
-  } finally {
-    dir.close();
-  }
-}
 
 export interface SealRequest {
   host: string;
@@ -167,96 +59,6 @@ export interface SealOutcome {
   refused?: boolean;
   /** Live ranges found already sealed in a segment whose records were lost: not sealed again. */
   known?: string[];
-}
-
-/** The roots inside which a path from XML may be acted on: allowed_roots, the store and live_dir. */
-export function actionRoots(config: Config): string[] {
-  return [...config.allowedRoots, config.logRoot, config.liveDir];
-}
-
-/** Opens the folder holding `path` without following symlinks; explains a refusal. */
-export function openParentSafely(
-  config: Config,
-  path: string,
-): { dir: SafeDir; name: string } | { refused: string } | { missing: true } {
-  const loc = locateAllowed(path, actionRoots(config));
-  if (!loc)
-    return {
-      refused: `${path} is outside the allowed roots (${actionRoots(config).join(', ')}): left alone`,
-    };
-  try {
-    return { dir: SafeDir.openBeneath(loc.root, loc.dirs), name: loc.name };
-  } catch (e) {
-    if (e instanceof UnsafePathError) return { refused: e.message };
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { missing: true };
-    throw e;
-  }
-}
-
-export interface OpenedFile {
-  file: string;
-  fd: number;
-  st: fs.Stats;
-}
-
-/**
- * Opens virtlogd's rotation set of `name` (oldest first) as one consistent snapshot: if a rotation
- * renamed files while they were being opened (a file skipped or seen twice), it tries again.
- * Non-regular files and symlinks are reported in `refused`.
- */
-export function openRotationSet(dir: SafeDir, name: string): { files: OpenedFile[]; refused: string[] } {
-  for (let attempt = 0; ; attempt++) {
-    const files: OpenedFile[] = [];
-    const refused: string[] = [];
-    const names = rotationSet(name, dir.list());
-    for (const file of names) {
-      let fd: number;
-      try {
-        fd = dir.open(file, C.O_RDONLY | C.O_NONBLOCK);
-      } catch (e) {
-        if (e instanceof UnsafePathError) refused.push(e.message);
-        else if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        continue;
-      }
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) {
-        fs.closeSync(fd);
-        refused.push(`${dir.display(file)} is not a regular file: left alone`);
-        continue;
-      }
-      files.push({ file, fd, st });
-    }
-    const stable =
-      rotationSet(name, dir.list()).join('/') === names.join('/') &&
-      files.every((f) => {
-        const now = dir.lstat(f.file);
-        return now?.ino === f.st.ino && now.dev === f.st.dev;
-      });
-    if (stable || attempt >= 20) return { files, refused };
-    for (const f of files) fs.closeSync(f.fd);
-  }
-}
-
-export function identity(st: fs.Stats): FileIdentity {
-  return {
-    dev: st.dev,
-    ino: st.ino,
-    birthtimeMs: Math.floor(st.birthtimeMs),
-    size: st.size,
-    ctimeMs: st.ctimeMs,
-  };
-}
-
-/** Up to `len` bytes at `pos` (fewer only at end of file); retries short reads. */
-export function readAt(fd: number, len: number, pos: number): Buffer {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const n = fs.readSync(fd, buf, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
 }
 
 /** Seals one device's live files (virtlogd's rotation set, oldest first). Store must be locked. */

@@ -6,6 +6,7 @@
 // removes `.seg`), so readers need no lock for content.
 // The archive index (archive-index.ts) caches the sidecar fields readers need: appended at each
 // publish, rewritten from the sidecars by retention; readers trust it only for the keys readdir shows.
+// Long: listing, publishing and deleting segments must apply one visibility rule together.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -24,45 +25,18 @@ import {
   ARCHIVE_NAME,
   classifyArchiveEntry,
   INDEX_NAME,
-  normaliseUuid,
+  domainUuid,
   parseSegmentKey,
   segmentFileNames,
   segmentKey,
 } from './layout.js';
-import type { BootMark } from './markers.js';
 import { SafeDir } from './safe-fs.js';
 import { isSegmentMeta } from './sidecar.js';
-import type { TrackedFile } from './watermarks.js';
+import type { SegmentMeta } from './types.js';
+
+export type { SegmentMeta } from './types.js';
 
 const C = fs.constants;
-
-/** The sidecar of a segment: everything a reader or a peer needs without opening the content. */
-export interface SegmentMeta {
-  version: 1;
-  key: string;
-  host: string;
-  generation: number;
-  seq: number;
-  device: string;
-  /** Why it was sealed: `restart` (before a truncating start), `stop`, `migrated`, `destroyed`, `imported`... */
-  reason: string;
-  /** Where the bytes came from: the live file and the byte range of it. */
-  origin: { host: string; path: string; dev: number; ino: number; start: number; end: number };
-  plainBytes: number;
-  /** Newline count of the plain content. */
-  lines: number;
-  firstTime: string;
-  lastTime: string;
-  /** sha256 (hex) of the plain content: the content address for imports. */
-  sha256: string;
-  /** Boot boundaries inside the content (in-band markers, or an implicit one at 0). */
-  boots: BootMark[];
-  sealedAt: string;
-  /** The watermark this seal produced (replayed if sealed.json missed it in a crash). */
-  watermark?: TrackedFile;
-  /** Set on segments fetched from a peer: the peer's host and its key there. */
-  importedFrom?: { host: string; key: string };
-}
 
 export interface SegmentInfo extends SegmentMeta {
   /** File name inside archive/ holding the content. */
@@ -74,17 +48,11 @@ export interface SegmentInfo extends SegmentMeta {
   sidecarBytes: number;
 }
 
-function uuidOf(uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return u;
-}
-
 /** Opens <log_root>/<uuid>/archive (creating it if asked); undefined if it does not exist. */
 export function openArchive(config: Config, uuid: string, create = false): SafeDir | undefined {
   try {
     if (create) SafeDir.openRoot(config.logRoot, true).close();
-    return SafeDir.openBeneath(config.logRoot, [uuidOf(uuid), ARCHIVE_NAME], create, 0o750);
+    return SafeDir.openBeneath(config.logRoot, [domainUuid(uuid), ARCHIVE_NAME], create, 0o750);
   } catch (e) {
     if (!create && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;

@@ -1,7 +1,7 @@
 // What a readable sidecar is (pure): JSON that parses is not enough, a sidecar whose fields have
 // the wrong types must not crash or mislead a reader, retention or a peer; it is treated as
 // unreadable (its segment's metadata is rebuilt from the key and the content, segments.ts).
-import type { SegmentMeta } from './segments.js';
+import type { SegmentMeta } from './types.js';
 import { isTrackedFile } from './watermarks.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

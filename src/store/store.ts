@@ -1,10 +1,11 @@
-// Opening a domain's store and its two state files (domain.json, sealed.json) under the lock.
+// The domain folder and its two state files (domain.json, sealed.json): open, read, write, and bring
+// sealed.json up to date with the archive. Writers reach it through session.ts, readers through view.ts.
 import type { Config } from '../config/schema.js';
 import {
   ARCHIVE_NAME,
   classifyArchiveEntry,
   DOMAIN_STATE_FILE,
-  normaliseUuid,
+  domainUuid,
   parseSegmentKey,
   SEAL_STATE_FILE,
   segmentFileNames,
@@ -24,17 +25,11 @@ import {
 } from './watermarks.js';
 import { readSegmentContent, type SegmentMeta } from './segments.js';
 
-export function uuidOrThrow(uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return u;
-}
-
 /** Ensures <log_root>/<uuid>/ and its archive exist; returns the open domain folder. */
 export function ensureDomainDir(config: Config, uuid: string): SafeDir {
   const root = SafeDir.openRoot(config.logRoot, true, 0o755);
   try {
-    const dir = root.sub(uuidOrThrow(uuid), true, 0o750);
+    const dir = root.sub(domainUuid(uuid), true, 0o750);
     dir.sub(ARCHIVE_NAME, true, 0o750).close();
     return dir;
   } finally {
@@ -45,7 +40,7 @@ export function ensureDomainDir(config: Config, uuid: string): SafeDir {
 /** Opens <log_root>/<uuid>/ if it exists. */
 export function openDomainDir(config: Config, uuid: string): SafeDir | undefined {
   try {
-    return SafeDir.openBeneath(config.logRoot, [uuidOrThrow(uuid)]);
+    return SafeDir.openBeneath(config.logRoot, [domainUuid(uuid)]);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -53,7 +48,7 @@ export function openDomainDir(config: Config, uuid: string): SafeDir | undefined
 }
 
 export function readDomainState(dir: SafeDir, uuid: string): DomainState {
-  return parseDomainState(uuidOrThrow(uuid), dir.readText(DOMAIN_STATE_FILE));
+  return parseDomainState(domainUuid(uuid), dir.readText(DOMAIN_STATE_FILE));
 }
 
 /** domain.json, and whether one was there that could not be used (its state starts afresh). */
@@ -61,7 +56,7 @@ export function readDomainStateChecked(
   dir: SafeDir,
   uuid: string,
 ): { state: DomainState; unreadable: boolean } {
-  return readDomainStateText(uuidOrThrow(uuid), dir.readText(DOMAIN_STATE_FILE));
+  return readDomainStateText(domainUuid(uuid), dir.readText(DOMAIN_STATE_FILE));
 }
 
 export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): void {

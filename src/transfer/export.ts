@@ -8,13 +8,20 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
-import { ARCHIVE_NAME, rotationSet } from '../store/layout.js';
+import type { DomainState } from '../store/domain-state.js';
+import { rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentInfo } from '../store/segments.js';
-import { openDomainDir, readDomainState, readSealState } from '../store/store.js';
+import {
+  openDomainView,
+  replayedSealState,
+  viewDomainState,
+  viewSealFile,
+  viewSegments,
+} from '../store/view.js';
 import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
-import { actionRoots, identity, openParentSafely, readAt } from '../store/seal.js';
+import { actionRoots, identity, openParentSafely, readAt } from '../store/files.js';
 import {
   HEAD_LEN,
   PROTOCOL_VERSION,
@@ -83,8 +90,7 @@ function sealedOffset(
  * this host, with virtlogd's rotations). Only metadata (sizes) leaves through this, never content;
  * paths outside the store and the allowed roots, and symlinks, are skipped.
  */
-function liveFiles(config: Config, dir: SafeDir, uuid: string, seal: SealState | undefined): ListedLive[] {
-  const state = readDomainState(dir, uuid);
+function liveFiles(config: Config, state: DomainState, seal: SealState | undefined): ListedLive[] {
   const me = state.hosts[config.hostName];
   if (!me) return [];
   const out: ListedLive[] = [];
@@ -130,27 +136,26 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
     segments: [],
     live: [],
   };
-  const dir = openDomainDir(config, uuid);
-  if (!dir) return listing; // A domain this host never saw: an empty listing, not an error.
+  const view = openDomainView(config, uuid);
+  if (!view) return listing; // A domain this host never saw: an empty listing, not an error.
   try {
-    listing.segments = listSegments(config, uuid).map(listedSegment);
-    let seal: SealState | undefined;
-    let archive: SafeDir | undefined;
-    try {
-      archive = dir.sub(ARCHIVE_NAME);
-      seal = readSealState(dir, archive).state;
-    } catch {
-      seal = undefined; // no archive yet: nothing sealed
-    } finally {
-      archive?.close();
-    }
-    listing.live = liveFiles(config, dir, uuid, seal);
-    listing.maxGeneration = Math.max(
-      readDomainState(dir, uuid).maxGeneration,
-      ...listing.segments.map((s) => s.generation),
-    );
+    // sealed.json before the listing, as the reader takes it (store/view.ts).
+    const parsed = viewSealFile(view);
+    const segments = viewSegments(view);
+    listing.segments = segments.map(listedSegment);
+    // No archive yet: nothing sealed.
+    const seal = view.archive
+      ? replayedSealState(
+          view,
+          parsed,
+          segments.map((s) => s.key),
+        )
+      : undefined;
+    const state = viewDomainState(view);
+    listing.live = liveFiles(config, state, seal);
+    listing.maxGeneration = Math.max(state.maxGeneration, ...listing.segments.map((s) => s.generation));
   } finally {
-    dir.close();
+    view.close();
   }
   return listing;
 }
@@ -191,13 +196,13 @@ async function sendLive(
   // Live files are host-local (live_dir): a host exports its own only.
   if (host !== config.hostName)
     throw new ExportNotFound(`${config.hostName} exports its own live files, not those of ${host}`);
-  const dir = openDomainDir(config, uuid);
-  if (!dir) throw new ExportNotFound(`domain ${uuid} has no live files on ${host}`);
+  const view = openDomainView(config, uuid);
+  if (!view) throw new ExportNotFound(`domain ${uuid} has no live files on ${host}`);
   let path: string | undefined;
   try {
-    path = readDomainState(dir, uuid).hosts[host]?.devices[device]?.path;
+    path = viewDomainState(view).hosts[host]?.devices[device]?.path;
   } finally {
-    dir.close();
+    view.close();
   }
   if (!path) throw new ExportNotFound(`domain ${uuid} has no live file of ${device} on ${host}`);
   const opened = openParentSafely(config, path);

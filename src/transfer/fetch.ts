@@ -1,8 +1,9 @@
 // The fetching side: asks the host(s) that may hold a domain's earlier history for their listing,
-// downloads what this store lacks (resumable, offset-based, into <state_dir>/transfer/), verifies
+// downloads what this store lacks (resumable, offset-based, into <state_dir>/domains/<uuid>/fetch.partial/), verifies
 // it by sha256 and imports it through the store (content-addressed: a re-run never duplicates a
 // byte; a partial download is never visible). Completion = the previous host sealed its part after
 // the guest left it (see ARCHITECTURE.md "Migration hand-over").
+// Long: one fetch pass (listing, downloads, import, completion) shares its record and transport.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
@@ -12,7 +13,7 @@ import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
-import { withStore } from '../store/seal.js';
+import { withStore } from '../store/session.js';
 import { hostState, withHost } from '../store/domain-state.js';
 import { HEAD_LEN, parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
 import {
@@ -25,6 +26,7 @@ import {
 } from './state.js';
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
 import { sharedWith } from './shared.js';
+import { afterListFailure, afterListing, type ListingFacts } from './fetch-decide.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -514,7 +516,10 @@ async function fetchLockedInner(
         failures++;
         const msg = `${source}: ${(e as Error).message}`;
         log(msg);
-        if (failures >= MAX_LIST_FAILURES || !opts.waitForSeal || Date.now() >= deadline) {
+        if (
+          afterListFailure(failures, MAX_LIST_FAILURES, !!opts.waitForSeal, Date.now() >= deadline) ===
+          'unreachable'
+        ) {
           errors.push(msg);
           outcome.set(source, 'unreachable');
           break;
@@ -549,25 +554,26 @@ async function fetchLockedInner(
           outcome.set(source, 'failed');
           break;
         }
-        const done =
-          !owes ||
-          (rec.baseline !== undefined && sealedSince(listing, source, rec.baseline)) ||
+        const baseline = rec.baseline;
+        const facts: ListingFacts = {
+          owes,
+          sealedSinceBaseline: baseline !== undefined && sealedSince(listing, source, baseline),
           // Sealed to the end: proof enough for a later sync; the job wants bytes seen sealed,
           // since a source that has printed nothing yet may still print before the switchover.
-          liveSealed(listing, source, opts.waitForSeal, isHere);
-        if (done) {
-          log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
+          sealedToEnd: liveSealed(listing, source, opts.waitForSeal, isHere),
+          sealedToEndLoose: liveSealed(listing, source, false, isHere),
+        };
+        const windowOver = Date.now() >= deadline;
+        const step = afterListing(facts, !!opts.waitForSeal, windowOver);
+        if (step === 'complete') {
+          const early = !owes || facts.sealedSinceBaseline || facts.sealedToEnd;
+          if (early) log(`${source}: ${owes ? 'sealed part fetched' : 'sealed segments fetched'}`);
           outcome.set(source, 'complete');
           break;
         }
-        if (!opts.waitForSeal || Date.now() >= deadline) {
-          // The window is over: a source that printed nothing since leaves no new segment.
-          if (opts.waitForSeal && liveSealed(listing, source, false, isHere)) {
-            outcome.set(source, 'complete');
-          } else {
-            log(`${source}: its part of the history is not sealed yet`);
-            outcome.set(source, 'waiting');
-          }
+        if (step === 'waiting') {
+          log(`${source}: its part of the history is not sealed yet`);
+          outcome.set(source, 'waiting');
           break;
         }
       }

@@ -1,4 +1,4 @@
-// Shared store mode (DESIGN.md "Across hosts"): whether another host writes into this very store.
+// Shared store mode (docs/DESIGN.md "Across hosts"): whether another host writes into this very store.
 import type { Config } from '../config/schema.js';
 import { openDomainDir, readDomainState } from '../store/store.js';
 

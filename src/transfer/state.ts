@@ -1,9 +1,10 @@
-// Bookkeeping of history fetches, one JSON file per domain in <state_dir>/transfer/<uuid>.json:
+// Bookkeeping of history fetches, one JSON file per domain in <state_dir>/domains/<uuid>/fetch.json:
 // what is owed (from which host, since when), what was tried, what failed. `status` shows it,
 // `sync` and the next hook event for the domain retry what is not complete.
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import { normaliseUuid } from '../store/layout.js';
+import { domainFile, domainsDir } from '../state/domain-files.js';
+import { isUuid } from '../store/layout.js';
 
 export type FetchStatus =
   /** A fetch job is at work (or died: see `pid`). */
@@ -47,19 +48,13 @@ export interface FetchRecord {
   updated: string;
 }
 
-export function transferDir(stateDir: string): string {
-  return posix.join(stateDir, 'transfer');
-}
-
 export function recordPath(stateDir: string, uuid: string): string {
-  const u = normaliseUuid(uuid);
-  if (!u) throw new Error(`not a domain UUID: ${JSON.stringify(uuid)}`);
-  return posix.join(transferDir(stateDir), `${u}.json`);
+  return domainFile(stateDir, uuid, 'fetchRecord');
 }
 
 /** Folder holding partial downloads of one domain (`<key>.<sha256 prefix>.part`). */
 export function partialDir(stateDir: string, uuid: string): string {
-  return posix.join(transferDir(stateDir), `${normaliseUuid(uuid)}.partial`);
+  return domainFile(stateDir, uuid, 'partialDownloads');
 }
 
 function isRecord(v: unknown): v is FetchRecord {
@@ -81,15 +76,14 @@ export function readFetchRecord(stateDir: string, uuid: string): FetchRecord | u
 export function listFetchRecords(stateDir: string): FetchRecord[] {
   let names: string[];
   try {
-    names = fs.readdirSync(transferDir(stateDir));
+    names = fs.readdirSync(domainsDir(stateDir));
   } catch {
     return [];
   }
   const out: FetchRecord[] = [];
   for (const n of names.sort()) {
-    const m = /^(.+)\.json$/.exec(n);
-    if (!m || !normaliseUuid(m[1] ?? '')) continue;
-    const r = readFetchRecord(stateDir, m[1] as string);
+    if (!isUuid(n)) continue;
+    const r = readFetchRecord(stateDir, n);
     if (r) out.push(r);
   }
   return out;
@@ -98,7 +92,7 @@ export function listFetchRecords(stateDir: string): FetchRecord[] {
 /** Writes a record atomically (temp + rename): a reader never sees half of one. */
 export function writeFetchRecord(stateDir: string, record: FetchRecord): void {
   const path = recordPath(stateDir, record.uuid);
-  fs.mkdirSync(transferDir(stateDir), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(posix.dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify({ ...record, updated: new Date().toISOString() }, null, 2) + '\n', {
     mode: 0o600,
@@ -116,7 +110,7 @@ export class FetchBusyError extends Error {
  */
 export async function withFetchLock<T>(stateDir: string, uuid: string, fn: () => Promise<T>): Promise<T> {
   const path = recordPath(stateDir, uuid);
-  fs.mkdirSync(transferDir(stateDir), { recursive: true, mode: 0o700 });
+  fs.mkdirSync(posix.dirname(path), { recursive: true, mode: 0o700 });
   // Loaded here, not at the top: hooks read and write records but never take this lock.
   const { default: lockfile } = await import('proper-lockfile');
   let release: () => Promise<void>;

@@ -1,6 +1,7 @@
 // Locating elements in domain XML and splicing edits into the original text (pure).
 // fast-xml-parser finds the elements and their source spans; edits are spliced into the
 // original string so everything outside them stays byte-identical.
+// Long: the parser's element positions and the splice helpers must agree on every offset.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 /** Malformed or hostile domain XML; the message names the problem. */

@@ -1,4 +1,4 @@
-// The domain-XML rewrite (DESIGN.md "The XML rewrite"): pure, XML text + host facts + config -> XML text.
+// The domain-XML rewrite (docs/DESIGN.md "The XML rewrite"): pure, XML text + host facts + config -> XML text.
 // Edits are spliced into the original text: everything outside the changed elements is byte-identical.
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';

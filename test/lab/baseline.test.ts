@@ -1,6 +1,6 @@
 // Baseline: what plain libvirt (no virt-consolelog hook) keeps today, measured with the checker.
 // These assertions describe libvirt's behaviour, not ours: every later improvement is measured against
-// them (DESIGN.md "The problem" 2 and 4). If libvirt ever changes, these tests say so.
+// them (docs/DESIGN.md "The problem" 2 and 4). If libvirt ever changes, these tests say so.
 import test from 'ava';
 import { checkHistory, summarise } from './checker.js';
 import { createGuest } from './guest.js';
@@ -90,7 +90,7 @@ test.serial(
     t.true(bootB.first > 0, 'the destination starts empty: its file begins mid-boot');
     t.false(more.ok, "the destination's file alone is not the guest's history");
     t.true(bootA.last < bootB.first, "the source's file stopped where the destination's begins");
-    // Both halves together: the history is split, not damaged (LAB.md).
+    // Both halves together: the history is split, not damaged (docs/LAB.md).
     const both = checkHistory(readA() + readB());
     t.log(`both files concatenated: ${summarise(both)}`);
     t.is(both.boots.length, 1);

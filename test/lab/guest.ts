@@ -31,7 +31,7 @@ export interface GuestOptions {
   delayUs?: number;
   memoryMiB?: number;
   /**
-   * Default 'qemu' (TCG, LAB.md: boots in ~0.1 s; nested KVM here takes ~4 s in SeaBIOS), or 'kvm'
+   * Default 'qemu' (TCG, docs/LAB.md: boots in ~0.1 s; nested KVM here takes ~4 s in SeaBIOS), or 'kvm'
    * when VCL_LAB_DOMAIN_TYPE=kvm and /dev/kvm is usable (falls back to TCG otherwise).
    */
   domainType?: 'qemu' | 'kvm';

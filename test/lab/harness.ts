@@ -17,7 +17,7 @@
 //   await a.restartLibvirtd(); await a.reloadLibvirtd() (SIGHUP);
 //   await a.restartVirtlogd() (stop + start: QEMU's log pipes break, output is lost: that is libvirt)
 //   await a.reexecVirtlogd() (SIGUSR1: re-exec keeping every open log, libvirt's upgrade path)
-//   await a.installHook() / a.removeHook()      // qemu.d/50-virt-consolelog + SIGHUP (LIBVIRT-FACTS discovery)
+//   await a.installHook() / a.removeHook()      // qemu.d/50-virt-consolelog + SIGHUP (docs/LIBVIRT-FACTS.md: discovery)
 //   a.libvirtdLog() / a.virtlogdLog()           // daemon logs (hook stderr lands in libvirtd's log)
 //   lab.dir: /tmp/vcl-lab-XXXXXX (shared by all hosts: images/, sockets/ for migration, tmux.sock)
 //   lab.peerExec: `<lab.dir>/peer-exec HOST ARGS...` runs the CLI inside lab host HOST (from anywhere,
@@ -36,7 +36,7 @@
 //   const lab = lazyLab({ hook: true });
 //   test.after.always(() => lab.stop());
 //   test.serial('lab: ...', async (t) => { const l = await lab.get(); ... });
-// TCG guests (LAB.md).
+// TCG guests (docs/LAB.md).
 // Teardown kills every process of each host's mount namespace by pid (QEMU included); the mounts die
 // with the namespace; the lab dir is removed (VCL_LAB_KEEP=1 keeps it for post-mortems). A lab whose
 // owning process died (crash, SIGKILL) is reaped by the next startLab (lab.json under /tmp/vcl-lab-*).
@@ -316,7 +316,7 @@ function installExitHandlers(): void {
 }
 
 async function ensureSystemAccounts(): Promise<void> {
-  // LAB.md: libvirtd wants user libvirt-qemu and group kvm even when qemu.conf says root.
+  // docs/LAB.md: libvirtd wants user libvirt-qemu and group kvm even when qemu.conf says root.
   for (const g of ['kvm', 'libvirt-qemu', 'libvirt']) {
     if ((await execa('getent', ['group', g], { reject: false })).exitCode !== 0) {
       await execa('groupadd', ['-r', g], { reject: false });
@@ -433,7 +433,7 @@ class HostImpl implements LabHost {
 
   async installHook(): Promise<void> {
     this.copyHook();
-    await this.reloadLibvirtd(); // the first qemu hook is only seen after a reload (LIBVIRT-FACTS)
+    await this.reloadLibvirtd(); // the first qemu hook is only seen after a reload (docs/LIBVIRT-FACTS.md)
   }
 
   async removeHook(): Promise<void> {
@@ -805,7 +805,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   return lab;
 }
 
-/** True when /dev/kvm can be opened (then guests may use type='kvm'; tests default to TCG per LAB.md). */
+/** True when /dev/kvm can be opened (then guests may use type='kvm'; tests default to TCG per docs/LAB.md). */
 export function kvmUsable(): boolean {
   try {
     closeSync(openSync('/dev/kvm', 'r+'));

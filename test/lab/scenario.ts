@@ -8,7 +8,7 @@
 //   await reset(a, g.name)                 // virsh reset (hard reset, same QEMU, new boot)
 //   await managedSave(a, g.name); await start(a, g.name)  // managedsave + start = restore (same boot)
 //   await save(a, g.name, file); await restore(a, file)     // virsh save / restore (same boot)
-//   await migrate(a, b, g.name, lab)        // live, over a unix socket in lab.socketsDir (LAB.md)
+//   await migrate(a, b, g.name, lab)        // live, over a unix socket in lab.socketsDir (docs/LAB.md)
 //   await domState(a, g.name)              // 'running' | 'shut off' | ... | undefined (no such domain)
 //   await waitForSeq(() => readInside(a, g.serialPath!), { boots: 1, minLast: 50 })
 //   await waitForMoreLines(read, { after: report })       // output grows beyond a previous report
@@ -144,7 +144,7 @@ export interface MigrateOptions {
   extra?: string[];
 }
 
-/** Live migration over a unix socket in the lab dir (no network needed): LAB.md's command. */
+/** Live migration over a unix socket in the lab dir (no network needed): docs/LAB.md's command. */
 export async function migrate(
   from: LabHost,
   to: LabHost,

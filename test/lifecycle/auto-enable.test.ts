@@ -134,7 +134,7 @@ test('prepare begin schedules the job detached; the hook exits before the job ca
   // Its first question is whether the guest runs yet: it waits for the start the hook is part of.
   t.regex(first?.[4] ?? '', /^domstate /);
   // The job released its one-per-domain pid file when it ended.
-  const pidFile = path.join(lab.dir, 'state/definitions/auto-enable', `${UUID}.pid`);
+  const pidFile = path.join(lab.dir, 'state/domains', UUID, 'auto-enable.pid');
   const until = Date.now() + 20_000;
   while (existsSync(pidFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   t.false(existsSync(pidFile));

@@ -82,6 +82,24 @@ test('prepare: a source the XML no longer uses is sealed first; unparsed XML sea
   );
 });
 
+test('prepare: an arriving migration continues its boot: logs listed, no marker, no new boot', (t) => {
+  const state = withHost(emptyDomainState('u'), 'h', {
+    generation: 0,
+    devices: { serial0: { path: '/log', kind: 'log', truncating: false, boot } },
+  });
+  const input = { host: 'h', metadata: {}, state, boot: { ...boot, id: 'b2' } };
+  const chardevs = [dev({ logFile: '/log', logAppend: true })];
+  const starting = decidePrepare({ ...input, chardevs });
+  t.true(starting.writeMarkers);
+  t.is(starting.devices.serial0?.boot?.id, 'b2');
+  const arriving = decidePrepare({ ...input, chardevs, continuing: true });
+  t.false(arriving.writeMarkers);
+  t.deepEqual(arriving.markers, [{ device: 'serial0', path: '/log' }], 'the log is still created if missing');
+  t.deepEqual(arriving.devices.serial0, { path: '/log', kind: 'log', truncating: false });
+  const unparsed = decidePrepare({ ...input, chardevs: undefined, continuing: true });
+  t.deepEqual(unparsed.devices.serial0, { path: '/log', kind: 'log', truncating: true });
+});
+
 test('stop: libvirt reason when given, else inferred from a newer generation elsewhere', (t) => {
   let state = withHost(emptyDomainState('u'), 'a', { generation: 1, devices: {} });
   t.deepEqual(decideStop('destroyed', state, 'a'), { reason: 'destroyed', inferred: false });

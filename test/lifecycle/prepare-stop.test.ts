@@ -185,7 +185,7 @@ test('a store that cannot be used (held lock, not a folder) still gets the new b
       fs.readFileSync(live, 'utf8'),
     )?.[1] as string;
   t.truthy(marker, 'the marker ends the torn line');
-  const waiting = join(config.stateDir, 'markers', `${UUID}.unrecorded`);
+  const waiting = join(config.stateDir, 'domains', UUID, 'boot-markers.waiting');
   t.is(fs.readFileSync(waiting, 'utf8'), `${marker}\n`, 'its id waits in state_dir');
   // Until a hook holds the store again, show prints the marker as a plain line.
   fs.appendFileSync(live, 'boot 2\n');

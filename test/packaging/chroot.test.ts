@@ -53,7 +53,7 @@ let fakeDaemon: ResultPromise | undefined;
 let mounted = false;
 
 const inRoot = (p: string) => join(root, p);
-/** Runs argv inside the chroot with libvirt's minimal hook environment (LIBVIRT-FACTS.md). */
+/** Runs argv inside the chroot with libvirt's minimal hook environment (docs/LIBVIRT-FACTS.md). */
 function chroot(argv: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
   return execa('chroot', [root, ...argv], {
     reject: false,

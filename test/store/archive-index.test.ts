@@ -15,7 +15,8 @@ import {
 } from '../../src/store/archive-index.js';
 import { INDEX_NAME, liveLogPath } from '../../src/store/layout.js';
 import { applyDomainRetention } from '../../src/store/retention.js';
-import { sealDevice, withStore } from '../../src/store/seal.js';
+import { sealDevice } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 import { importSegment } from '../../src/store/segment-content.js';
 import {
   deleteSegment,

@@ -1,5 +1,11 @@
 import test from 'ava';
-import { bootMarkerLine, MarkerScanner } from '../../src/store/markers.js';
+import {
+  bootMarkerLine,
+  MarkerScanner,
+  MAX_MARKER_BYTES,
+  mayBeMarkerStart,
+  parseMarkerLine,
+} from '../../src/store/markers.js';
 
 /** Feeds `text` through one reused buffer of `size` bytes, as the seal and the reader do. */
 function scanReused(text: Buffer, size: number): MarkerScanner {
@@ -25,4 +31,18 @@ test('a marker line split across reads of a reused buffer is still found', (t) =
     );
     t.is(scan.lines, 3);
   }
+});
+
+test('the follower holds back only what may still become a marker, and parses whole lines', (t) => {
+  const line = Buffer.from(bootMarkerLine('abc', 'hosta', new Date('2026-01-01T00:00:00Z')));
+  t.true(mayBeMarkerStart(line.subarray(0, 10)));
+  t.true(mayBeMarkerStart(line.subarray(0, line.length - 1)));
+  t.false(mayBeMarkerStart(Buffer.from('--- something else')));
+  t.false(mayBeMarkerStart(Buffer.concat([line.subarray(0, 30), Buffer.alloc(MAX_MARKER_BYTES, 0x61)])));
+  t.deepEqual(parseMarkerLine(line), { id: 'abc', host: 'hosta', at: '2026-01-01T00:00:00.000Z' });
+  t.is(parseMarkerLine(line.subarray(0, line.length - 1)), undefined); // no newline yet
+  t.is(parseMarkerLine(Buffer.from('guest says --- virt-consolelog boot=x host=y at=z ---\n')), undefined);
+  const long = Buffer.from(`--- virt-consolelog boot=a host=${'h'.repeat(128)} at=${'t'.repeat(40)} ---\n`);
+  t.true(long.length <= MAX_MARKER_BYTES);
+  t.truthy(parseMarkerLine(long));
 });

@@ -1,7 +1,8 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { sealDevice, withStore } from '../../src/store/seal.js';
+import { sealDevice } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 import { openSegment } from '../../src/store/segment-content.js';
 import { listSegments, setFailpoint } from '../../src/store/segments.js';
 import { liveLogPath } from '../../src/store/layout.js';

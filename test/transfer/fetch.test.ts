@@ -9,9 +9,9 @@ import { runFetch } from '../../src/transfer/fetch.js';
 import { withDomainLock } from '../../src/store/lock.js';
 import { ensureDomainDir } from '../../src/store/store.js';
 import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from '../../src/transfer/state.js';
-import { retryPendingFetch, startHistoryFetch } from '../../src/transfer/start.js';
+import { retryPendingFetch, startHistoryFetch } from '../../src/lifecycle/history-fetch.js';
 import { sharedWith } from '../../src/transfer/shared.js';
-import { withStore } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 import { withHost } from '../../src/store/domain-state.js';
 import type { HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
@@ -245,7 +245,7 @@ test('startHistoryFetch: no hint and no peers, or a shared store: nothing to fet
   const shared = await startHistoryFetch(hookContext(b, 'migrate', notes), rewritten('lab-a', 3));
   t.is(shared?.status, 'nothing');
   t.regex(notes.join('\n'), /store shared with lab-a/);
-  t.deepEqual(readdirSync(b.config.stateDir).sort(), ['transfer']);
+  t.deepEqual(readdirSync(b.config.stateDir).sort(), ['domains']);
   t.true(sharedWith(b.config, U, 'lab-a'));
   // A domain.json naming only this host (a private store) is not shared with anyone.
   const d = w.host('lab-d');

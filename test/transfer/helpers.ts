@@ -10,7 +10,8 @@ import type { Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
 import { withHost } from '../../src/store/domain-state.js';
 import { liveLogPath } from '../../src/store/layout.js';
-import { sealHost, withStore } from '../../src/store/seal.js';
+import { sealHost } from '../../src/store/seal.js';
+import { withStore } from '../../src/store/session.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI_JS = join(REPO_ROOT, 'dist', 'virt-consolelog.mjs');

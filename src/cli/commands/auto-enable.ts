@@ -16,7 +16,7 @@ the guest's persistent definition is not enabled yet. Waits until the guest runs
 own job (migration...) ended, runs 'enable' for it (retrying with backoff while the domain is busy, at
 most ${AUTO_DEFAULTS.attempts} attempts), records this host in the running guest's live metadata as the
 origin hint for a later migration, and writes what it did to the plugin's journal. One job per
-domain at a time (pid file in state_dir/definitions/auto-enable/). A domain disabled with
+domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domain disabled with
 'virt-consolelog disable' is left alone.`,
   async run(args, ctx) {
     let connect: string | undefined;

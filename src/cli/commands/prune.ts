@@ -3,7 +3,7 @@ import { EXIT, UsageError, type Command } from '../command.js';
 import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
 import { LockTimeoutError } from '../../store/lock.js';
 import { applyDomainRetention, liveBytesOf, planRetention } from '../../store/retention.js';
-import { withStore } from '../../store/seal.js';
+import { withStore } from '../../store/session.js';
 import { deleteSegment, listSegments } from '../../store/segments.js';
 import { HistoryError, resolveOne } from '../../history/reader.js';
 

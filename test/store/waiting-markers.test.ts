@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { emptyDomainState, KNOWN_BOOTS, withMarkers } from '../../src/store/domain-state.js';
 import {
-  forgetUnrecordedMarkers,
-  readUnrecordedMarkers,
-  rememberUnrecordedMarker,
-} from '../../src/store/unrecorded-markers.js';
+  forgetWaitingMarkers,
+  readWaitingMarkers,
+  rememberWaitingMarker,
+} from '../../src/store/waiting-markers.js';
 import { tempConfig, UUID } from './helpers.js';
 
 const A = 'aaaaaaaaaaaaaaaa';
@@ -15,35 +15,35 @@ const C = 'cccccccccccccccc';
 
 test('waiting marker ids: remembered in order, forgotten once taken, later ones kept', (t) => {
   const config = tempConfig();
-  t.deepEqual(readUnrecordedMarkers(config, UUID), []);
-  rememberUnrecordedMarker(config, UUID, A);
-  rememberUnrecordedMarker(config, UUID, B);
-  const taken = readUnrecordedMarkers(config, UUID);
+  t.deepEqual(readWaitingMarkers(config, UUID), []);
+  rememberWaitingMarker(config, UUID, A);
+  rememberWaitingMarker(config, UUID, B);
+  const taken = readWaitingMarkers(config, UUID);
   t.deepEqual(taken, [A, B]);
   // A start noted another marker between the read and the forget: it stays.
-  rememberUnrecordedMarker(config, UUID, C);
-  forgetUnrecordedMarkers(config, UUID, taken);
-  t.deepEqual(readUnrecordedMarkers(config, UUID), [C]);
-  forgetUnrecordedMarkers(config, UUID, [C]);
-  t.false(fs.existsSync(join(config.stateDir, 'markers', `${UUID}.unrecorded`)));
-  t.is(fs.statSync(join(config.stateDir, 'markers')).mode & 0o777, 0o700);
+  rememberWaitingMarker(config, UUID, C);
+  forgetWaitingMarkers(config, UUID, taken);
+  t.deepEqual(readWaitingMarkers(config, UUID), [C]);
+  forgetWaitingMarkers(config, UUID, [C]);
+  t.false(fs.existsSync(join(config.stateDir, 'domains', UUID, 'boot-markers.waiting')));
+  t.is(fs.statSync(join(config.stateDir, 'domains', UUID)).mode & 0o777, 0o700);
 });
 
 test('waiting marker ids: no symlink followed, garbage lines and bad ids refused', (t) => {
   const config = tempConfig();
-  const dir = join(config.stateDir, 'markers');
+  const dir = join(config.stateDir, 'domains', UUID);
   fs.mkdirSync(dir, { recursive: true });
   const elsewhere = join(config.stateDir, 'elsewhere');
   fs.writeFileSync(elsewhere, `${A}\n`);
-  fs.symlinkSync(elsewhere, join(dir, `${UUID}.unrecorded`));
-  t.throws(() => rememberUnrecordedMarker(config, UUID, B), { code: 'ELOOP' });
-  t.deepEqual(readUnrecordedMarkers(config, UUID), [], 'a symlink is not read through');
+  fs.symlinkSync(elsewhere, join(dir, 'boot-markers.waiting'));
+  t.throws(() => rememberWaitingMarker(config, UUID, B), { code: 'ELOOP' });
+  t.deepEqual(readWaitingMarkers(config, UUID), [], 'a symlink is not read through');
   t.is(fs.readFileSync(elsewhere, 'utf8'), `${A}\n`);
-  fs.rmSync(join(dir, `${UUID}.unrecorded`));
-  t.throws(() => rememberUnrecordedMarker(config, UUID, '../x'), { message: /not a boot marker id/ });
-  t.throws(() => rememberUnrecordedMarker(config, '../../etc/cron.d/x', A), { message: /not a domain UUID/ });
-  fs.writeFileSync(join(dir, `${UUID}.unrecorded`), `garbage\n${B}\n--- x ---\n`);
-  t.deepEqual(readUnrecordedMarkers(config, UUID), [B]);
+  fs.rmSync(join(dir, 'boot-markers.waiting'));
+  t.throws(() => rememberWaitingMarker(config, UUID, '../x'), { message: /not a boot marker id/ });
+  t.throws(() => rememberWaitingMarker(config, '../../etc/cron.d/x', A), { message: /not a domain UUID/ });
+  fs.writeFileSync(join(dir, 'boot-markers.waiting'), `garbage\n${B}\n--- x ---\n`);
+  t.deepEqual(readWaitingMarkers(config, UUID), [B]);
 });
 
 test('withMarkers adds each id once, keeps the newest KNOWN_BOOTS, leaves the state alone when nothing is new', (t) => {
