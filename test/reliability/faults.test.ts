@@ -15,6 +15,7 @@ import { lazyLab, type LabHost } from '../lab/harness.js';
 import * as s from '../lab/scenario.js';
 import { dropTornLinesBeforeSeparators } from '../lab/store-common.js';
 import { changedSegments, sealedSegments } from './sealed-segments.js';
+import { patient } from '../lab/patience.js';
 
 const STORE = '/var/log/libvirt/consolelog';
 const CONFIG = 'host_name = "lab-a"\nauto_enable = 0\nlock_wait_ms = 1500\nlock_stale_ms = 60000\n';
@@ -164,7 +165,7 @@ const segments = (a: LabHost, g: Guest) => sealedSegments(join(domainDirOf(a, g)
 
 /** The matrix for one serial style: 'file' truncates at every start, 'pty-log' appends (markers). */
 const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: ExecutionContext) => {
-  t.timeout(600_000);
+  t.timeout(patient(600_000));
   const l = await lab.get();
   const a = l.host('lab-a');
   const g = await createGuest(l, { name: `faults-${style}`, serial: style });

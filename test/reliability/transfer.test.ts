@@ -8,6 +8,7 @@ import { rng } from '../fuzz/generate.js';
 import { recordFigures } from '../fuzz/record.js';
 import { CLI, HOOK_ENV, Sandbox } from '../security/sandbox.js';
 import { bootToken, fileSerialDomain, qemuStart, uuidFor } from './common.js';
+import { patient } from '../lab/patience.js';
 
 const BOOTS = 6;
 const LINES = 40_000;
@@ -29,7 +30,7 @@ function exportPids(sb: Sandbox): number[] {
 }
 
 test('transfer: fetcher killed -9 and peer killed mid-transfer, then sync completes without loss or duplicate', async (t) => {
-  t.timeout(300_000);
+  t.timeout(patient(300_000));
   const a = await Sandbox.create({ prefix: 'vcl-xfer-a-', config: 'host_name = "hosta"\nauto_enable = 0\n' });
   t.teardown(() => a.destroy());
   const uuid = uuidFor(500);
