@@ -65,9 +65,12 @@ test('transfer: fetcher killed -9 and peer killed mid-transfer, then sync comple
   const bootsAtB = async () => checkHistory((await b.cli(['show', uuid])).stdout.toString()).boots.length;
   for (let i = 0; i < 4; i++) {
     const run = b.cli(['sync', uuid, '--from', 'hosta'], { timeoutMs: 120_000 });
-    // Kill the peer's export process as soon as one is serving.
-    const end = Date.now() + 5000;
-    while (Date.now() < end) {
+    let settled = false;
+    const done = () => void (settled = true);
+    run.then(done, done);
+    // Kill the peer's export process as soon as one is serving (none may: the sync can finish first).
+    const end = Date.now() + patient(5000);
+    while (!settled && Date.now() < end) {
       const pids = exportPids(a);
       if (pids.length) {
         await new Promise((res) => setTimeout(res, Math.floor(r() * 50)));
