@@ -62,6 +62,7 @@ import {
 } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { patient } from './patience.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = join(REPO_ROOT, 'dist');
@@ -458,7 +459,7 @@ class HostImpl implements LabHost {
   }
 
   private timeoutMs(): number {
-    return (this.lab.opts.startTimeoutS ?? 30) * 1000;
+    return patient((this.lab.opts.startTimeoutS ?? 30) * 1000);
   }
 
   async startVirtlogd(): Promise<void> {

@@ -77,8 +77,30 @@ export interface HopLog {
   boots: number;
 }
 
-/** Lets the guest print for a moment (~150 lines/s under TCG). */
-export const printFor = (ms = 1200) => s.sleep(ms);
+/**
+ * Files holding the console output of the guest running on `host`, from its live XML: `<log>` files
+ * and file sources (never a device such as a pty, which a read would block on).
+ */
+async function outputFiles(host: LabHost, name: string): Promise<string[]> {
+  const xml = await host.virsh('dumpxml', name);
+  const paths = [...xml.matchAll(/<(?:log file|source path)='([^']+)'/g)].map((m) => m[1] as string);
+  return [...new Set(paths.filter((p) => !p.startsWith('/dev/')))];
+}
+
+/**
+ * Waits until the guest running on `host` printed `lines` more sequence lines (about a second of
+ * output under TCG on a fast machine; a slower one takes longer, and a boot still starting too).
+ */
+export async function printMore(host: LabHost, name: string, lines = 150): Promise<void> {
+  const files = await outputFiles(host, name);
+  if (!files.length) throw new Error(`${name} on ${host.name}: no console output file in its XML`);
+  const count = () => files.reduce((n, f) => n + checkHistory(s.readInside(host, f)).seqLines, 0);
+  const from = count();
+  await s.waitFor(`${lines} more sequence lines of ${name} on ${host.name}`, () => count() >= from + lines, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+}
 
 /**
  * The sequence guest on `a`, then: a -> b, restart on b, b -> a, restart on a, a -> b (live, with
@@ -101,14 +123,14 @@ export async function hopSequence(
     t.is(r.exitCode, 0, r.stderr);
   }
   await s.start(a, g.name);
-  await printFor();
+  await printMore(a, g.name);
   let boots = 1;
   const hop = async (from: LabHost, to: LabHost) => {
     const started = Date.now();
     await s.migrate(from, to, g.name, lab, { persistent: true, undefineSource: true });
     t.log(`${from.name} -> ${to.name}: ${Date.now() - started} ms`);
     t.is(await s.domState(to, g.name), 'running');
-    await printFor();
+    await printMore(to, g.name);
     if (opts.waitEachFetch ?? true) {
       const r = await waitFetch(to, g.uuid, ['complete', 'nothing']);
       t.log(`  fetch on ${to.name}: ${r.status}, ${r.segmentsFetched} segments`);
@@ -120,7 +142,7 @@ export async function hopSequence(
     await s.destroy(h, g.name);
     await s.start(h, g.name);
     boots++;
-    await printFor();
+    await printMore(h, g.name);
   };
   await hop(a, b);
   await restart(b);

@@ -10,7 +10,7 @@ import {
   fetchRecord,
   hostConfig,
   nsLinks,
-  printFor,
+  printMore,
   waitFetch,
 } from './migration-common.js';
 import * as s from './scenario.js';
@@ -37,10 +37,10 @@ test.serial('new -> old -> new: migrations succeed, the history from before stay
   const g = await createGuest(lab, { name: 'mixed', serial: 'file' });
   await s.prepareSerialDir(b, g);
   await s.defineAndStart(a, g);
-  await printFor();
+  await printMore(a, g.name);
   await s.migrate(a, b, g.name, lab, { persistent: true, undefineSource: true });
   t.is(await s.domState(b, g.name), 'running', 'new -> old: the guest runs on the host without the plugin');
-  await printFor();
+  await printMore(b, g.name);
   const onA = await a.cli('show', g.uuid);
   t.is(onA.exitCode, 0, onA.stderr);
   const before = checkHistory(onA.stdout);
@@ -57,7 +57,7 @@ test.serial('new -> old -> new: migrations succeed, the history from before stay
   const r = await waitFetch(a, g.uuid, ['complete', 'nothing', 'failed']);
   t.log(`fetch on lab-a: ${JSON.stringify(fetchRecord(a, g.uuid))}`);
   t.not(r.status, 'running');
-  await printFor();
+  await printMore(a, g.name);
   const after = checkHistory((await a.cli('show', g.uuid)).stdout);
   t.log(`show on lab-a after the return: ${summarise(after)}`);
   const boot = after.boots.find((x) => x.boot === before.boots[0]!.boot)!;
@@ -77,14 +77,14 @@ test.serial(
     await s.define(a, g);
     t.is((await a.cli('enable', g.name)).exitCode, 0);
     await s.start(a, g.name);
-    await printFor();
+    await printMore(a, g.name);
     const log = /<log file='([^']+)'/.exec(await a.virsh('dumpxml', g.name))![1]!;
     t.log(`log on lab-a: ${log}`);
     // lab-b never ran this guest: no file of it in its QEMU log folder.
     t.is((await b.exec(['test', '-e', log])).exitCode, 1);
     await s.migrate(a, b, g.name, lab, { persistent: true, undefineSource: true });
     t.is(await s.domState(b, g.name), 'running');
-    await printFor();
+    await printMore(b, g.name);
     const onB = checkHistory(s.readInside(b, log));
     t.log(`lab-b's virtlogd at the same path: ${summarise(onB)}`);
     t.true(onB.seqLines > 0, "the old host's virtlogd keeps logging where the XML says");

@@ -14,7 +14,7 @@ import {
   fetchRecord,
   hopSequence,
   hostConfig,
-  printFor,
+  printMore,
   waitFetch,
 } from './migration-common.js';
 import * as s from './scenario.js';
@@ -133,13 +133,13 @@ test.serial(
     const g = await createGuest(lab, { name: 'peerdown', serial: 'file' });
     await s.prepareSerialDir(b, g);
     await s.defineAndStart(a, g);
-    await printFor();
+    await printMore(a, g.name);
     await must(a, ['ip', 'link', 'set', 'eth0', 'down']); // lab-a is unreachable from now on
     const started = Date.now();
     await s.migrate(a, b, g.name, lab, { persistent: true, undefineSource: true });
     t.log(`lab-a -> lab-b with lab-a unreachable: ${Date.now() - started} ms`);
     t.is(await s.domState(b, g.name), 'running');
-    await printFor();
+    await printMore(b, g.name);
     const failed = await waitFetch(b, g.uuid, ['failed']);
     t.log(`fetch on lab-b while lab-a is down: ${failed.lastError}`);
     const before = await b.cli('show', g.name);

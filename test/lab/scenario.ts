@@ -23,16 +23,21 @@ import { join } from 'node:path';
 import { checkHistory, parseSeqLine, type HistoryReport } from './checker.js';
 import type { Guest } from './guest.js';
 import type { Lab, LabHost } from './harness.js';
+import { patient } from './patience.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `fn` every `intervalMs` until it returns a value that is not undefined/false. */
+/**
+ * Polls `fn` every `intervalMs` until it returns a value that is not undefined/false, for at most
+ * `timeoutMs` as written for a fast machine (stretched to this one: patience.ts).
+ */
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   opts: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const end = Date.now() + (opts.timeoutMs ?? 30_000);
+  const ceiling = patient(opts.timeoutMs ?? 30_000);
+  const end = Date.now() + ceiling;
   let last: unknown;
   while (true) {
     try {
@@ -42,7 +47,9 @@ export async function waitFor<T>(
       last = e;
     }
     if (Date.now() > end) {
-      throw new Error(`timed out waiting for ${what}` + (last ? `: ${(last as Error).message}` : ''));
+      throw new Error(
+        `timed out after ${ceiling} ms waiting for ${what}` + (last ? `: ${(last as Error).message}` : ''),
+      );
     }
     await sleep(opts.intervalMs ?? 100);
   }

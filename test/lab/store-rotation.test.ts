@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { checkHistory, summarise } from './checker.js';
 import { createGuest, domainXml, livePath, type Guest } from './guest.js';
 import { CLI_JS, startLab, type Lab, type LabHost } from './harness.js';
+import { patient } from './patience.js';
 import * as s from './scenario.js';
 import { bootChangesWithoutSeparator, dropTornLinesBeforeSeparators } from './store-common.js';
 
@@ -116,7 +117,21 @@ test.serial('after several rotations show is complete up to the cap; -c 102400 i
   );
   t.log(`guest printed ${(BACKUPS + 1) * MAX_SIZE} bytes in ${Date.now() - started} ms`);
   await a.virsh('suspend', g.name); // freeze output so files and show see the same bytes
-  await s.sleep(500); // virtlogd drains what QEMU wrote before the pause
+  // virtlogd drains what QEMU wrote before the pause: its files stop changing.
+  let sizes = '';
+  await s.waitFor(
+    'virtlogd to write what the guest printed before the pause',
+    () => {
+      const now = liveNames()
+        .map((n) => `${n}:${statSync(join(liveDir, n)).size}`)
+        .sort()
+        .join(' ');
+      const still = now === sizes;
+      sizes = now;
+      return still;
+    },
+    { intervalMs: patient(250) },
+  );
   try {
     const raw = rawLiveFiles();
     const shown = await execa(

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../lab/scenario.js';
 import { ensurePackages, REPO_ROOT, run, VERSION } from './packages.js';
 
 const UUID = '3b0f8d5e-2c1a-4d7e-9f60-1a2b3c4d5e6f';
@@ -124,11 +125,15 @@ test.serial(
     // A "libvirtd" (its process name is what the pid file check compares) that records SIGHUPs.
     const hups = join(work, 'hups');
     const daemon = join(work, 'libvirtd');
-    writeFileSync(daemon, `#!/bin/sh\ntrap 'echo hup >> ${hups}' HUP\nwhile :; do sleep 0.1; done\n`, {
-      mode: 0o755,
-    });
+    const ready = join(work, 'ready');
+    writeFileSync(
+      daemon,
+      `#!/bin/sh\ntrap 'echo hup >> ${hups}' HUP\n: > ${ready}\nwhile :; do sleep 0.1; done\n`,
+      { mode: 0o755 },
+    );
     fakeDaemon = execa(daemon, [], { reject: false, stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 300));
+    // A SIGHUP before its trap is set would end it: wait until it says it is ready.
+    await waitFor('the fake libvirtd to trap SIGHUP', () => existsSync(ready), { timeoutMs: 10_000 });
     writeFileSync(inRoot('run/libvirtd.pid'), `${fakeDaemon.pid}\n`);
 
     const out = await apt(['install', '/tmp/virt-consolelog.deb']);
@@ -161,8 +166,7 @@ test.serial(
     );
 
     // Reloaded, not restarted: the same process got SIGHUP and still runs.
-    const deadline = Date.now() + 5000;
-    while (!existsSync(hups) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the SIGHUP', () => existsSync(hups), { timeoutMs: 5000 }).catch(() => undefined);
     t.regex(readFileSync(hups, 'utf8'), /^hup\n/);
     t.is(fakeDaemon.exitCode, null, 'still running');
     t.regex(

@@ -5,11 +5,12 @@ import { checkHistory, summarise } from '../lab/checker.js';
 import { recordFigures } from '../fuzz/record.js';
 import { Sandbox } from '../security/sandbox.js';
 import { bootToken, fileSerialDomain, guestPrints, qemuStart, uuidFor } from './common.js';
+import { patient } from '../lab/patience.js';
 
 const GUESTS = 12;
 
 test('many guests at once, two hooks for one guest, readers during sealing', async (t) => {
-  t.timeout(300_000);
+  t.timeout(patient(300_000));
   const sb = await Sandbox.create({
     prefix: 'vcl-conc-',
     config: 'host_name = "sandbox"\nauto_enable = 0\nlock_wait_ms = 20000\n',

@@ -6,12 +6,13 @@ import { rng } from '../fuzz/generate.js';
 import { recordFigures } from '../fuzz/record.js';
 import { Sandbox } from '../security/sandbox.js';
 import { bootToken, fileSerialDomain, qemuStart, uuidFor } from './common.js';
+import { patient } from '../lab/patience.js';
 
 const ROUNDS = Number(process.env.KILL_ROUNDS ?? 8);
 const LINES = 40_000; // ~1.1 MB per boot: sealing takes long enough to be hit mid-way
 
 test('kill -9 during prepare/stop seals: no boot lost, nothing duplicated', async (t) => {
-  t.timeout(300_000);
+  t.timeout(patient(300_000));
   const sb = await Sandbox.create({
     prefix: 'vcl-kill-',
     config: 'host_name = "sandbox"\nauto_enable = 0\ncompress_min_bytes = 4096\n',

@@ -8,6 +8,7 @@ import { rng } from '../fuzz/generate.js';
 import { recordFigures } from '../fuzz/record.js';
 import { CLI, HOOK_ENV, Sandbox } from '../security/sandbox.js';
 import { bootToken, fileSerialDomain, qemuStart, uuidFor } from './common.js';
+import { patient } from '../lab/patience.js';
 
 const BOOTS = 6;
 const LINES = 40_000;
@@ -29,7 +30,7 @@ function exportPids(sb: Sandbox): number[] {
 }
 
 test('transfer: fetcher killed -9 and peer killed mid-transfer, then sync completes without loss or duplicate', async (t) => {
-  t.timeout(300_000);
+  t.timeout(patient(300_000));
   const a = await Sandbox.create({ prefix: 'vcl-xfer-a-', config: 'host_name = "hosta"\nauto_enable = 0\n' });
   t.teardown(() => a.destroy());
   const uuid = uuidFor(500);
@@ -64,9 +65,12 @@ test('transfer: fetcher killed -9 and peer killed mid-transfer, then sync comple
   const bootsAtB = async () => checkHistory((await b.cli(['show', uuid])).stdout.toString()).boots.length;
   for (let i = 0; i < 4; i++) {
     const run = b.cli(['sync', uuid, '--from', 'hosta'], { timeoutMs: 120_000 });
-    // Kill the peer's export process as soon as one is serving.
-    const end = Date.now() + 5000;
-    while (Date.now() < end) {
+    let settled = false;
+    const done = () => void (settled = true);
+    run.then(done, done);
+    // Kill the peer's export process as soon as one is serving (none may: the sync can finish first).
+    const end = Date.now() + patient(5000);
+    while (!settled && Date.now() < end) {
       const pids = exportPids(a);
       if (pids.length) {
         await new Promise((res) => setTimeout(res, Math.floor(r() * 50)));
