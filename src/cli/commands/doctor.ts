@@ -4,6 +4,7 @@ import { describeConfigError } from '../../config/load.js';
 import { gatherFacts } from '../../doctor/gather.js';
 import { reloadDaemons } from '../../doctor/reload.js';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { journaldDoctorCheck } from '../../journald/status.js';
 
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
@@ -53,7 +54,7 @@ export const doctorCommand: Command = {
       }
       facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
     }
-    const checks = evaluate(facts);
+    const checks = [...evaluate(facts), journaldDoctorCheck(loaded.config, loaded.path)];
     const problems = problemCount(checks);
     if (json) {
       const warnings = checks.filter((c) => c.status === 'warn').length;
