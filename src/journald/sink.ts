@@ -16,8 +16,9 @@ export interface JournaldSinkOptions {
   config: Pick<Config, 'journaldForward' | 'journaldRateLines' | 'journaldBurstLines' | 'stateDir'>;
   /** Where the sink says what keeps lines from the journal (each problem once), e.g. the service's stderr. */
   log?: (message: string) => void;
-  /** Tests only: another socket, interval or clock. */
+  /** Tests only: another socket, perl, interval or clock. */
   socketPath?: string;
+  perl?: string;
   intervalMs?: number;
   now?: () => number;
 }
@@ -50,6 +51,7 @@ export function createJournaldSink(o: JournaldSinkOptions): LineSink {
   };
   const sender: Sender = startSender({
     socketPath: o.socketPath,
+    perl: o.perl,
     onProblem: (p) => {
       if (p) sayOnce(`journald: ${p}; console lines stay in the store only`);
     },
@@ -137,8 +139,9 @@ export function createJournaldSink(o: JournaldSinkOptions): LineSink {
             bytes: g.rate.left.bytes,
             ms: t - g.rate.intervalStart,
           });
-      publish(t, true);
       await sender.close();
+      // After the helper ended: its last word (a problem) is in the figures too.
+      publish(now(), true);
     },
   };
 }

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJournaldSink } from '../../src/journald/sink.js';
@@ -47,4 +48,26 @@ test('journald_forward = 0: the sink does nothing at all (no process, no figures
   await sink.close();
   t.deepEqual(logs, []);
   t.false(existsSync(join(stateDir, 'journald.json')));
+});
+
+test('without perl the sink says so once and takes every line without throwing', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'vcl-jd-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  // Any socket file passes the sink's first look; the helper never starts.
+  const socketPath = join(stateDir, 'socket');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  t.teardown(() => server.close());
+  const logs: string[] = [];
+  const sink = createJournaldSink({
+    config: { journaldForward: true, journaldRateLines: 0, journaldBurstLines: 1, stateDir },
+    log: (m) => logs.push(m),
+    socketPath,
+    perl: join(stateDir, 'no-perl-here'),
+  });
+  for (let i = 0; i < 10; i++) sink.write(line(i));
+  await sink.close();
+  t.is(logs.length, 1, logs.join('\n'));
+  t.regex(logs[0]!, /cannot run the journald sender \(perl\)/);
+  t.regex(readFigures(stateDir)?.figures.problem ?? '', /cannot run the journald sender/);
 });

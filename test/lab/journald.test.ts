@@ -121,6 +121,7 @@ test.serial(
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
+    t.log(`${lines.length} lines shown, ${entries.length} entries with VIRT_DOMAIN_NAME=${g.name}`);
     t.is(entries.length, lines.length, 'exactly once each');
     t.deepEqual(
       entries.map((e) => messageBytes(e).toString()),
@@ -179,6 +180,8 @@ test.serial(
     const lab = await labOnce.get();
     const g = await createGuest(lab, { name: 'jd-flood', serial: 'pty', delayUs: 0 });
     await startEnabled(g);
+    // `show -f` needs the store to know the guest's log: wait for its first lines.
+    await s.waitForSeq(async () => (await a.cli('show', g.name)).stdout, { minLast: 1, timeoutMs: 60_000 });
     const bound = { rateLines: 50, burstLines: 100, intervalMs: 2000 };
     const driver = a.exec(
       driverArgv({
@@ -193,6 +196,8 @@ test.serial(
     // The driver prints its result once it stopped feeding, then stays (its figures current) until killed.
     let pending = '';
     driver.stdout?.on('data', (chunk: Buffer) => (pending += chunk.toString()));
+    let driverErr = '';
+    driver.stderr?.on('data', (chunk: Buffer) => (driverErr += chunk.toString()));
     const result = await s.waitFor(
       "the driver's result",
       async () => {
@@ -202,6 +207,7 @@ test.serial(
       { timeoutMs: 180_000, intervalMs: 250 },
     );
     t.deepEqual(result.logs, []);
+    t.true(result.written > 0, `the driver fed nothing: ${driverErr}`);
     const seconds = (result.lastWriteAt - result.firstWriteAt) / 1000;
     t.log(
       `${result.written} lines fed in ${seconds.toFixed(1)} s (${Math.round(result.written / seconds)} lines/s)`,

@@ -21,7 +21,8 @@ Per domain (all domains of the store without DOMAIN): capture mode on each host
   degraded     a source was refused (outside allowed roots, symlink) or nothing is logged; why
 live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal),
 and, when libvirt knows the domain, whether its persistent definition, its live XML, or neither
-captures the console, and why not (definition: ...).`;
+captures the console, and why not (definition: ...); with the capture service running, the bytes/s it
+sends to the host journal and the lines the per-guest bound held back (journal: ...).`;
 
 export interface DomainStatus {
   uuid: string;
