@@ -51,6 +51,12 @@ export interface Config {
   journalMaxBytes: number;
   /** Mode of log files and segments the plugin creates. */
   logFileMode: number;
+  /** The capture service forwards every guest console line to the host's systemd journal. */
+  journaldForward: boolean;
+  /** Per guest: lines per second it may send to the journal in the long run (the rest stays in the store only); 0 = no bound. */
+  journaldRateLines: number;
+  /** Per guest: lines it may send at once after a quiet spell (a boot's burst). */
+  journaldBurstLines: number;
 }
 
 export type KeyKind = 'string' | 'bool' | 'int' | 'mode' | 'list' | 'enum';
@@ -89,6 +95,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   lockStaleMs: 30000,
   journalMaxBytes: 1024 * 1024,
   logFileMode: 0o640,
+  journaldForward: true,
+  journaldRateLines: 200,
+  journaldBurstLines: 2000,
 } satisfies Config);
 
 /** File key (snake_case, as in libvirt's own .conf files) -> spec. */
@@ -150,4 +159,19 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
   lock_stale_ms: { key: 'lockStaleMs', kind: 'int', doc: 'a lock not refreshed for this long is stale' },
   journal_max_bytes: { key: 'journalMaxBytes', kind: 'int', doc: 'event journal size cap' },
   log_file_mode: { key: 'logFileMode', kind: 'mode', doc: 'mode of files the plugin creates (octal)' },
+  journald_forward: {
+    key: 'journaldForward',
+    kind: 'bool',
+    doc: 'the capture service forwards guest console lines to the systemd journal',
+  },
+  journald_rate_lines: {
+    key: 'journaldRateLines',
+    kind: 'int',
+    doc: 'per guest: lines/s it may send to the journal; 0 = no bound',
+  },
+  journald_burst_lines: {
+    key: 'journaldBurstLines',
+    kind: 'int',
+    doc: 'per guest: lines it may send to the journal at once',
+  },
 };

@@ -43,6 +43,9 @@ lock_wait_ms = 100
 lock_stale_ms = 2000
 journal_max_bytes = 4096
 log_file_mode = 0600
+journald_forward = 0
+journald_rate_lines = 50
+journald_burst_lines = 500
 `;
   const r = parseConfig(text, 'test.conf');
   t.deepEqual(r.errors, []);
@@ -71,6 +74,9 @@ log_file_mode = 0600
     lockStaleMs: 2000,
     journalMaxBytes: 4096,
     logFileMode: 0o600,
+    journaldForward: false,
+    journaldRateLines: 50,
+    journaldBurstLines: 500,
   });
   // The table above covers every key of the schema.
   t.deepEqual(

@@ -4,6 +4,7 @@ import { describeConfigError } from '../../config/load.js';
 import { gatherFacts } from '../../doctor/gather.js';
 import { reloadDaemons } from '../../doctor/reload.js';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { journaldDoctorCheck } from '../../journald/status.js';
 
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
@@ -11,8 +12,9 @@ Checks this host: libvirt and QEMU versions, virtlogd, the hook (installed, exec
 Node.js, seen by the running libvirtd/virtqemud), the store and state folders (writable), every
 file system they use (log_root's, state_dir's and each mount below log_root, such as an archive
 mounted apart: read-only or full fails, nearly full warns), the transfer key, and each configured
-peer (one request through the configured transport). Every problem comes with the command that
-fixes it.
+peer (one request through the configured transport), and the capture service's forwarding to the
+host journal (guests above journald_rate_lines, no journald). Every problem comes with the command
+that fixes it.
 
 libvirt looks for qemu hooks only when the daemon starts or reloads (SIGHUP). The hook counts as
 seen when the daemon started after the hook file appeared (its ctime), when a reload sent by the
@@ -53,7 +55,7 @@ export const doctorCommand: Command = {
       }
       facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
     }
-    const checks = evaluate(facts);
+    const checks = [...evaluate(facts), journaldDoctorCheck(loaded.config, loaded.path)];
     const problems = problemCount(checks);
     if (json) {
       const warnings = checks.filter((c) => c.status === 'warn').length;

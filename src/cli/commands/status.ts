@@ -11,6 +11,7 @@ import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 import { formatBytes } from '../../util/bytes.js';
+import { journaldStatus } from '../../journald/status.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -20,7 +21,8 @@ Per domain (all domains of the store without DOMAIN): capture mode on each host
   degraded     a source was refused (outside allowed roots, symlink) or nothing is logged; why
 live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal),
 and, when libvirt knows the domain, whether its persistent definition, its live XML, or neither
-captures the console, and why not (definition: ...).`;
+captures the console, and why not (definition: ...); with the capture service running, the bytes/s it
+sends to the host journal and the lines the per-guest bound held back (journal: ...).`;
 
 export interface DomainStatus {
   uuid: string;
@@ -46,6 +48,8 @@ export interface DomainStatus {
   definition?: { persistent: string; live: string; summary: string };
   /** History fetch from a previous host (src/transfer/state.ts), when one was owed. */
   fetch?: { status: string; summary: string };
+  /** What the capture service forwards to the host journal (src/journald/), when it has seen the domain. */
+  journal?: ReturnType<typeof journaldStatus>;
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -136,6 +140,7 @@ export function formatStatus(s: DomainStatus): string {
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
+  if (s.journal) lines.push(`  journal: ${s.journal.summary}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -175,6 +180,8 @@ export const statusCommand: Command = {
       const s = await domainStatus(config, t.uuid, t.state);
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
+      const journal = journaldStatus(config.stateDir, t.uuid);
+      if (journal) s.journal = journal;
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),

@@ -1,0 +1,104 @@
+// journald's native protocol (systemd.journal-fields(7), "Native Journal Protocol"), pure: one entry
+// is a sequence of fields, each `KEY=value\n`, or `KEY\n<64-bit LE length><bytes>\n` for a value that
+// is not plain text (non-UTF-8, control bytes); journald stores both forms as the same bytes.
+import type { CapturedLine } from '../capture/sink.js';
+
+export type Field = readonly [name: string, value: Buffer | string];
+
+/** Longest MESSAGE sent: the rest of a longer line stays in the store (VIRT_LINE_BYTES says how long it was). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** syslog "informational": console output is neither an error nor a warning of the host. */
+export const CONSOLE_PRIORITY = 6;
+export const REPORT_PRIORITY = 4;
+
+/** Field names journald accepts from a client: A-Z, 0-9, _, not starting with _ or a digit, at most 64. */
+export function validFieldName(name: string): boolean {
+  return /^[A-Z][A-Z0-9_]{0,63}$/.test(name);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** True when the value can go as `KEY=value`: valid UTF-8 without control bytes other than tab. */
+export function isPlainText(value: Buffer): boolean {
+  for (const b of value) if ((b < 0x20 && b !== 0x09) || b === 0x7f) return false;
+  try {
+    utf8.decode(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One entry in the native format (what one datagram to /run/systemd/journal/socket carries). */
+export function encodeEntry(fields: readonly Field[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, raw] of fields) {
+    if (!validFieldName(name)) throw new Error(`not a journal field name: ${JSON.stringify(name)}`);
+    const value = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    if (isPlainText(value)) {
+      parts.push(Buffer.from(`${name}=`), value, Buffer.from('\n'));
+    } else {
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(value.length));
+      parts.push(Buffer.from(`${name}\n`), len, value, Buffer.from('\n'));
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** The identifier `journalctl -t` filters on: one per guest, so a shipper's usual label already tells guests apart. */
+export function guestIdentifier(domain: string): string {
+  return `console/${domain}`;
+}
+
+/** The fields of one guest console line. */
+export function lineFields(line: CapturedLine): Field[] {
+  const fields: Field[] = [
+    ['MESSAGE', line.text.length > MAX_MESSAGE_BYTES ? line.text.subarray(0, MAX_MESSAGE_BYTES) : line.text],
+    ['PRIORITY', String(CONSOLE_PRIORITY)],
+    ['SYSLOG_IDENTIFIER', guestIdentifier(line.domain)],
+    ['VIRT_DOMAIN_NAME', line.domain],
+    ['VIRT_DOMAIN_UUID', line.uuid],
+    ['VIRT_DEVICE', line.device],
+  ];
+  if (line.boot) fields.push(['VIRT_BOOT_ID', line.boot]);
+  if (line.text.length > MAX_MESSAGE_BYTES) fields.push(['VIRT_LINE_BYTES', String(line.text.length)]);
+  return fields;
+}
+
+/** What the report of left-out lines says, and the fields that let a person find it with the guest's lines. */
+export interface LeftOutReport {
+  domain: string;
+  uuid: string;
+  lines: number;
+  bytes: number;
+  seconds: number;
+  rateLines: number;
+}
+
+export function leftOutMessage(r: LeftOutReport): string {
+  return (
+    `virt-consolelog: ${r.lines} console lines (${r.bytes} bytes) of ${r.domain} left out of the journal ` +
+    `in the last ${r.seconds} s (bound: ${r.rateLines} lines/s per guest); the store has them: ` +
+    `virt-consolelog show ${r.domain}`
+  );
+}
+
+export function reportFields(r: LeftOutReport): Field[] {
+  return [
+    ['MESSAGE', leftOutMessage(r)],
+    ['PRIORITY', String(REPORT_PRIORITY)],
+    ['SYSLOG_IDENTIFIER', guestIdentifier(r.domain)],
+    ['VIRT_DOMAIN_NAME', r.domain],
+    ['VIRT_DOMAIN_UUID', r.uuid],
+    ['VIRT_LEFT_OUT_LINES', String(r.lines)],
+    ['VIRT_LEFT_OUT_BYTES', String(r.bytes)],
+  ];
+}
+
+/** The frame the sender helper reads: 4-byte big-endian length, then the entry. */
+export function frame(entry: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(entry.length);
+  return Buffer.concat([head, entry]);
+}
