@@ -687,6 +687,8 @@ export interface ReadOptions {
   follow?: boolean;
   followPollMs?: number;
   signal?: AbortSignal;
+  /** Called once the history is printed and following starts (show: -g with -n, line times). */
+  onLive?: () => void;
 }
 
 /** The window of history the options select, and whether output is raw. */
@@ -734,7 +736,10 @@ export async function* readHistory(
   try {
     const { from, to, raw } = await selectRange(h, o);
     yield* streamRange(h, from, to, raw);
-    if (o.follow) yield* followLive(h, raw, o);
+    if (o.follow) {
+      o.onLive?.();
+      yield* followLive(h, raw, o);
+    }
   } finally {
     h.close();
   }

@@ -1,5 +1,7 @@
 // virt-consolelog status: per domain, how its console output is captured and what the store holds.
-import { EXIT, UsageError, type Command } from '../command.js';
+import { EXIT, type Command } from '../command.js';
+import { expectPositionals, flagOpt } from '../options.js';
+import { assertStoreReadable } from '../store-access.js';
 import type { Config } from '../../config/schema.js';
 import { currentName, type DomainState } from '../../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
@@ -145,13 +147,12 @@ export function formatStatus(s: DomainStatus): string {
 
 export const statusCommand: Command = {
   usage: USAGE,
+  options: { json: { type: 'boolean' } },
   async run(args, ctx) {
-    const json = args.includes('--json');
-    const rest = args.filter((a) => a !== '--json');
-    const bad = rest.find((a) => a.startsWith('-'));
-    if (bad) throw new UsageError(`unknown option ${bad}`);
-    if (rest.length > 1) throw new UsageError('at most one DOMAIN');
+    const json = flagOpt(args, 'json');
+    const rest = expectPositionals(args, 0, 1, 'DOMAIN');
     const { config } = ctx.config();
+    assertStoreReadable(config);
     let targets: { uuid: string; state: DomainState }[];
     if (rest[0]) {
       try {
