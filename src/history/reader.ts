@@ -22,7 +22,7 @@ import {
 } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from '../store/markers.js';
-import { openParentSafely, openRotationSet, readAt } from '../store/seal.js';
+import { openParentSafely, openRotationSet as openRotationSetOf, readAt } from '../store/seal.js';
 import {
   listArchiveForReading,
   openSegmentFile,
@@ -285,7 +285,7 @@ function liveTails(
   known: Set<string>,
   buf: Buffer,
 ): { tails: LiveTail[]; base?: { dev: number; ino: number; size: number } } {
-  const opened = openParentSafely(config, d.path);
+  const opened = openLiveParent(config, d.path);
   if (!('dir' in opened)) return { tails: [] };
   const out: LiveTail[] = [];
   let base: { dev: number; ino: number; size: number } | undefined;
@@ -336,6 +336,27 @@ function liveTails(
     opened.dir.close();
   }
   return { tails: out, ...(base ? { base } : {}) };
+}
+
+/** A reader outside root may not open live_dir or virtlogd's files (0600): read as absent. */
+const denied = (e: unknown) => ['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '');
+
+function openLiveParent(config: Config, path: string): ReturnType<typeof openParentSafely> {
+  try {
+    return openParentSafely(config, path);
+  } catch (e) {
+    if (denied(e)) return { missing: true };
+    throw e;
+  }
+}
+
+function openRotationSet(dir: SafeDir, name: string): ReturnType<typeof openRotationSetOf> {
+  try {
+    return openRotationSetOf(dir, name);
+  } catch (e) {
+    if (denied(e)) return { files: [], refused: [] };
+    throw e;
+  }
 }
 
 /** Bytes [a, b) of an open uncompressed file, read into `buf` (each chunk valid until the next). */
@@ -810,7 +831,7 @@ async function* followLive(h: History, raw: boolean, o: ReadOptions): AsyncGener
     let files: { file: string; fd: number; st: fs.Stats }[] = [];
     let baseName = '';
     if (d) {
-      const opened = openParentSafely(config, d.path);
+      const opened = openLiveParent(config, d.path);
       if ('dir' in opened) {
         try {
           files = openRotationSet(opened.dir, opened.name).files;

@@ -37,6 +37,8 @@ export interface DomainStatus {
     lastEvent: { kind: string; at: string; reason?: string } | null;
   }[];
   liveBytes: number;
+  /** live_dir is not readable by this user (not root: virtlogd's folder and files are root's). */
+  liveUnreadable?: true;
   archivedBytes: number;
   archivedPlainBytes: number;
   segments: number;
@@ -102,7 +104,7 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
       ),
       lastEvent: h.lastEvent ?? null,
     })),
-    liveBytes: liveBytesOf(config, state),
+    ...liveBytes(config, state),
     archivedBytes: segments.reduce((n, s) => n + s.storedBytes, 0),
     archivedPlainBytes: segments.reduce((n, s) => n + s.plainBytes, 0),
     segments: segments.length,
@@ -113,6 +115,16 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
       ? { at: problem.at, op: `${problem.op} ${problem.subop}`, problems: problem.problems }
       : null,
   };
+}
+
+function liveBytes(config: Config, state: DomainState): { liveBytes: number; liveUnreadable?: true } {
+  try {
+    return { liveBytes: liveBytesOf(config, state) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return { liveBytes: 0, liveUnreadable: true };
+    throw e;
+  }
 }
 
 /** A problem's first line: the journal keeps stack traces of unexpected errors for --json and bug reports. */
@@ -133,7 +145,7 @@ export function formatStatus(s: DomainStatus): string {
   }
   const cap = s.capBytes ? ` of cap ${formatBytes(s.capBytes)}` : '';
   lines.push(
-    `  disk: ${formatBytes(s.liveBytes + s.archivedBytes)}${cap} (live ${formatBytes(s.liveBytes)}, archive ${formatBytes(s.archivedBytes)} holding ${formatBytes(s.archivedPlainBytes)} in ${s.segments} segments)`,
+    `  disk: ${formatBytes(s.liveBytes + s.archivedBytes)}${cap} (live ${s.liveUnreadable ? 'not readable by this user' : formatBytes(s.liveBytes)}, archive ${formatBytes(s.archivedBytes)} holding ${formatBytes(s.archivedPlainBytes)} in ${s.segments} segments)`,
   );
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
