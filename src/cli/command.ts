@@ -35,6 +35,8 @@ export interface Command {
   usage: string;
   /** Its options (besides GLOBAL_OPTIONS): main parses the line with them, options anywhere. */
   options: OptionTable;
+  /** Its arguments are words of a request, not options (serve-export): all passed as positionals. */
+  rawArgs?: boolean;
   run(args: ParsedArgs, ctx: CliContext): Promise<number>;
 }
 

@@ -61,7 +61,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const command = await entry.load();
   let parsed: ParsedArgs;
   try {
-    parsed = parseCommandLine(args, command.options);
+    parsed = command.rawArgs
+      ? { values: { help: args.includes('--help') || args.includes('-h') }, positionals: args }
+      : parseCommandLine(args, command.options);
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, e.message, entry.name);
     throw e;

@@ -22,6 +22,8 @@ export const serveExportCommand: Command = {
     '  restrict,command="/usr/bin/virt-consolelog serve-export" ssh-ed25519 AAAA... virt-consolelog@HOST',
   ].join('\n'),
   options: {},
+  // A peer's request words: a word that looks like an option is refused by the protocol, not parsed.
+  rawArgs: true,
   async run(args, ctx) {
     const { io } = ctx;
     let words: string[];
