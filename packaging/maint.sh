@@ -9,6 +9,8 @@ VCL_LIVE=/var/log/libvirt/qemu
 VCL_STATE=/var/lib/virt-consolelog
 VCL_KEY=/var/lib/virt-consolelog/ssh/id_ed25519
 VCL_CONFDIR=/etc/virt-consolelog
+# The group that may read the store (show, status) without root; see README "Reading without root".
+VCL_GROUP=virt-consolelog
 # Marker file (or env VIRT_CONSOLELOG_PURGE_LOGS=yes) that lets a purge remove the store too.
 VCL_PURGE_LOGS_MARKER=/etc/virt-consolelog/purge-logs
 
@@ -87,8 +89,33 @@ vcl_reload_daemons() {
   return 0
 }
 
+# A system group, created once; its members read the store. Not adm: guest consoles can print
+# secrets, so reading them is granted on its own.
+vcl_make_group() {
+  getent group "$VCL_GROUP" > /dev/null 2>&1 && return 0
+  if command -v groupadd > /dev/null 2>&1; then
+    groupadd --system "$VCL_GROUP" || vcl_log "could not create group $VCL_GROUP"
+  elif command -v addgroup > /dev/null 2>&1; then
+    addgroup --system "$VCL_GROUP" || vcl_log "could not create group $VCL_GROUP"
+  else
+    vcl_log "no groupadd: group $VCL_GROUP not created (the store stays root-only)"
+  fi
+}
+
+# The store belongs to the group, its folders setgid: whatever the hook creates below inherits
+# the group (folders 0750, files 0640). Folders made by an older version are brought along.
+vcl_store_group() {
+  getent group "$VCL_GROUP" > /dev/null 2>&1 || return 0
+  [ -d "$VCL_STORE" ] || return 0
+  chgrp -R -h "$VCL_GROUP" "$VCL_STORE" || vcl_log "could not give $VCL_STORE to group $VCL_GROUP"
+  find "$VCL_STORE" -type d -exec chmod g+rxs {} + || true
+  chmod 2750 "$VCL_STORE"
+}
+
 vcl_configure() {
+  vcl_make_group
   vcl_make_dirs
+  vcl_store_group
   vcl_make_key
   vcl_reload_daemons
 }

@@ -1,11 +1,14 @@
 // The shape of a CLI command; each lives in src/cli/commands/<name>.ts and is listed in registry.ts.
 import type { LoadedConfig } from '../config/load.js';
+import type { OptionTable, ParsedArgs } from './options.js';
 
 export interface CliIO {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Whether stdout is a terminal (pager, colour and guest-byte sanitising depend on it). */
+  isTTY?: boolean;
 }
 
 export interface CliContext {
@@ -30,7 +33,11 @@ export interface CommandEntry {
 export interface Command {
   /** Full help text printed by `virt-consolelog COMMAND --help`. */
   usage: string;
-  run(args: string[], ctx: CliContext): Promise<number>;
+  /** Its options (besides GLOBAL_OPTIONS): main parses the line with them, options anywhere. */
+  options: OptionTable;
+  /** Its arguments are words of a request, not options (serve-export): all passed as positionals. */
+  rawArgs?: boolean;
+  run(args: ParsedArgs, ctx: CliContext): Promise<number>;
 }
 
 /** Exit codes of the CLI (documented in the man page and README). */

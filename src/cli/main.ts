@@ -1,7 +1,10 @@
 // virt-consolelog CLI entry: global flags, then one command from the registry.
 import { describeConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { EXIT, UsageError, type CliContext, type CliIO } from './command.js';
+import { parseCommandLine, type ParsedArgs } from './options.js';
 import { COMMANDS } from './registry.js';
+import { describeAccessError } from './store-access.js';
+import { isClosedPipe } from '../terminal/pipe.js';
 
 declare const VIRT_CONSOLELOG_VERSION: string;
 export const VERSION = typeof VIRT_CONSOLELOG_VERSION === 'string' ? VIRT_CONSOLELOG_VERSION : 'dev';
@@ -10,7 +13,7 @@ export function mainUsage(): string {
   const listed = COMMANDS.filter((c) => !c.hidden);
   const width = Math.max(...listed.map((c) => c.name.length));
   return [
-    'usage: virt-consolelog [--config FILE] COMMAND [ARGS...]',
+    'usage: virt-consolelog [--config FILE] COMMAND [ARGS...]  (options go anywhere)',
     '',
     'Guest console logging for libvirt hosts.',
     '',
@@ -56,10 +59,20 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) return usageError(io, `unknown command "${name}"`);
   const command = await entry.load();
-  if (args.includes('--help') || args.includes('-h')) {
+  let parsed: ParsedArgs;
+  try {
+    parsed = command.rawArgs
+      ? { values: { help: args.includes('--help') || args.includes('-h') }, positionals: args }
+      : parseCommandLine(args, command.options);
+  } catch (e) {
+    if (e instanceof UsageError) return usageError(io, e.message, entry.name);
+    throw e;
+  }
+  if (parsed.values.help === true) {
     io.stdout.write(command.usage + '\n');
     return EXIT.ok;
   }
+  if (typeof parsed.values.config === 'string') configFlag = parsed.values.config;
   let loaded: LoadedConfig | undefined;
   const ctx: CliContext = {
     io,
@@ -74,9 +87,16 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     },
   };
   try {
-    return await command.run(args, ctx);
+    return await command.run(parsed, ctx);
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, e.message, entry.name);
+    // The reader went away (`| head`, a pager quit early): as journalctl, a quiet success.
+    if (isClosedPipe(e)) return EXIT.ok;
+    const denied = describeAccessError(e);
+    if (denied) {
+      io.stderr.write(`virt-consolelog ${entry.name}: ${denied}\n`);
+      return EXIT.failure;
+    }
     io.stderr.write(`virt-consolelog ${entry.name}: ${(e as Error).message}\n`);
     return EXIT.failure;
   }
@@ -90,10 +110,17 @@ function usageError(io: CliIO, message: string, command?: string): number {
 
 // Run when bundled as the executable (not when imported by tests).
 if (process.argv[1] && /virt-consolelog(\.mjs)?$/.test(process.argv[1])) {
+  // A write into a closed pipe fails asynchronously on the stream: end quietly there too.
+  for (const s of [process.stdout, process.stderr])
+    s.on('error', (e) => {
+      if (isClosedPipe(e)) process.exit(EXIT.ok);
+      throw e;
+    });
   process.exitCode = await main(process.argv.slice(2), {
     stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
+    isTTY: process.stdout.isTTY === true,
   });
 }

@@ -55,6 +55,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/doctor.js')).doctorCommand,
   },
   {
+    name: 'list-domains',
+    summary: 'internal: names of the domains in the store, for bash completion',
+    hidden: true,
+    load: async () => (await import('./commands/list-domains.js')).listDomainsCommand,
+  },
+  {
     name: 'auto-enable',
     summary: 'internal: the automatic mode job the hook starts after a guest event',
     hidden: true,

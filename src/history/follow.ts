@@ -5,7 +5,7 @@ import type { DeviceState } from '../store/domain-state.js';
 import { parseDomainState } from '../store/domain-state.js';
 import { DOMAIN_STATE_FILE } from '../store/layout.js';
 import { mayBeMarkerStart, parseMarkerLine } from '../store/markers.js';
-import { openParentSafely, openRotationSet, readAt } from '../store/files.js';
+import { openLiveParent, openLiveRotationSet, readAt } from '../store/files.js';
 import { openDomainDir } from '../store/store.js';
 import { CHUNK, type History, type HistoryEvent, type ReadOptions } from './types.js';
 
@@ -74,10 +74,10 @@ export async function* followLive(h: History, raw: boolean, o: ReadOptions): Asy
     let files: { file: string; fd: number; st: fs.Stats }[] = [];
     let baseName = '';
     if (d) {
-      const opened = openParentSafely(config, d.path);
+      const opened = openLiveParent(config, d.path);
       if ('dir' in opened) {
         try {
-          files = openRotationSet(opened.dir, opened.name).files;
+          files = openLiveRotationSet(opened.dir, opened.name).files;
           baseName = opened.name;
         } finally {
           opened.dir.close();

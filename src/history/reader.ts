@@ -26,7 +26,10 @@ export async function* readHistory(
   try {
     const { from, to, raw } = await selectRange(h, o);
     yield* streamRange(h, from, to, raw);
-    if (o.follow) yield* followLive(h, raw, o);
+    if (o.follow) {
+      o.onLive?.();
+      yield* followLive(h, raw, o);
+    }
   } finally {
     h.close();
   }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { hostState, knownMarkerIds, type DomainState, type DeviceState } from '../store/domain-state.js';
-import { openParentSafely, openRotationSet, readAt } from '../store/files.js';
+import { openLiveParent, openLiveRotationSet, readAt } from '../store/files.js';
 import { DomainLookupError, resolveOneDomain } from '../store/find.js';
 import { isInside } from '../store/layout.js';
 import { withDomainLock } from '../store/lock.js';
@@ -180,12 +180,12 @@ function liveTails(
   known: Set<string>,
   buf: Buffer,
 ): { tails: LiveTail[]; base?: { dev: number; ino: number; size: number } } {
-  const opened = openParentSafely(config, d.path);
+  const opened = openLiveParent(config, d.path);
   if (!('dir' in opened)) return { tails: [] };
   const out: LiveTail[] = [];
   let base: { dev: number; ino: number; size: number } | undefined;
   try {
-    const { files } = openRotationSet(opened.dir, opened.name);
+    const { files } = openLiveRotationSet(opened.dir, opened.name);
     files.forEach(({ file, fd, st }, order) => {
       const key = `${st.dev}:${st.ino}`;
       if (fds.has(key)) {

@@ -82,4 +82,6 @@ export interface ReadOptions {
   follow?: boolean;
   followPollMs?: number;
   signal?: AbortSignal;
+  /** Called once the history is printed and following starts (show: -g with -n, line times). */
+  onLive?: () => void;
 }

@@ -98,3 +98,26 @@ export function readAt(fd: number, len: number, pos: number): Buffer {
   }
   return buf.subarray(0, got);
 }
+
+/** A reader outside root may not open live_dir or virtlogd's files (0600): read as absent. */
+const denied = (e: unknown) => ['EACCES', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '');
+
+/** `openParentSafely` for readers: a folder this user may not open is missing. */
+export function openLiveParent(config: Config, path: string): ReturnType<typeof openParentSafely> {
+  try {
+    return openParentSafely(config, path);
+  } catch (e) {
+    if (denied(e)) return { missing: true };
+    throw e;
+  }
+}
+
+/** `openRotationSet` for readers: files this user may not open are absent. */
+export function openLiveRotationSet(dir: SafeDir, name: string): ReturnType<typeof openRotationSet> {
+  try {
+    return openRotationSet(dir, name);
+  } catch (e) {
+    if (denied(e)) return { files: [], refused: [] };
+    throw e;
+  }
+}

@@ -149,7 +149,12 @@ test('virsh errors: busy, not found, other', (t) => {
 
 test('enable/disable command lines', (t) => {
   t.like(parseDefinitionArgs(['a', 'b', '--dry-run']), { domains: ['a', 'b'], dryRun: true, all: false });
-  t.like(parseDefinitionArgs(['--all', '-c', 'qemu:///system']), { all: true, connect: 'qemu:///system' });
+  t.like(parseDefinitionArgs(['--all', '--connect', 'qemu:///system']), {
+    all: true,
+    connect: 'qemu:///system',
+  });
+  // -c is show's --bytes in every command: no longer --connect here.
+  t.throws(() => parseDefinitionArgs(['--all', '-c', 'qemu:///system']), { message: /unknown option -c/ });
   t.like(parseDefinitionArgs(['--connect=qemu:///s', '--', '-odd-name']), {
     domains: ['-odd-name'],
     connect: 'qemu:///s',
@@ -157,7 +162,7 @@ test('enable/disable command lines', (t) => {
   t.throws(() => parseDefinitionArgs([]), { message: /no domain given/ });
   t.throws(() => parseDefinitionArgs(['--all', 'x']), { message: /not both/ });
   t.throws(() => parseDefinitionArgs(['--bogus']), { message: /unknown option --bogus/ });
-  t.throws(() => parseDefinitionArgs(['-c']), { message: /needs a libvirt URI/ });
+  t.throws(() => parseDefinitionArgs(['--connect']), { message: /--connect needs a value/ });
 });
 
 test('dry-run diffs never show graphics passwords', (t) => {

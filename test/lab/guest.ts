@@ -37,6 +37,8 @@ export interface GuestOptions {
   domainType?: 'qemu' | 'kvm';
   /** Leave out the <console> alias. */
   noConsole?: boolean;
+  /** Each line also sets the terminal title, clears the screen and turns red (seqguest.asm HOSTILE). */
+  hostile?: boolean;
 }
 
 export interface Guest {
@@ -50,24 +52,36 @@ export interface Guest {
 }
 
 /** Builds the boot sector for a delay (cached in the lab dir) and returns its path. */
-export async function buildSequenceBootSector(outDir: string, delayUs = 5000): Promise<string> {
+export async function buildSequenceBootSector(
+  outDir: string,
+  delayUs = 5000,
+  hostile = false,
+): Promise<string> {
   if (!Number.isInteger(delayUs) || delayUs < 0 || delayUs > 0xffffffff) {
     throw new Error(`delayUs must be an integer 0..2^32-1, got ${delayUs}`);
   }
-  const out = join(outDir, `seqguest-${delayUs}.bin`);
+  const out = join(outDir, `seqguest-${delayUs}${hostile ? '-hostile' : ''}.bin`);
   if (!existsSync(out)) {
     mkdirSync(outDir, { recursive: true });
     // Built under a private name and renamed: a guest built at the same time never copies a half file.
     const partial = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await execa('nasm', ['-f', 'bin', `-DDELAY_US=${delayUs}`, '-o', partial, GUEST_ASM]);
+    await execa('nasm', [
+      '-f',
+      'bin',
+      `-DDELAY_US=${delayUs}`,
+      ...(hostile ? ['-DHOSTILE'] : []),
+      '-o',
+      partial,
+      GUEST_ASM,
+    ]);
     renameSync(partial, out);
   }
   return out;
 }
 
 /** A 1 MiB raw IDE disk whose first sector is the sequence guest. Each guest needs its own copy. */
-export async function buildSequenceImage(outFile: string, delayUs = 5000): Promise<string> {
-  const sector = await buildSequenceBootSector(dirname(outFile), delayUs);
+export async function buildSequenceImage(outFile: string, delayUs = 5000, hostile = false): Promise<string> {
+  const sector = await buildSequenceBootSector(dirname(outFile), delayUs, hostile);
   copyFileSync(sector, outFile);
   truncateSync(outFile, IMAGE_BYTES);
   return outFile;
@@ -176,7 +190,7 @@ export function defaultDomainType(): 'qemu' | 'kvm' {
 /** Builds the guest's own image copy in the lab's images dir and its domain XML. */
 export async function createGuest(lab: Lab, opts: GuestOptions): Promise<Guest> {
   const uuid = opts.uuid ?? randomUUID();
-  const image = await buildSequenceImage(join(lab.imagesDir, `${opts.name}.img`), opts.delayUs);
+  const image = await buildSequenceImage(join(lab.imagesDir, `${opts.name}.img`), opts.delayUs, opts.hostile);
   const serialPath = serialPathFor(opts.serial, opts.name, uuid);
   const domainType = opts.domainType ?? defaultDomainType();
   const xml = domainXml({ ...opts, domainType, uuid, image, ...(serialPath ? { serialPath } : {}) });

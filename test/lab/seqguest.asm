@@ -6,6 +6,8 @@
 ; Build: nasm -f bin -D DELAY_US=5000 -o seq.bin seqguest.asm   (DELAY_US = pause between lines, 0 = none)
 ;    or: nasm -f bin -D IDLE_TICKS=1 -o seq.bin seqguest.asm    (idle with hlt for N BIOS timer ticks of
 ;        55 ms between lines: int 15h/86h spins, ~10% of a core per TCG guest; hlt ~1%, for scale runs)
+;    or: nasm -f bin -D HOSTILE ... (each line also sets the terminal title (OSC 0), clears the
+;        screen (CSI 2J) and colours itself red (SGR): for the terminal-safety tests of `show`)
 bits 16
 org 0x7c00
 %ifndef DELAY_US
@@ -132,7 +134,11 @@ mainloop:
   hlt
   jmp .halt
 
-line:    db 'seq='
+line:
+%ifdef HOSTILE
+         db 27, ']0;pwned-title', 7, 27, '[2J', 27, '[31m'
+%endif
+         db 'seq='
 counter: db '00000000'
 counter_end:
          db ' boot='

@@ -156,7 +156,12 @@ test.serial(
     t.is(after.mtimeMs, before.mtimeMs);
     t.is(after.ino, before.ino);
 
-    t.is(mode('var/log/libvirt/consolelog'), 0o750);
+    // The reading group's store: root:virt-consolelog, setgid (README "Reading without root").
+    t.is(mode('var/log/libvirt/consolelog'), 0o2750);
+    t.is(
+      String((await chroot(['stat', '-c', '%G', '/var/log/libvirt/consolelog'])).stdout).trim(),
+      'virt-consolelog',
+    );
     t.is(mode('var/lib/virt-consolelog'), 0o700);
     t.is(mode('var/lib/virt-consolelog/ssh'), 0o700);
     t.is(mode('var/lib/virt-consolelog/ssh/id_ed25519'), 0o600);

@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './packages.js';
+import { liveLogPath } from '../../src/store/layout.js';
+import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
 
-async function complete(line: string): Promise<string[]> {
+async function complete(line: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<string[]> {
   const bin = mkdtempSync(join(tmpdir(), 'vcl-compl-'));
   try {
     symlinkSync(join(REPO_ROOT, 'dist/virt-consolelog.mjs'), join(bin, 'virt-consolelog'));
@@ -21,7 +23,7 @@ async function complete(line: string): Promise<string[]> {
       'printf "%s\\n" "${COMPREPLY[@]}"',
     ].join('\n');
     const r = await execa('bash', ['--norc', '--noprofile', '-c', script], {
-      env: { PATH: `${bin}:${process.env.PATH}` },
+      env: { PATH: `${bin}:${process.env.PATH}`, ...extraEnv },
     });
     return r.stdout.split('\n').filter(Boolean).sort();
   } finally {
@@ -37,4 +39,22 @@ test('completes command names from --help, options from COMMAND --help', async (
   t.deepEqual(await complete('virt-consolelog doctor --j'), ['--json']);
   t.deepEqual(await complete('virt-consolelog help doc'), ['doctor']);
   t.deepEqual(await complete('virt-consolelog --ver'), ['--version']);
+});
+
+test('domains come from libvirt and from the store (undefined and migrated-away ones too)', async (t) => {
+  const { config, env } = hookEnv();
+  const live = liveLogPath(config.liveDir, UUID, 'serial0');
+  const xml = domainXml(
+    `<serial type='pty'><log file='${live}' append='on'/><target port='0'/></serial>`,
+    'gone-guest',
+  );
+  await hook(env, ['gone-guest', 'prepare', 'begin', '-'], xml);
+  // libvirt's test driver has one domain, "test"; gone-guest is only in the store.
+  const extra = {
+    VIRT_CONSOLELOG_CONFIG: env.VIRT_CONSOLELOG_CONFIG,
+    LIBVIRT_DEFAULT_URI: 'test:///default',
+  };
+  t.deepEqual(await complete('virt-consolelog show ', extra), ['gone-guest', 'test']);
+  t.deepEqual(await complete('virt-consolelog show -n 5 go', extra), ['gone-guest']);
+  t.deepEqual(await complete('virt-consolelog show x -o ', extra), ['cat', 'json', 'short', 'short-iso']);
 });

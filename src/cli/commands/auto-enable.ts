@@ -7,6 +7,7 @@ import { takeJobLock } from '../../definitions/job-lock.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { stringOpt } from '../options.js';
 
 export const autoEnableCommand: Command = {
   usage: `usage: virt-consolelog auto-enable [--connect URI] UUID
@@ -18,15 +19,10 @@ most ${AUTO_DEFAULTS.attempts} attempts), records this host in the running guest
 origin hint for a later migration, and writes what it did to the plugin's journal. One job per
 domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domain disabled with
 'virt-consolelog disable' is left alone.`,
+  options: { connect: { type: 'string' } },
   async run(args, ctx) {
-    let connect: string | undefined;
-    const rest: string[] = [];
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i] as string;
-      if (a === '--connect' || a === '-c') connect = args[++i];
-      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-      else rest.push(a);
-    }
+    const connect = stringOpt(args, 'connect');
+    const rest = args.positionals;
     const uuid = rest.length === 1 ? normaliseUuid(rest[0] as string) : undefined;
     if (!uuid) throw new UsageError('expected exactly one domain UUID');
     const { config } = ctx.config();

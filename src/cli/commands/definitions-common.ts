@@ -4,6 +4,7 @@ import { clearOptOut, setOptOut } from '../../definitions/optout.js';
 import type { DomainResult, RunOptions } from '../../definitions/operations.js';
 import { listPersistent, uriFrom } from '../../definitions/virsh.js';
 import { EXIT, UsageError, type CliContext } from '../command.js';
+import { flagOpt, parseCommandLine, stringOpt, type OptionTable, type ParsedArgs } from '../options.js';
 
 export interface DefinitionArgs {
   domains: string[];
@@ -12,22 +13,24 @@ export interface DefinitionArgs {
   connect?: string;
 }
 
-export function parseDefinitionArgs(args: string[]): DefinitionArgs {
-  const out: DefinitionArgs = { domains: [], all: false, dryRun: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === '--all') out.all = true;
-    else if (a === '--dry-run' || a === '-n') out.dryRun = true;
-    else if (a === '--connect' || a === '-c') {
-      const v = args[++i];
-      if (!v) throw new UsageError(`${a} needs a libvirt URI`);
-      out.connect = v;
-    } else if (a.startsWith('--connect=')) out.connect = a.slice('--connect='.length);
-    else if (a === '--') {
-      out.domains.push(...args.slice(i + 1));
-      break;
-    } else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else out.domains.push(a);
+// -n and -c are `show`'s --lines and --bytes in every command: --dry-run and --connect are long only.
+export const DEFINITION_OPTIONS: OptionTable = {
+  all: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  connect: { type: 'string' },
+};
+
+export function parseDefinitionArgs(argv: string[] | ParsedArgs): DefinitionArgs {
+  const args = Array.isArray(argv) ? parseCommandLine(argv, DEFINITION_OPTIONS) : argv;
+  const out: DefinitionArgs = {
+    domains: [...args.positionals],
+    all: flagOpt(args, 'all'),
+    dryRun: flagOpt(args, 'dry-run'),
+  };
+  const connect = stringOpt(args, 'connect');
+  if (connect !== undefined) {
+    if (!connect) throw new UsageError('--connect needs a libvirt URI');
+    out.connect = connect;
   }
   if (out.all && out.domains.length) throw new UsageError('give domains or --all, not both');
   if (!out.all && !out.domains.length) throw new UsageError('no domain given (name, UUID, or --all)');
@@ -35,7 +38,7 @@ export function parseDefinitionArgs(args: string[]): DefinitionArgs {
 }
 
 export async function runDefinitions(
-  args: string[],
+  args: ParsedArgs,
   ctx: CliContext,
   action: 'enable' | 'disable',
   op: (domain: string, config: Config, opts: RunOptions) => Promise<DomainResult>,
@@ -81,6 +84,6 @@ export async function runDefinitions(
 
 export const COMMON_OPTIONS = `Options:
   --all              every persistent domain of this host
-  --dry-run, -n      print a unified diff of the definition instead of changing it
-  --connect, -c URI  libvirt URI (default: $LIBVIRT_DEFAULT_URI, else virsh's default)
+  --dry-run          print a unified diff of the definition instead of changing it
+  --connect URI      libvirt URI (default: $LIBVIRT_DEFAULT_URI, else virsh's default)
   --help             this help`;

@@ -1,7 +1,7 @@
 // virt-consolelog disable: give persistent definitions back their own chardev elements.
 import { disableDomain } from '../../definitions/operations.js';
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, runDefinitions } from './definitions-common.js';
+import { COMMON_OPTIONS, DEFINITION_OPTIONS, runDefinitions } from './definitions-common.js';
 
 export const disableCommand: Command = {
   usage: `usage: virt-consolelog disable [--dry-run] [--connect URI] DOMAIN...|--all
@@ -17,5 +17,6 @@ ${COMMON_OPTIONS}
 
 Exit codes: 0 ok (also when nothing changed), 1 failure, 2 bad command line,
 3 no such domain, 4 some domains failed.`,
+  options: DEFINITION_OPTIONS,
   run: (args, ctx) => runDefinitions(args, ctx, 'disable', disableDomain),
 };

@@ -3,8 +3,10 @@ import { evaluate, formatReport, problemCount } from '../../doctor/checks.js';
 import { describeConfigError } from '../../config/load.js';
 import { gatherFacts } from '../../doctor/gather.js';
 import { reloadDaemons } from '../../doctor/reload.js';
-import { EXIT, UsageError, type Command } from '../command.js';
+import { EXIT, type Command } from '../command.js';
 import { journaldDoctorCheck } from '../../journald/status.js';
+import { expectPositionals, flagOpt } from '../options.js';
+import { paint, useColour } from '../../terminal/colour.js';
 
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
@@ -31,16 +33,12 @@ Exit codes: 0 no problem (warnings allowed), 1 problems found, 2 bad command lin
 
 export const doctorCommand: Command = {
   usage: USAGE,
+  options: { json: { type: 'boolean' }, 'no-peers': { type: 'boolean' }, reload: { type: 'boolean' } },
   async run(args, ctx) {
-    let json = false;
-    let peers = true;
-    let reload = false;
-    for (const a of args) {
-      if (a === '--json') json = true;
-      else if (a === '--no-peers') peers = false;
-      else if (a === '--reload') reload = true;
-      else throw new UsageError(`unknown argument ${a}`);
-    }
+    expectPositionals(args, 0, 0, '');
+    const json = flagOpt(args, 'json');
+    const peers = !flagOpt(args, 'no-peers');
+    const reload = flagOpt(args, 'reload');
     const loaded = ctx.config();
     const errors = loaded.errors.map(describeConfigError);
     let facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
@@ -64,8 +62,18 @@ export const doctorCommand: Command = {
           '\n',
       );
     } else {
-      ctx.io.stdout.write(formatReport(checks));
+      const colour = useColour(ctx.io.env, ctx.io.isTTY === true);
+      ctx.io.stdout.write(colour ? colourReport(formatReport(checks)) : formatReport(checks));
     }
     return problems === 0 ? EXIT.ok : EXIT.failure;
   },
 };
+
+const STATUS_COLOUR = { OK: 'green', WARN: 'yellow', FAIL: 'red' } as const;
+
+/** The report with its status words coloured (terminal only). */
+export function colourReport(report: string): string {
+  return report.replace(/^(OK|WARN|FAIL)\b/gm, (w) =>
+    paint(true, STATUS_COLOUR[w as keyof typeof STATUS_COLOUR], w),
+  );
+}

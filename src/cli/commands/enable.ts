@@ -1,7 +1,7 @@
 // virt-consolelog enable: upgrade persistent definitions so the next boot is logged.
 import { enableDomain } from '../../definitions/operations.js';
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, runDefinitions } from './definitions-common.js';
+import { COMMON_OPTIONS, DEFINITION_OPTIONS, runDefinitions } from './definitions-common.js';
 
 export const enableCommand: Command = {
   usage: `usage: virt-consolelog enable [--dry-run] [--connect URI] DOMAIN...|--all
@@ -20,5 +20,6 @@ ${COMMON_OPTIONS}
 
 Exit codes: 0 ok (also when nothing changed), 1 failure, 2 bad command line,
 3 no such domain, 4 some domains failed.`,
+  options: DEFINITION_OPTIONS,
   run: (args, ctx) => runDefinitions(args, ctx, 'enable', enableDomain),
 };

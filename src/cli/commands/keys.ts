@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import { execa } from 'execa';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { expectPositionals, flagOpt, stringOpt } from '../options.js';
 
 /** What sshd runs for this key, whatever the client asks: the export command, nothing else. */
 export const DEFAULT_FORCED_COMMAND = '/usr/bin/virt-consolelog serve-export';
@@ -32,17 +33,12 @@ export const keysCommand: Command = {
     '  --from PATTERNS   add from="PATTERNS" (sshd address patterns) to the line',
     `  --command CMD     the forced command (default: ${DEFAULT_FORCED_COMMAND})`,
   ].join('\n'),
+  options: { generate: { type: 'boolean' }, from: { type: 'string' }, command: { type: 'string' } },
   async run(args, ctx) {
-    let generate = false;
-    let from: string | undefined;
-    let command = DEFAULT_FORCED_COMMAND;
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i] as string;
-      if (a === '--generate') generate = true;
-      else if (a === '--from') from = args[++i] ?? '';
-      else if (a === '--command') command = args[++i] ?? '';
-      else throw new UsageError(`unexpected argument ${a}`);
-    }
+    expectPositionals(args, 0, 0, '');
+    const generate = flagOpt(args, 'generate');
+    const from = stringOpt(args, 'from');
+    const command = stringOpt(args, 'command') ?? DEFAULT_FORCED_COMMAND;
     if (!command) throw new UsageError('--command needs a value');
     const { config } = ctx.config();
     const pub = `${config.sshKey}.pub`;

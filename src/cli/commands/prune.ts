@@ -1,5 +1,6 @@
 // virt-consolelog prune: apply retention (domain cap, global cap, retention_days) by hand.
 import { EXIT, UsageError, type Command } from '../command.js';
+import { flagOpt } from '../options.js';
 import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
 import { LockTimeoutError } from '../../store/lock.js';
 import { applyDomainRetention, liveBytesOf, planRetention } from '../../store/retention.js';
@@ -16,12 +17,11 @@ retention_days, and with --all the oldest segments of any domain over global_cap
 
 export const pruneCommand: Command = {
   usage: USAGE,
+  options: { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   async run(args, ctx) {
-    const dryRun = args.includes('--dry-run');
-    const all = args.includes('--all');
-    const rest = args.filter((a) => a !== '--dry-run' && a !== '--all');
-    const bad = rest.find((a) => a.startsWith('-'));
-    if (bad) throw new UsageError(`unknown option ${bad}`);
+    const dryRun = flagOpt(args, 'dry-run');
+    const all = flagOpt(args, 'all');
+    const rest = args.positionals;
     if (all === (rest.length === 1) || rest.length > 1) throw new UsageError('give one DOMAIN or --all');
     const { config } = ctx.config();
     let uuids: string[];

@@ -8,6 +8,7 @@ import { getHostFacts } from '../../host/facts.js';
 import { isSafeComponent, normaliseUuid } from '../../store/layout.js';
 import { XmlRewriteError, addDomainUuid, rewriteDomainXml, type RewriteOptions } from '../../xml/rewrite.js';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { flagOpt, stringOpt, type OptionTable, type ParsedArgs } from '../options.js';
 
 const USAGE = `usage: virt-consolelog rewrite [OPTIONS] < domain.xml > rewritten.xml
 
@@ -35,49 +36,39 @@ interface RewriteArgs {
   dryRun: boolean;
 }
 
-function parseArgs(args: string[]): RewriteArgs {
-  const out: RewriteArgs = { mode: 'define', dryRun: false };
-  const value = (flag: string, v: string | undefined): string => {
-    if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+const OPTIONS: OptionTable = {
+  host: { type: 'string' },
+  mode: { type: 'string' },
+  uuid: { type: 'string' },
+  'uuid-from-xml': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+};
+
+function parseRewriteArgs(args: ParsedArgs): RewriteArgs {
+  const out: RewriteArgs = { mode: 'define', dryRun: flagOpt(args, 'dry-run') };
+  const value = (flag: string): string | undefined => {
+    const v = stringOpt(args, flag);
+    if (v === '') throw new UsageError(`--${flag} needs a value`);
     return v;
   };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const next = () => (inline !== undefined ? inline : args[++i]);
-    switch (flag) {
-      case '--host': {
-        const h = value(flag, next());
-        if (!isSafeComponent(h))
-          throw new UsageError(`--host ${JSON.stringify(h)} cannot name a store folder`);
-        out.host = h;
-        break;
-      }
-      case '--mode': {
-        const m = value(flag, next());
-        if (m !== 'migrate' && m !== 'restore' && m !== 'define')
-          throw new UsageError(`--mode must be migrate, restore or define, got "${m}"`);
-        out.mode = m;
-        break;
-      }
-      case '--uuid': {
-        const u = value(flag, next());
-        const n = normaliseUuid(u);
-        if (!n) throw new UsageError(`--uuid ${JSON.stringify(u)} is not a UUID`);
-        out.uuid = n;
-        break;
-      }
-      case '--uuid-from-xml':
-        break;
-      case '--dry-run':
-        out.dryRun = true;
-        break;
-      default:
-        throw new UsageError(
-          a.startsWith('-') ? `unknown option ${a}` : `unexpected argument "${a}" (XML is read from stdin)`,
-        );
-    }
+  if (args.positionals.length)
+    throw new UsageError(`unexpected argument "${args.positionals[0] as string}" (XML is read from stdin)`);
+  const h = value('host');
+  if (h !== undefined) {
+    if (!isSafeComponent(h)) throw new UsageError(`--host ${JSON.stringify(h)} cannot name a store folder`);
+    out.host = h;
+  }
+  const m = value('mode');
+  if (m !== undefined) {
+    if (m !== 'migrate' && m !== 'restore' && m !== 'define')
+      throw new UsageError(`--mode must be migrate, restore or define, got "${m}"`);
+    out.mode = m;
+  }
+  const u = value('uuid');
+  if (u !== undefined) {
+    const n = normaliseUuid(u);
+    if (!n) throw new UsageError(`--uuid ${JSON.stringify(u)} is not a UUID`);
+    out.uuid = n;
   }
   return out;
 }
@@ -116,8 +107,9 @@ async function unifiedDiff(before: string, after: string): Promise<string> {
 
 export const rewriteCommand: Command = {
   usage: USAGE,
+  options: OPTIONS,
   async run(args, ctx) {
-    const opts = parseArgs(args);
+    const opts = parseRewriteArgs(args);
     const input = await readAll(ctx.io.stdin);
     const { config } = ctx.config();
     let xml = input;

@@ -21,11 +21,14 @@ export const serveExportCommand: Command = {
     'authorized_keys entry on each peer (see `virt-consolelog keys`):',
     '  restrict,command="/usr/bin/virt-consolelog serve-export" ssh-ed25519 AAAA... virt-consolelog@HOST',
   ].join('\n'),
+  options: {},
+  // A peer's request words: a word that looks like an option is refused by the protocol, not parsed.
+  rawArgs: true,
   async run(args, ctx) {
     const { io } = ctx;
     let words: string[];
     try {
-      if (args.length > 0) words = args;
+      if (args.positionals.length > 0) words = args.positionals;
       else if (io.env.SSH_ORIGINAL_COMMAND !== undefined)
         words = splitRequestLine(io.env.SSH_ORIGINAL_COMMAND);
       else throw new ProtocolError('no request (give one as arguments, or via SSH_ORIGINAL_COMMAND)');

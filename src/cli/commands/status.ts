@@ -1,5 +1,7 @@
 // virt-consolelog status: per domain, how its console output is captured and what the store holds.
-import { EXIT, UsageError, type Command } from '../command.js';
+import { EXIT, type Command } from '../command.js';
+import { expectPositionals, flagOpt } from '../options.js';
+import { assertStoreReadable } from '../store-access.js';
 import type { Config } from '../../config/schema.js';
 import { currentName, type DomainState } from '../../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
@@ -37,6 +39,8 @@ export interface DomainStatus {
     lastEvent: { kind: string; at: string; reason?: string } | null;
   }[];
   liveBytes: number;
+  /** live_dir is not readable by this user (not root: virtlogd's folder and files are root's). */
+  liveUnreadable?: true;
   archivedBytes: number;
   archivedPlainBytes: number;
   segments: number;
@@ -104,7 +108,7 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
       ),
       lastEvent: h.lastEvent ?? null,
     })),
-    liveBytes: liveBytesOf(config, state),
+    ...liveBytes(config, state),
     archivedBytes: segments.reduce((n, s) => n + s.storedBytes, 0),
     archivedPlainBytes: segments.reduce((n, s) => n + s.plainBytes, 0),
     segments: segments.length,
@@ -115,6 +119,16 @@ export async function domainStatus(config: Config, uuid: string, state: DomainSt
       ? { at: problem.at, op: `${problem.op} ${problem.subop}`, problems: problem.problems }
       : null,
   };
+}
+
+function liveBytes(config: Config, state: DomainState): { liveBytes: number; liveUnreadable?: true } {
+  try {
+    return { liveBytes: liveBytesOf(config, state) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return { liveBytes: 0, liveUnreadable: true };
+    throw e;
+  }
 }
 
 /** A problem's first line: the journal keeps stack traces of unexpected errors for --json and bug reports. */
@@ -135,7 +149,7 @@ export function formatStatus(s: DomainStatus): string {
   }
   const cap = s.capBytes ? ` of cap ${formatBytes(s.capBytes)}` : '';
   lines.push(
-    `  disk: ${formatBytes(s.liveBytes + s.archivedBytes)}${cap} (live ${formatBytes(s.liveBytes)}, archive ${formatBytes(s.archivedBytes)} holding ${formatBytes(s.archivedPlainBytes)} in ${s.segments} segments)`,
+    `  disk: ${formatBytes(s.liveBytes + s.archivedBytes)}${cap} (live ${s.liveUnreadable ? 'not readable by this user' : formatBytes(s.liveBytes)}, archive ${formatBytes(s.archivedBytes)} holding ${formatBytes(s.archivedPlainBytes)} in ${s.segments} segments)`,
   );
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
@@ -150,13 +164,12 @@ export function formatStatus(s: DomainStatus): string {
 
 export const statusCommand: Command = {
   usage: USAGE,
+  options: { json: { type: 'boolean' } },
   async run(args, ctx) {
-    const json = args.includes('--json');
-    const rest = args.filter((a) => a !== '--json');
-    const bad = rest.find((a) => a.startsWith('-'));
-    if (bad) throw new UsageError(`unknown option ${bad}`);
-    if (rest.length > 1) throw new UsageError('at most one DOMAIN');
+    const json = flagOpt(args, 'json');
+    const rest = expectPositionals(args, 0, 1, 'DOMAIN');
     const { config } = ctx.config();
+    assertStoreReadable(config);
     let targets: { uuid: string; state: DomainState }[];
     if (rest[0]) {
       try {

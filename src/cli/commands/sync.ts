@@ -2,6 +2,7 @@
 // from, by hand or as the detached job the `migrate begin` hook starts.
 import * as fs from 'node:fs';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { flagOpt, parseCommandLine, stringOpt, type OptionTable, type ParsedArgs } from '../options.js';
 import type { Config } from '../../config/schema.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { readDomainState, openDomainDir } from '../../store/store.js';
@@ -67,22 +68,25 @@ interface Args {
   quiet: boolean;
 }
 
-function parseArgs(args: string[]): Args {
-  const out: Args = { all: false, job: false, quiet: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i] as string;
-    if (a === '--all') out.all = true;
-    else if (a === '--job') out.job = out.quiet = true;
-    else if (a === '--quiet') out.quiet = true;
-    else if (a === '--from') {
-      const v = args[++i];
-      if (!v) throw new UsageError('--from needs a host');
-      out.from = v;
-    } else if (a.startsWith('--from=')) out.from = a.slice('--from='.length);
-    else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
-    else if (out.domain === undefined) out.domain = a;
-    else throw new UsageError(`unexpected argument ${a}`);
+const OPTIONS: OptionTable = {
+  all: { type: 'boolean' },
+  job: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  from: { type: 'string' },
+};
+
+function parseArgs(argv: string[] | ParsedArgs): Args {
+  const args = Array.isArray(argv) ? parseCommandLine(argv, OPTIONS) : argv;
+  const job = flagOpt(args, 'job');
+  const out: Args = { all: flagOpt(args, 'all'), job, quiet: job || flagOpt(args, 'quiet') };
+  const from = stringOpt(args, 'from');
+  if (from !== undefined) {
+    if (!from) throw new UsageError('--from needs a host');
+    out.from = from;
   }
+  if (args.positionals.length > 1)
+    throw new UsageError(`unexpected argument ${args.positionals[1] as string}`);
+  if (args.positionals[0] !== undefined) out.domain = args.positionals[0];
   if (out.all === (out.domain !== undefined)) throw new UsageError('give one DOMAIN or --all');
   if (out.all && out.from) throw new UsageError('--from goes with one DOMAIN, not --all');
   if (out.from !== undefined && !isPeerName(out.from))
@@ -92,6 +96,7 @@ function parseArgs(args: string[]): Args {
 
 export const syncCommand: Command = {
   usage: USAGE,
+  options: OPTIONS,
   async run(args, ctx) {
     const a = parseArgs(args);
     const { io } = ctx;
