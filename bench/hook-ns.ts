@@ -87,6 +87,21 @@ const big = domainXml({
 });
 const stopLog = liveLogPath(live, U(5), 'serial0');
 const stopping = domainXml({ name: 'bench-stop', uuid: U(5), serial: { type: 'pty', log: stopLog } });
+// The same events with a 50 KiB domain XML (issue 20: the smallest and the 50 KiB XML).
+const bigLiveLog = liveLogPath(live, U(6), 'serial0');
+const bigEnabled = domainXml({
+  name: 'bench-big-enabled',
+  uuid: U(6),
+  serial: { type: 'pty', log: bigLiveLog },
+  minBytes: args.bigXmlBytes,
+});
+const bigStopLog = liveLogPath(live, U(7), 'serial0');
+const bigStopping = domainXml({
+  name: 'bench-big-stop',
+  uuid: U(7),
+  serial: { type: 'pty', log: bigStopLog },
+  minBytes: args.bigXmlBytes,
+});
 
 const sealContent = Buffer.from(bootLog(3, { runtimeBytes: args.sealBytes })).subarray(0, args.sealBytes);
 const bootContent = Buffer.from(bootLog(2, { runtimeBytes: 64 * 1024 }));
@@ -241,6 +256,45 @@ const nodeCases: Case[] = [
       resetDomain(U(5));
       writeFresh(stopLog, bootContent);
     },
+  },
+  {
+    name: 'prepare-begin-marker-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big-enabled', 'prepare', 'begin', '-'],
+    stdin: bigEnabled,
+    reset: () => writeFresh(bigLiveLog, bootContent),
+    verify: () => {
+      const tail = readFileSync(bigLiveLog, 'utf8').slice(-300);
+      return tail.includes('--- virt-consolelog boot=') ? 'boot marker appended' : 'NO boot marker appended';
+    },
+  },
+  {
+    name: 'release-end-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big-stop', 'release', 'end', 'destroyed'],
+    stdin: bigStopping,
+    reset: () => {
+      resetDomain(U(7));
+      writeFresh(bigStopLog, bootContent);
+    },
+  },
+  {
+    name: 'restore-begin-typical',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-typical', 'restore', 'begin', '-'],
+    stdin: typical,
+    verify: validates,
+  },
+  {
+    name: 'restore-begin-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big', 'restore', 'begin', '-'],
+    stdin: big,
+    verify: validates,
   },
 ];
 

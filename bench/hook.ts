@@ -79,5 +79,19 @@ function hookTargets(cases: HookBench['cases']): Target[] {
       met: c.ms.median < 100 && works && c.nonZeroExits === 0,
     });
   }
+  // Issue 20: every event that starts Node within 1.5x of Node's own start-up, measured in the same rounds.
+  const node0 = get(cases.node, 'node-e-0');
+  for (const c of cases.node) {
+    if (c.group !== 'handled' || !node0) continue;
+    const r = ratio(c.ms.median, node0.ms.median);
+    const works = !/^(NOT|INVALID|NO )/.test(c.verified);
+    targets.push({
+      id: `hook.vs-node.${c.name}`,
+      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\``,
+      limit: '<= 1.5x',
+      measured: `${c.ms.median} ms vs ${node0.ms.median} ms = ${r}x (CPU ${c.cpuMs.median} vs ${node0.cpuMs.median} ms)`,
+      met: r <= 1.5 && works && c.nonZeroExits === 0,
+    });
+  }
   return targets;
 }
