@@ -54,7 +54,19 @@ export interface CaseResult {
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 // What libvirt leaves in a hook's environment (LIBVIRT-FACTS.md): LC_ALL=C, PATH, HOME, USER, LOGNAME.
-const HOOK_ENV = { LC_ALL: 'C', PATH: HOOK_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root' };
+const HOOK_ENV: Record<string, string> = {
+  LC_ALL: 'C',
+  PATH: HOOK_PATH,
+  HOME: '/root',
+  USER: 'root',
+  LOGNAME: 'root',
+};
+// Another Node (VCL_BENCH_NODE, e.g. Debian 12's unpacked with dpkg -x, its libraries in
+// VCL_BENCH_NODE_LIBS): the launcher finds it through /etc/default/virt-consolelog (overlaid here), and
+// the baselines run it with the same environment.
+const benchNode = process.env.VCL_BENCH_NODE;
+const benchNodeLibs = process.env.VCL_BENCH_NODE_LIBS;
+if (benchNodeLibs) HOOK_ENV.LD_LIBRARY_PATH = benchNodeLibs;
 
 const root = args.root;
 const { confDir } = enterSandbox(root, args.parentNamespace);
@@ -71,7 +83,14 @@ const noop = join(root, 'noop-hook');
 writeFileSync(noop, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 const hook = join(args.repo, 'dist', 'virt-consolelog-hook');
 const hookJs = join(args.repo, 'dist', 'hook.mjs');
-const node = '/usr/bin/node';
+const node = benchNode ?? '/usr/bin/node';
+if (benchNode) {
+  mkdirSync('/etc/default', { recursive: true });
+  writeFileSync(
+    '/etc/default/virt-consolelog',
+    `VIRT_CONSOLELOG_NODE=${benchNode}\n${benchNodeLibs ? `LD_LIBRARY_PATH=${benchNodeLibs}\n` : ''}`,
+  );
+}
 
 const U = (n: number) => `0000000${n}-0000-4000-8000-00000000000${n}`;
 const typical = domainXml({ name: 'bench-typical', uuid: U(1), serial: { type: 'pty' } });

@@ -10,6 +10,9 @@ import { ratio } from './lib/stats.js';
 import type { Target } from './lib/result.js';
 
 export interface HookBench {
+  /** The Node that ran the hook and the baselines (VCL_BENCH_NODE, else /usr/bin/node) and its version. */
+  node: string;
+  nodeVersion: string;
   shellRounds: number;
   nodeRounds: number;
   cases: { shell: CaseResult[]; node: CaseResult[] };
@@ -45,13 +48,19 @@ export async function benchHook(repo: string, opts: { quick: boolean }): Promise
       { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const cases = JSON.parse(out) as HookBench['cases'];
-    return { shellRounds, nodeRounds, cases, targets: hookTargets(cases) };
+    const node = process.env.VCL_BENCH_NODE ?? '/usr/bin/node';
+    const libs = process.env.VCL_BENCH_NODE_LIBS;
+    const nodeVersion = execFileSync(node, ['--version'], {
+      encoding: 'utf8',
+      env: libs ? { ...process.env, LD_LIBRARY_PATH: libs } : process.env,
+    }).trim();
+    return { node, nodeVersion, shellRounds, nodeRounds, cases, targets: hookTargets(cases, nodeVersion) };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-function hookTargets(cases: HookBench['cases']): Target[] {
+function hookTargets(cases: HookBench['cases'], nodeVersion: string): Target[] {
   const get = (list: CaseResult[], name: string) => list.find((c) => c.name === name);
   const noop = get(cases.shell, 'noop-sh-hook');
   const targets: Target[] = [];
@@ -87,7 +96,7 @@ function hookTargets(cases: HookBench['cases']): Target[] {
     const works = !/^(NOT|INVALID|NO )/.test(c.verified);
     targets.push({
       id: `hook.vs-node.${c.name}`,
-      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\``,
+      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\` (Node ${nodeVersion})`,
       limit: '<= 1.5x',
       measured: `${c.ms.median} ms vs ${node0.ms.median} ms = ${r}x (CPU ${c.cpuMs.median} vs ${node0.cpuMs.median} ms)`,
       met: r <= 1.5 && works && c.nonZeroExits === 0,
