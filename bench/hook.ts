@@ -96,7 +96,7 @@ function hookTargets(cases: HookBench['cases'], nodeVersion: string): Target[] {
     const works = !/^(NOT|INVALID|NO )/.test(c.verified);
     targets.push({
       id: `hook.vs-node.${c.name}`,
-      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\` (Node ${nodeVersion})`,
+      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\` (Node ${nodeVersion}${process.env.VCL_BENCH_SNAPSHOT === '1' ? ', snapshot on' : ''})`,
       limit: '<= 1.5x',
       measured: `${c.ms.median} ms vs ${node0.ms.median} ms = ${r}x (CPU ${c.cpuMs.median} vs ${node0.cpuMs.median} ms)`,
       met: r <= 1.5 && works && c.nonZeroExits === 0,
