@@ -54,7 +54,19 @@ export interface CaseResult {
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
 const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 // What libvirt leaves in a hook's environment (docs/LIBVIRT-FACTS.md): LC_ALL=C, PATH, HOME, USER, LOGNAME.
-const HOOK_ENV = { LC_ALL: 'C', PATH: HOOK_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root' };
+const HOOK_ENV: Record<string, string> = {
+  LC_ALL: 'C',
+  PATH: HOOK_PATH,
+  HOME: '/root',
+  USER: 'root',
+  LOGNAME: 'root',
+};
+// Another Node (VCL_BENCH_NODE, e.g. Debian 12's unpacked with dpkg -x, its libraries in
+// VCL_BENCH_NODE_LIBS): the launcher finds it through /etc/default/virt-consolelog (overlaid here), and
+// the baselines run it with the same environment.
+const benchNode = process.env.VCL_BENCH_NODE;
+const benchNodeLibs = process.env.VCL_BENCH_NODE_LIBS;
+if (benchNodeLibs) HOOK_ENV.LD_LIBRARY_PATH = benchNodeLibs;
 
 const root = args.root;
 const { confDir } = enterSandbox(root, args.parentNamespace);
@@ -71,7 +83,18 @@ const noop = join(root, 'noop-hook');
 writeFileSync(noop, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 const hook = join(args.repo, 'dist', 'virt-consolelog-hook');
 const hookJs = join(args.repo, 'dist', 'hook.mjs');
-const node = '/usr/bin/node';
+const node = benchNode ?? '/usr/bin/node';
+// VCL_BENCH_SNAPSHOT=1: the launcher starts the hook from its V8 snapshot (README.md), blob kept here.
+const snapshotDir = process.env.VCL_BENCH_SNAPSHOT === '1' ? join(root, 'snapshot-cache') : undefined;
+if (benchNode || snapshotDir) {
+  mkdirSync('/etc/default', { recursive: true });
+  writeFileSync(
+    '/etc/default/virt-consolelog',
+    (benchNode ? `VIRT_CONSOLELOG_NODE=${benchNode}\n` : '') +
+      (benchNodeLibs ? `LD_LIBRARY_PATH=${benchNodeLibs}\n` : '') +
+      (snapshotDir ? `VIRT_CONSOLELOG_SNAPSHOT=1\nVIRT_CONSOLELOG_SNAPSHOT_DIR=${snapshotDir}\n` : ''),
+  );
+}
 
 const U = (n: number) => `0000000${n}-0000-4000-8000-00000000000${n}`;
 const typical = domainXml({ name: 'bench-typical', uuid: U(1), serial: { type: 'pty' } });
@@ -87,6 +110,21 @@ const big = domainXml({
 });
 const stopLog = liveLogPath(live, U(5), 'serial0');
 const stopping = domainXml({ name: 'bench-stop', uuid: U(5), serial: { type: 'pty', log: stopLog } });
+// The same events with a 50 KiB domain XML (issue 20: the smallest and the 50 KiB XML).
+const bigLiveLog = liveLogPath(live, U(6), 'serial0');
+const bigEnabled = domainXml({
+  name: 'bench-big-enabled',
+  uuid: U(6),
+  serial: { type: 'pty', log: bigLiveLog },
+  minBytes: args.bigXmlBytes,
+});
+const bigStopLog = liveLogPath(live, U(7), 'serial0');
+const bigStopping = domainXml({
+  name: 'bench-big-stop',
+  uuid: U(7),
+  serial: { type: 'pty', log: bigStopLog },
+  minBytes: args.bigXmlBytes,
+});
 
 const sealContent = Buffer.from(bootLog(3, { runtimeBytes: args.sealBytes })).subarray(0, args.sealBytes);
 const bootContent = Buffer.from(bootLog(2, { runtimeBytes: 64 * 1024 }));
@@ -242,6 +280,45 @@ const nodeCases: Case[] = [
       writeFresh(stopLog, bootContent);
     },
   },
+  {
+    name: 'prepare-begin-marker-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big-enabled', 'prepare', 'begin', '-'],
+    stdin: bigEnabled,
+    reset: () => writeFresh(bigLiveLog, bootContent),
+    verify: () => {
+      const tail = readFileSync(bigLiveLog, 'utf8').slice(-300);
+      return tail.includes('--- virt-consolelog boot=') ? 'boot marker appended' : 'NO boot marker appended';
+    },
+  },
+  {
+    name: 'release-end-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big-stop', 'release', 'end', 'destroyed'],
+    stdin: bigStopping,
+    reset: () => {
+      resetDomain(U(7));
+      writeFresh(bigStopLog, bootContent);
+    },
+  },
+  {
+    name: 'restore-begin-typical',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-typical', 'restore', 'begin', '-'],
+    stdin: typical,
+    verify: validates,
+  },
+  {
+    name: 'restore-begin-50KiB',
+    group: 'handled',
+    exe: hook,
+    argv: ['bench-big', 'restore', 'begin', '-'],
+    stdin: big,
+    verify: validates,
+  },
 ];
 
 function runOnce(c: Case): { ms: number; status: number | null; stdout: Buffer; stderr: string } {
@@ -312,6 +389,14 @@ function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
   });
 }
 
+if (snapshotDir) {
+  // The first handled run builds the blob in the background: wait for it before measuring.
+  spawnSync(hook, ['bench-typical', 'migrate', 'begin', '-'], { input: typical, env: HOOK_ENV });
+  const blobReady = () =>
+    existsSync(snapshotDir) && readdirSync(snapshotDir).some((f) => f.endsWith('.blob'));
+  for (let i = 0; i < 600 && !blobReady(); i++) spawnSync('sleep', ['1']);
+  if (!blobReady()) throw new Error('VCL_BENCH_SNAPSHOT: the launcher built no blob');
+}
 const shell = measure(shellCases, args.shellRounds, 1);
 const nodeRuns = measure(nodeCases, args.nodeRounds, 2);
 process.stdout.write(JSON.stringify({ shell, node: nodeRuns }) + '\n');

@@ -10,6 +10,9 @@ import { ratio } from './lib/stats.js';
 import type { Target } from './lib/result.js';
 
 export interface HookBench {
+  /** The Node that ran the hook and the baselines (VCL_BENCH_NODE, else /usr/bin/node) and its version. */
+  node: string;
+  nodeVersion: string;
   shellRounds: number;
   nodeRounds: number;
   cases: { shell: CaseResult[]; node: CaseResult[] };
@@ -45,13 +48,19 @@ export async function benchHook(repo: string, opts: { quick: boolean }): Promise
       { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const cases = JSON.parse(out) as HookBench['cases'];
-    return { shellRounds, nodeRounds, cases, targets: hookTargets(cases) };
+    const node = process.env.VCL_BENCH_NODE ?? '/usr/bin/node';
+    const libs = process.env.VCL_BENCH_NODE_LIBS;
+    const nodeVersion = execFileSync(node, ['--version'], {
+      encoding: 'utf8',
+      env: libs ? { ...process.env, LD_LIBRARY_PATH: libs } : process.env,
+    }).trim();
+    return { node, nodeVersion, shellRounds, nodeRounds, cases, targets: hookTargets(cases, nodeVersion) };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
 }
 
-function hookTargets(cases: HookBench['cases']): Target[] {
+function hookTargets(cases: HookBench['cases'], nodeVersion: string): Target[] {
   const get = (list: CaseResult[], name: string) => list.find((c) => c.name === name);
   const noop = get(cases.shell, 'noop-sh-hook');
   const targets: Target[] = [];
@@ -77,6 +86,20 @@ function hookTargets(cases: HookBench['cases']): Target[] {
       limit: '< 100 ms',
       measured: `${c.ms.median} ms (${c.verified})`,
       met: c.ms.median < 100 && works && c.nonZeroExits === 0,
+    });
+  }
+  // Issue 20: every event that starts Node within 1.5x of Node's own start-up, measured in the same rounds.
+  const node0 = get(cases.node, 'node-e-0');
+  for (const c of cases.node) {
+    if (c.group !== 'handled' || !node0) continue;
+    const r = ratio(c.ms.median, node0.ms.median);
+    const works = !/^(NOT|INVALID|NO )/.test(c.verified);
+    targets.push({
+      id: `hook.vs-node.${c.name}`,
+      what: `\`${c.argv.slice(1, 3).join(' ')}\` (${c.name}, ${c.stdinBytes} bytes of XML): median vs \`node -e 0\` (Node ${nodeVersion}${process.env.VCL_BENCH_SNAPSHOT === '1' ? ', snapshot on' : ''})`,
+      limit: '<= 1.5x',
+      measured: `${c.ms.median} ms vs ${node0.ms.median} ms = ${r}x (CPU ${c.cpuMs.median} vs ${node0.cpuMs.median} ms)`,
+      met: r <= 1.5 && works && c.nonZeroExits === 0,
     });
   }
   return targets;

@@ -309,6 +309,17 @@ export async function benchReader(
       measured: `${showN.ms.median} ms vs ${tailN.ms.median} ms = ${ratio(showN.ms.median, tailN.ms.median)}x; output ${sameN ? 'identical apart from boot separator lines' : 'DIFFERENT'}; the library call in-process ${libN.ms.median} ms`,
       met: ok(showN) && showN.ms.median <= 2 * tailN.ms.median,
     },
+    // Issue 20: the floor is Node's own start-up, not tail's: the same commands against `node -e 0`.
+    ...[
+      { id: 'show-c', what: '`show -c 102400`', c: showC },
+      { id: 'show-n', what: '`show -n 1000`', c: showN },
+    ].map(({ id, what, c }): Target => ({
+      id: `reader.vs-node.${id}`,
+      what: `${what} over the 1 GiB / 500 segment history vs \`node -e 0\`, median wall time`,
+      limit: '<= 1.5x',
+      measured: `${c.ms.median} ms vs ${nodeE.ms.median} ms = ${ratio(c.ms.median, nodeE.ms.median)}x (--version: ${version.ms.median} ms)`,
+      met: ok(c) && c.ms.median <= 1.5 * nodeE.ms.median,
+    })),
     {
       id: 'reader.peak-rss',
       what: 'peak RSS of `show` (-c, -n, whole history)',

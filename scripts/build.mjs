@@ -31,6 +31,25 @@ await build({
   banner: { js: banner },
   logLevel: 'warning',
 });
+// The hook again as one CommonJS file for a V8 start-up snapshot (hooks/virt-consolelog-hook-snapshot.ts):
+// import() becomes require (a snapshot has no ES module loader), import.meta.url is set at run time.
+await build({
+  entryPoints: { 'hook-snapshot': 'hooks/virt-consolelog-hook-snapshot.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node18.19',
+  format: 'cjs',
+  supported: { 'dynamic-import': false },
+  sourcemap: false,
+  legalComments: 'none',
+  define: {
+    VIRT_CONSOLELOG_VERSION: JSON.stringify(pkg.version),
+    'import.meta.url': 'globalThis.__vclHookUrl',
+  },
+  logLevel: 'warning',
+});
 const cli = await readFile('dist/virt-consolelog.mjs', 'utf8');
 await writeFile('dist/virt-consolelog.mjs', '#!/usr/bin/env node\n' + cli);
 await chmod('dist/virt-consolelog.mjs', 0o755);
@@ -40,6 +59,8 @@ const launcher = await readFile('packaging/hook-launcher.sh.in', 'utf8');
 await writeFile('dist/hook-launcher.sh.in', launcher);
 await writeFile(
   'dist/virt-consolelog-hook',
-  launcher.replaceAll('@HOOK_JS@', new URL('../dist/hook.mjs', import.meta.url).pathname),
+  launcher
+    .replaceAll('@HOOK_JS@', new URL('../dist/hook.mjs', import.meta.url).pathname)
+    .replaceAll('@HOOK_SNAPSHOT_JS@', new URL('../dist/hook-snapshot.cjs', import.meta.url).pathname),
   { mode: 0o755 },
 );
