@@ -10,6 +10,7 @@ import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
 import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
+import { missingParts, type MissingPart } from '../../transfer/decide-arrival.js';
 import { formatBytes } from '../../util/bytes.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
@@ -46,6 +47,8 @@ export interface DomainStatus {
   definition?: { persistent: string; live: string; summary: string };
   /** History fetch from a previous host (src/transfer/state.ts), when one was owed. */
   fetch?: { status: string; summary: string };
+  /** Output only a host that left without a stop held (src/transfer/decide-arrival.ts missingParts). */
+  missing?: MissingPart[];
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -136,6 +139,7 @@ export function formatStatus(s: DomainStatus): string {
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
+  for (const m of s.missing ?? []) lines.push(`  missing from ${m.host} since ${m.since}: ${m.why}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -175,6 +179,8 @@ export const statusCommand: Command = {
       const s = await domainStatus(config, t.uuid, t.state);
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
+      const missing = missingParts(t.state);
+      if (missing.length) s.missing = missing;
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),
