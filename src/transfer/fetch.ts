@@ -582,8 +582,13 @@ async function fetchLockedInner(
   }
   rec = {
     ...rec,
-    status: overallStatus(asked, outcome, rec.previousHost),
-    lastError: errors.length ? errors.slice(-3).join('; ') : undefined,
+    // Every peer answered "not mine": a guest new to all of them.
+    status: asked.length ? overallStatus(asked, outcome, rec.previousHost) : 'nothing',
+    lastError: errors.length
+      ? errors.slice(-3).join('; ')
+      : asked.length
+        ? undefined
+        : 'no peer holds history of this domain',
   };
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
   if (c.trimmed)

@@ -87,7 +87,8 @@ async function firstBoot(t: ExecutionContext, l: Lab, on: LabHost, name: string)
   await s.start(on, g.name);
   await waitEnabled(on, g.name);
   // Its first start here is an arrival too: every peer says "not mine".
-  await waitFetch(on, g.uuid, ['complete'], 120_000);
+  const first = await waitFetch(on, g.uuid, ['nothing', 'complete', 'failed'], 120_000);
+  t.is(first.status, 'nothing', JSON.stringify(first));
   await printFor();
   return g;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { listSegments } from '../../src/store/segments.js';
 import { runFetch } from '../../src/transfer/fetch.js';
 import { isNotMine, mapBounded, probePeers } from '../../src/transfer/probe.js';
-import { readFetchRecord, writeFetchRecord } from '../../src/transfer/state.js';
+import { describeFetch, readFetchRecord, writeFetchRecord } from '../../src/transfer/state.js';
 import { CLI_JS, lines, makeWorld, seal, write } from './helpers.js';
 
 const U = '5c4d2a10-6b1e-4d3f-9a8b-0c1d2e3f4a5b';
@@ -94,4 +94,27 @@ test('an arrival fetch asks every peer once; not-mine peers are not asked again 
   t.is(again.status, 'complete', JSON.stringify(again));
   t.is(again.lastError, undefined);
   t.is(listSegments(b.config, U).length, 2);
+});
+
+test('a guest new to every peer: the fetch says nothing to fetch, not complete', async (t) => {
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const b = w.host('lab-b');
+  for (const n of ['e1', 'e2']) w.host(n);
+  const now = new Date().toISOString();
+  writeFetchRecord(b.config.stateDir, {
+    uuid: U,
+    candidates: ['e1', 'e2'],
+    since: now,
+    status: 'running',
+    attempts: 0,
+    segmentsFetched: 0,
+    bytesFetched: 0,
+    updated: now,
+  });
+  const rec = await runFetch(b.config, U, { waitForSeal: true });
+  t.is(rec.status, 'nothing');
+  t.deepEqual(rec.notMine, ['e1', 'e2']);
+  t.is(rec.lastError, 'no peer holds history of this domain');
+  t.regex(describeFetch(rec), /2 peer\(s\) answered not mine/);
 });
