@@ -9,7 +9,14 @@ import { decidePrepare, markerTargets } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
 import type { Config } from '../config/schema.js';
-import { hostState, KNOWN_BOOTS, noteName, withHost, type BootRef } from '../store/domain-state.js';
+import {
+  hostState,
+  KNOWN_BOOTS,
+  noteName,
+  withHost,
+  type BootRef,
+  type DomainState,
+} from '../store/domain-state.js';
 import { normaliseUuid } from '../store/layout.js';
 import { bootMarkerLine } from '../store/markers.js';
 import { locateAllowed, SafeDir, UnsafePathError } from '../store/safe-fs.js';
@@ -20,6 +27,7 @@ import { resolveDomain } from '../store/find.js';
 import { rememberWaitingMarker } from '../store/waiting-markers.js';
 import { takeIncomingMigration } from '../transfer/start.js';
 import { retryPendingFetch } from './history-fetch.js';
+import { startArrivalFetch, type ArrivalFacts } from './arrival-fetch.js';
 import { scheduleAutoEnable } from './auto-enable.js';
 
 const C = fs.constants;
@@ -97,8 +105,10 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
+  let before: DomainState | undefined;
   try {
     await withStore(config, uuid, (store) => {
+      before = store.domain;
       for (const r of store.repairs) ctx.note(r);
       for (const d of store.damage) ctx.report(d);
       if (store.lock.recovered) ctx.report(store.lock.recovered);
@@ -176,8 +186,9 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
   }
-  // An arriving migration has just started its own fetch job; any other start retries an owed one.
-  if (!continuing) await retryOwedFetch(ctx, uuid);
+  // An arriving migration has just started its own fetch job; another arrival starts one here,
+  // any other start retries an owed one.
+  if (!continuing) await retryOwedFetch(ctx, uuid, { uuid, name, metadata, before, continuing });
   // Only XML the parser understood can say whether the definition still needs the upgrade.
   if (chardevs) {
     try {
@@ -225,9 +236,10 @@ function markWithoutStore(
 }
 
 /** A history fetch that failed earlier is retried at the domain's next event (cheap when none is owed). */
-export async function retryOwedFetch(ctx: HookContext, uuid: string): Promise<void> {
+export async function retryOwedFetch(ctx: HookContext, uuid: string, arrival?: ArrivalFacts): Promise<void> {
   try {
-    await retryPendingFetch(ctx, uuid);
+    if (arrival) await startArrivalFetch(ctx, arrival);
+    else await retryPendingFetch(ctx, uuid);
   } catch (e) {
     ctx.report(`history fetch retry not started: ${(e as Error).message}`);
   }

@@ -27,6 +27,7 @@ import {
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
 import { sharedWith } from './shared.js';
 import { afterListFailure, afterListing, type ListingFacts } from './fetch-decide.js';
+import { probeRound } from './probe.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -500,17 +501,21 @@ async function fetchLockedInner(
     save();
     return rec;
   }
+  const round = await probeRound(config, uuid, sources, rec.previousHost, found.notMine ?? [], log);
+  if (round.notMine.length) rec = { ...rec, notMine: round.notMine };
+  const asked = round.sources;
   const errors: string[] = [];
   const outcome = new Map<string, 'complete' | 'waiting' | 'failed' | 'unreachable'>();
   const deadline = Date.now() + (opts.sealWaitMs ?? SEAL_WAIT_MS);
   const raised = new Set<number>();
-  for (const source of sources) {
+  for (const source of asked) {
     let failures = 0;
     let delay = 500;
     for (;;) {
       let listing: Listing | undefined;
       try {
-        listing = await listPeer(config, source, uuid);
+        listing = round.listings.get(source) ?? (await listPeer(config, source, uuid));
+        round.listings.delete(source);
         failures = 0;
       } catch (e) {
         failures++;
@@ -583,8 +588,13 @@ async function fetchLockedInner(
   }
   rec = {
     ...rec,
-    status: overallStatus(sources, outcome, rec.previousHost),
-    lastError: errors.length ? errors.slice(-3).join('; ') : undefined,
+    // Every peer answered "not mine": a guest new to all of them.
+    status: asked.length ? overallStatus(asked, outcome, rec.previousHost) : 'nothing',
+    lastError: errors.length
+      ? errors.slice(-3).join('; ')
+      : asked.length
+        ? undefined
+        : 'no peer holds history of this domain',
   };
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
   if (c.trimmed)

@@ -46,6 +46,10 @@ export interface FetchRecord {
   /** pid of the job working on it (status 'running'). */
   pid?: number;
   updated: string;
+  /** Why `prepare begin` took this start for an arrival (src/transfer/decide-arrival.ts). */
+  arrival?: string;
+  /** Peers that answered "not mine" (an empty listing) during this arrival: not asked again. */
+  notMine?: string[];
 }
 
 export function recordPath(stateDir: string, uuid: string): string {
@@ -130,8 +134,11 @@ export async function withFetchLock<T>(stateDir: string, uuid: string, fn: () =>
 
 /** A record's one-line summary, for `status` and `sync`. */
 export function describeFetch(r: FetchRecord): string {
-  const from = r.source ?? r.previousHost ?? (r.candidates.join(',') || 'no known host');
+  const asked = r.candidates.filter((h) => !r.notMine?.includes(h));
+  const from = r.source ?? r.previousHost ?? (asked.join(',') || 'no known host');
   const parts = [`history fetch from ${from}: ${r.status}`];
+  if (r.status !== 'complete' && r.status !== 'nothing') parts.push(`owed since ${r.since}`);
+  if (r.notMine?.length) parts.push(`${r.notMine.length} peer(s) answered not mine`);
   if (r.segmentsFetched) parts.push(`${r.segmentsFetched} segments, ${r.bytesFetched} bytes`);
   if (r.attempts) parts.push(`${r.attempts} attempts`);
   if (r.lastError && r.status !== 'complete') parts.push(`last error: ${r.lastError}`);

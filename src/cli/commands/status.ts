@@ -12,6 +12,7 @@ import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
 import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
+import { missingParts, type MissingPart } from '../../transfer/decide-arrival.js';
 import { formatBytes } from '../../util/bytes.js';
 import { journaldStatus } from '../../journald/status.js';
 
@@ -54,6 +55,8 @@ export interface DomainStatus {
   fetch?: { status: string; summary: string };
   /** What the capture service forwards to the host journal (src/journald/), when it has seen the domain. */
   journal?: ReturnType<typeof journaldStatus>;
+  /** Output only a host that left without a stop held (src/transfer/decide-arrival.ts missingParts). */
+  missing?: MissingPart[];
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -155,6 +158,7 @@ export function formatStatus(s: DomainStatus): string {
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
   if (s.journal) lines.push(`  journal: ${s.journal.summary}`);
+  for (const m of s.missing ?? []) lines.push(`  missing from ${m.host} since ${m.since}: ${m.why}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -195,6 +199,8 @@ export const statusCommand: Command = {
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
       const journal = journaldStatus(config.stateDir, t.uuid);
       if (journal) s.journal = journal;
+      const missing = missingParts(t.state);
+      if (missing.length) s.missing = missing;
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),
