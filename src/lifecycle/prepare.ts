@@ -18,6 +18,7 @@ import { resolveDomain } from '../store/find.js';
 import { rememberUnrecordedMarker } from '../store/unrecorded-markers.js';
 import { retryPendingFetch, takeIncomingMigration } from '../transfer/start.js';
 import { scheduleAutoEnable } from './auto-enable.js';
+import { chainTargetsAtPrepare, type ChainTarget } from '../chain/targets.js';
 
 const C = fs.constants;
 
@@ -94,6 +95,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   if (continuing) ctx.note('incoming migration or restore: the running boot continues, no boot marker');
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
+  let chains: ChainTarget[] = []; // issue 15: reader chains, laid out once the store is unlocked
   try {
     await withStore(config, uuid, (store) => {
       for (const r of store.repairs) ctx.note(r);
@@ -138,6 +140,14 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
         for (const k of out.known ?? []) ctx.note(k);
       }
+      chains = chainTargetsAtPrepare({
+        config,
+        seal: plan.seal,
+        devices: plan.devices,
+        prev,
+        continuing,
+        sharedStore: Object.keys(store.domain.hosts).some((h) => h !== host),
+      });
       // The running boot continues after a migration or restore: no new boot is recorded (the
       // reader would otherwise put a separator where this host's part of the output begins).
       if (continuing) for (const d of Object.values(plan.devices)) delete d.boot;
@@ -176,6 +186,8 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
   }
+  // Loaded only when needed: most starts lay out no chain and skip the history reader.
+  if (chains.length) await (await import('../chain/events.js')).layoutChains(ctx, uuid, chains, now);
   // An arriving migration has just started its own fetch job; any other start retries an owed one.
   if (!continuing) await retryOwedFetch(ctx, uuid);
   // Only XML the parser understood can say whether the definition still needs the upgrade.

@@ -24,6 +24,7 @@ import {
   type FetchRecord,
 } from './state.js';
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
+import { layoutChainsAfterFetch } from '../chain/events.js';
 import { sharedWith } from './shared.js';
 
 const C = fs.constants;
@@ -585,5 +586,7 @@ async function fetchLockedInner(
     log(`${c.trimmed} byte(s) of fetched segments were here already (shared file): not imported twice`);
   delete rec.pid;
   save();
+  // issue 15: the fetched history becomes a reader chain beside logs a management layer reads.
+  if (rec.status === 'complete') await layoutChainsAfterFetch(config, uuid, log);
   return rec;
 }

@@ -11,6 +11,7 @@ import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 import { formatBytes } from '../../util/bytes.js';
+import { formatReaderChain, readerChainStatus, type ReaderChainStatus } from '../../chain/status.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -46,6 +47,8 @@ export interface DomainStatus {
   definition?: { persistent: string; live: string; summary: string };
   /** History fetch from a previous host (src/transfer/state.ts), when one was owed. */
   fetch?: { status: string; summary: string };
+  /** What a management layer's reader (Nova's) returns of logs read in place here (src/chain/). */
+  readerChains?: ReaderChainStatus[];
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -136,6 +139,7 @@ export function formatStatus(s: DomainStatus): string {
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
+  for (const c of s.readerChains ?? []) lines.push(formatReaderChain(c));
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -175,6 +179,8 @@ export const statusCommand: Command = {
       const s = await domainStatus(config, t.uuid, t.state);
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
+      const chains = await readerChainStatus(config, t.uuid, t.state);
+      if (chains.length) s.readerChains = chains;
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),
