@@ -210,13 +210,18 @@ export async function layoutChain(
 ): Promise<ChainOutcome> {
   const outcome: ChainOutcome = { device: target.device, path: target.path, mode: target.mode, removed: [] };
   const records = readChainState(config, uuid);
+  // A copy of history must not crowd the archive out: at most a quarter of the domain's cap.
+  const budget =
+    config.domainCapBytes > 0
+      ? Math.min(config.chainBytes, Math.floor(config.domainCapBytes / 4))
+      : config.chainBytes;
   let content: Buffer = Buffer.alloc(0);
   if (target.mode === 'restart') {
-    content = await historyBefore(config, uuid, target.device, config.chainBytes, () => 0);
+    content = await historyBefore(config, uuid, target.device, budget, () => 0);
   } else if (target.mode === 'arrival') {
     const own = visibleOwnFiles(config, target.path, records);
     if (!own.size) return { ...outcome, skipped: 'no live log here yet' };
-    content = await historyBefore(config, uuid, target.device, config.chainBytes, (h) => {
+    content = await historyBefore(config, uuid, target.device, budget, (h) => {
       // What the live files hold: the unsealed tail in the snapshot, or the whole file once sealed.
       let n = 0;
       for (const [key, size] of own) {

@@ -27,6 +27,8 @@ allowed_roots = [ "/var/log/libvirt",
 file_serial_becomes = "pty"
 rewrite_parallel = 1
 keep_foreign_log_path = 0
+chain_logs = 0
+chain_bytes = 4096
 domain_cap_bytes = 1048576
 global_cap_bytes = 0
 compress_min_bytes = -1
@@ -55,6 +57,8 @@ log_file_mode = 0600
     fileSerialBecomes: 'pty',
     rewriteParallel: true,
     keepForeignLogPath: false,
+    chainLogs: false,
+    chainBytes: 4096,
     domainCapBytes: 1048576,
     globalCapBytes: 0,
     compressMinBytes: -1,
