@@ -216,9 +216,7 @@ export async function layoutChain(
       ? Math.min(config.chainBytes, Math.floor(config.domainCapBytes / 4))
       : config.chainBytes;
   let content: Buffer = Buffer.alloc(0);
-  if (target.mode === 'restart') {
-    content = await historyBefore(config, uuid, target.device, budget, () => 0);
-  } else if (target.mode === 'arrival') {
+  if (target.mode === 'arrival') {
     const own = visibleOwnFiles(config, target.path, records);
     if (!own.size) return { ...outcome, skipped: 'no live log here yet' };
     content = await historyBefore(config, uuid, target.device, budget, (h) => {
@@ -312,7 +310,8 @@ function recordWritten(
         offset: st.size,
         head: content.subarray(0, HEAD_BYTES),
         now,
-        local: true,
+        // Like every file in an instance folder: a later file reusing this inode replaces the entry.
+        local: false,
       },
       false,
     ),

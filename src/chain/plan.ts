@@ -22,15 +22,15 @@ export interface ChainEntry {
 
 /**
  * When the chain is laid out:
- * - `restart`: prepare begin of a start that truncates the log (QEMU not running, virtlogd holds
- *   no handle on these files): the old files are replaced by one file of earlier history;
- * - `clear`: prepare begin of a guest arriving back on a host whose files are a stale part of its
- *   history (they would sit out of order in front of what the new stay prints): removed, the
- *   history comes with the fetch (`arrival`);
- * - `arrival`: after the history fetch, the guest running here and virtlogd writing the log:
- *   one file is added behind virtlogd's own backups, nothing is renamed, replaced or removed.
+ * - `clear`: prepare begin (QEMU not running, virtlogd holds no handle on these files) of a start
+ *   that truncates the log, or of a guest arriving back on a host whose files are a stale part of
+ *   its history: the old files, all sealed, are removed (virtlogd itself deletes a log's backups
+ *   when it opens it truncating, so nothing of the chain would survive the start anyway);
+ * - `arrival`: once virtlogd writes the new log (after a history fetch, or after a truncating
+ *   start): one file of earlier history is added behind virtlogd's own backups; nothing is
+ *   renamed, replaced or removed.
  */
-export type ChainMode = 'restart' | 'clear' | 'arrival';
+export type ChainMode = 'clear' | 'arrival';
 
 export interface ChainPlanInput {
   mode: ChainMode;
@@ -74,7 +74,7 @@ export function planChain(input: ChainPlanInput): ChainPlan {
   const numbered = entries
     .filter((e): e is ChainEntry & { index: number } => e.index !== undefined)
     .sort((a, b) => a.index - b.index);
-  if (input.mode === 'restart' || input.mode === 'clear') {
+  if (input.mode === 'clear') {
     const unsafe = entries.filter((e) => !e.sealed && !e.ours);
     // Content not in the store yet is never removed: the view stays as it is.
     if (unsafe.length)
@@ -86,11 +86,7 @@ export function planChain(input: ChainPlanInput): ChainPlan {
         .reverse()
         .map((e) => e.name),
     ];
-    if (input.mode === 'clear' || input.contentBytes <= 0) {
-      if (!unlink.length) return { unlink, skip: 'no earlier files' };
-      return { unlink };
-    }
-    return { unlink, write: `${base}.0` };
+    return unlink.length ? { unlink } : { unlink, skip: 'no earlier files' };
   }
   // arrival: virtlogd is writing; only a new name behind its contiguous backups is ever created.
   if (input.contentBytes <= 0) return { unlink: [], skip: 'no earlier history to lay out' };

@@ -8,12 +8,15 @@ export interface ChainTarget {
   device: string;
   path: string;
   mode: ChainMode;
+  /** A truncating start: once virtlogd opened the new log, a job lays the history out behind it. */
+  afterStart?: true;
 }
 
 type ChainConfig = Pick<Config, 'chainLogs' | 'logRoot' | 'liveDir' | 'allowedRoots'>;
 
 /**
- * At `prepare begin`, after the seal: a truncating start of a log read in place gets `restart`; a
+ * At `prepare begin`, after the seal: a truncating start of a log read in place gets `clear` and a
+ * layout after the start; a
  * guest arriving back on a host it left by migration gets `clear` for its stale files, but only
  * with a store private to this host (on shared instance storage the file is the source's live log).
  */
@@ -36,7 +39,7 @@ export function chainTargetsAtPrepare(input: {
   }
   return input.seal
     .filter((s) => s.reason === 'restart' && s.truncateNext && readInPlace(config, s.path))
-    .map((s) => ({ device: s.device, path: s.path, mode: 'restart' as const }));
+    .map((s) => ({ device: s.device, path: s.path, mode: 'clear' as const, afterStart: true as const }));
 }
 
 /** After a history fetch: the logs read in place of a guest running on this host. */

@@ -21,6 +21,21 @@ const forms: Record<string, (p: string) => string> = {
     `<console type='pty'><log file='${p}'/><target type='sclp' port='0'/></console>`,
 };
 
+/** virtlogd opening a log truncating: its backups go first, then the log starts empty (test: with `out`). */
+function virtlogdStartsTruncating(path: string, out: string): void {
+  for (let i = 0; i < 3; i++) fs.rmSync(`${path}.${i}`, { force: true });
+  fs.writeFileSync(path, out);
+}
+
+/** Waits for the chain-layout job the hook started (a condition, not a duration). */
+async function waitForChain(path: string): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (!fs.existsSync(`${path}.0`)) {
+    if (Date.now() > end) throw new Error(`${path}.0 never appeared`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const bootLines = (n: number, count: number) =>
   Array.from({ length: count }, (_, i) => `boot=${n} seq=${String(i).padStart(6, '0')}\n`).join('');
 
@@ -36,13 +51,17 @@ for (const [form, devices] of Object.entries(forms)) {
       const r = await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
       t.is(r.code, 0, r.stderr);
       const out = bootLines(boot, 40);
-      fs.writeFileSync(path, out); // virtlogd / QEMU open the log with O_TRUNC
+      virtlogdStartsTruncating(path, out);
+      if (boot > 1) await waitForChain(path);
       expected += out;
       if (boot < 4) await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
     }
     t.is(novaConsoleOutputFile(path).toString(), expected);
     t.deepEqual(
-      fs.readdirSync(dir).sort(),
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.startsWith('console.log'))
+        .sort(),
       ['console.log', 'console.log.0'],
       'one chain file: the plugin keeps no second copy of what the store holds',
     );
@@ -67,7 +86,8 @@ test('the chain holds the newest chain_bytes: Nova returns exactly the newest 10
   for (let boot = 1; boot <= 3; boot++) {
     await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
     const out = bootLines(boot, 3000); // 66 KiB a boot
-    fs.writeFileSync(path, out);
+    virtlogdStartsTruncating(path, out);
+    if (boot > 1) await waitForChain(path);
     all += out;
     if (boot < 3) await hook(env, ['guest1', 'release', 'end', 'destroyed'], xml);
   }

@@ -13,23 +13,20 @@ const e = (index: number | undefined, over: Partial<ChainEntry> = {}): ChainEntr
   ...over,
 });
 
-test('restart: every sealed file goes (the log first, then the oldest), one file of history is written', (t) => {
+test('clear: every sealed file goes (the log first, then the oldest), nothing is written', (t) => {
   const plan = planChain({
-    mode: 'restart',
+    mode: 'clear',
     base,
     entries: [e(undefined), e(0), e(1, { ours: true, sealed: true }), e(2)],
     contentBytes: 500,
     maxBackups: 3,
   });
-  t.deepEqual(plan, {
-    unlink: [base, 'console.log.2', 'console.log.1', 'console.log.0'],
-    write: 'console.log.0',
-  });
+  t.deepEqual(plan, { unlink: [base, 'console.log.2', 'console.log.1', 'console.log.0'] });
 });
 
-test('restart: an unsealed file keeps everything as it is', (t) => {
+test('clear: an unsealed file keeps everything as it is', (t) => {
   const plan = planChain({
-    mode: 'restart',
+    mode: 'clear',
     base,
     entries: [e(undefined), e(0, { sealed: false })],
     contentBytes: 500,
@@ -145,7 +142,7 @@ test('only logs read in place get a chain, and only when chain_logs is on', (t) 
   const prev = { generation: 0, devices: {}, lastEvent: { kind: 'release', at: '' } };
   const devices = { serial0: { path: nova, kind: 'log' as const, truncating: false } };
   t.deepEqual(chainTargetsAtPrepare({ config, seal, devices, prev, continuing: false, sharedStore: false }), [
-    { device: 'serial0', path: nova, mode: 'restart' },
+    { device: 'serial0', path: nova, mode: 'clear', afterStart: true },
   ]);
   t.deepEqual(
     chainTargetsAtPrepare({
