@@ -76,6 +76,10 @@ test.serial('lab: a guest that printed > 100 KiB: Nova returns exactly `show -c 
   t.is(nova.length, 100 * 1024);
   const shown = await a.cli('show', '-c', '102400', g.name);
   t.is(shown.exitCode, 0, shown.stderr);
-  t.true(nova === shown.stdout, 'byte-identical');
+  const at = [...nova].findIndex((c, i) => c !== shown.stdout[i]);
+  t.true(
+    nova === shown.stdout,
+    `byte-identical (first difference at ${at}: ${JSON.stringify(nova.slice(at - 60, at + 60))} vs ${JSON.stringify(shown.stdout.slice(at - 60, at + 60))}; show printed ${shown.stdout.length})`,
+  );
   assertNovaOutput(t, nova, boots, { restarts: 1, suffix: true });
 });
