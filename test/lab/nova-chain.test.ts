@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { novaConsolePath } from './guest.js';
-import { lazyLab } from './harness.js';
+import { CLI_JS, lazyLab } from './harness.js';
 import { assertCompleteHistory, nsLinks } from './migration-common.js';
 import * as s from './scenario.js';
 import { assertNovaOutput, novaHardReboots, novaHops, novaLabConfig, novaRead } from './nova-chain-common.js';
@@ -74,7 +74,10 @@ test.serial('lab: a guest that printed > 100 KiB: Nova returns exactly `show -c 
   await s.destroy(a, g.name); // the files stay as they are; both readers see the same state
   const nova = novaRead(a, g);
   t.is(nova.length, 100 * 1024);
-  const shown = await a.cli('show', '-c', '102400', g.name);
+  // The whole output, final line end included (execa strips it by default).
+  const shown = await a.exec([process.execPath, CLI_JS, 'show', '-c', '102400', g.name], {
+    stripFinalNewline: false,
+  });
   t.is(shown.exitCode, 0, shown.stderr);
   const at = [...nova].findIndex((c, i) => c !== shown.stdout[i]);
   t.true(
