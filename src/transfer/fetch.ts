@@ -24,7 +24,6 @@ import {
   type FetchRecord,
 } from './state.js';
 import { TransportError, callPeerText, callPeerToFile } from './transport.js';
-import { layoutChainsAfterFetch } from '../chain/events.js';
 import { sharedWith } from './shared.js';
 
 const C = fs.constants;
@@ -586,7 +585,8 @@ async function fetchLockedInner(
     log(`${c.trimmed} byte(s) of fetched segments were here already (shared file): not imported twice`);
   // issue 15: the fetched history becomes a reader chain beside logs a management layer reads
   // (before the record says complete: whoever waits for that also finds the chain).
-  if (rec.status === 'complete') await layoutChainsAfterFetch(config, uuid, log);
+  if (rec.status === 'complete')
+    await (await import('../chain/events.js')).layoutChainsAfterFetch(config, uuid, log);
   delete rec.pid;
   save();
   return rec;

