@@ -66,4 +66,10 @@ export const COMMANDS: readonly CommandEntry[] = [
     hidden: true,
     load: async () => (await import('./commands/auto-enable.js')).autoEnableCommand,
   },
+  {
+    name: 'chain-layout',
+    summary: "internal: lays a log's earlier history out as a reader chain after a truncating start",
+    hidden: true,
+    load: async () => (await import('./commands/chain-layout.js')).chainLayoutCommand,
+  },
 ];

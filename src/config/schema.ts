@@ -21,6 +21,13 @@ export interface Config {
   rewriteParallel: boolean;
   /** Keep a log path that lies outside the store where it is (Nova reads its own instance folder). */
   keepForeignLogPath: boolean;
+  /**
+   * Lay earlier history out as chain files beside a log a management layer reads in place (Nova's
+   * console.log, .0, .1 ...): after a truncating start and after a migration's history fetch.
+   */
+  chainLogs: boolean;
+  /** Bytes of earlier history in that chain file (it counts against domain_cap_bytes). */
+  chainBytes: number;
   /** Cap on live + archived bytes of one domain; the oldest sealed segments go first. 0 = none. */
   domainCapBytes: number;
   /** Cap on the whole store; the oldest sealed segments of any domain go first. 0 = none. */
@@ -79,6 +86,8 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   fileSerialBecomes: 'pty',
   rewriteParallel: false,
   keepForeignLogPath: true,
+  chainLogs: true,
+  chainBytes: 100 * 1024,
   domainCapBytes: 64 * 1024 * 1024,
   globalCapBytes: 0,
   compressMinBytes: 4096,
@@ -130,6 +139,16 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     key: 'keepForeignLogPath',
     kind: 'bool',
     doc: 'keep a log path outside the store (Nova) and only turn truncation into append',
+  },
+  chain_logs: {
+    key: 'chainLogs',
+    kind: 'bool',
+    doc: "lay earlier history out as a reader chain (Nova's console.log.0) beside logs kept in place",
+  },
+  chain_bytes: {
+    key: 'chainBytes',
+    kind: 'int',
+    doc: 'bytes of earlier history in that chain file (Nova reads 102400); counts against the cap',
   },
   domain_cap_bytes: { key: 'domainCapBytes', kind: 'int', doc: 'per-domain cap, live + archive; 0 = none' },
   global_cap_bytes: { key: 'globalCapBytes', kind: 'int', doc: 'whole-store cap; 0 = none' },

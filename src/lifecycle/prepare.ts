@@ -29,6 +29,7 @@ import { takeIncomingMigration } from '../transfer/start.js';
 import { retryPendingFetch } from './history-fetch.js';
 import { startArrivalFetch, type ArrivalFacts } from './arrival-fetch.js';
 import { scheduleAutoEnable } from './auto-enable.js';
+import { chainTargetsAtPrepare, type ChainTarget } from '../chain/targets.js';
 
 const C = fs.constants;
 
@@ -106,6 +107,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
   let before: DomainState | undefined;
+  let chains: ChainTarget[] = []; // issue 15: reader chains, laid out once the store is unlocked
   try {
     await withStore(config, uuid, (store) => {
       before = store.domain;
@@ -151,6 +153,14 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
           ctx.note(`sealed ${s.bytes} bytes of ${s.from} as ${s.key} (${step.reason})`);
         for (const k of out.known ?? []) ctx.note(k);
       }
+      chains = chainTargetsAtPrepare({
+        config,
+        seal: plan.seal,
+        devices: plan.devices,
+        prev,
+        continuing,
+        sharedStore: Object.keys(store.domain.hosts).some((h) => h !== host),
+      });
       marked = true;
       for (const m of plan.markers) {
         try {
@@ -186,6 +196,8 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
     if (why) ctx.fail(`${why}: nothing sealed, start goes on`);
     else throw e;
   }
+  // Loaded only when needed: most starts lay out no chain and skip the history reader.
+  if (chains.length) await (await import('../chain/events.js')).layoutChains(ctx, uuid, chains, now);
   // An arriving migration has just started its own fetch job; another arrival starts one here,
   // any other start retries an owed one.
   if (!continuing) await retryOwedFetch(ctx, uuid, { uuid, name, metadata, before, continuing });

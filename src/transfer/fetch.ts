@@ -599,6 +599,10 @@ async function fetchLockedInner(
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
   if (c.trimmed)
     log(`${c.trimmed} byte(s) of fetched segments were here already (shared file): not imported twice`);
+  // issue 15: the fetched history becomes a reader chain beside logs a management layer reads
+  // (before the record says complete: whoever waits for that also finds the chain).
+  if (rec.status === 'complete')
+    await (await import('../chain/events.js')).layoutChainsAfterFetch(config, uuid, log);
   delete rec.pid;
   save();
   return rec;

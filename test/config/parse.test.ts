@@ -27,6 +27,8 @@ allowed_roots = [ "/var/log/libvirt",
 file_serial_becomes = "pty"
 rewrite_parallel = 1
 keep_foreign_log_path = 0
+chain_logs = 0
+chain_bytes = 4096
 domain_cap_bytes = 1048576
 global_cap_bytes = 0
 compress_min_bytes = -1
@@ -58,6 +60,8 @@ journald_burst_lines = 500
     fileSerialBecomes: 'pty',
     rewriteParallel: true,
     keepForeignLogPath: false,
+    chainLogs: false,
+    chainBytes: 4096,
     domainCapBytes: 1048576,
     globalCapBytes: 0,
     compressMinBytes: -1,

@@ -15,6 +15,7 @@ import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 import { missingParts, type MissingPart } from '../../transfer/decide-arrival.js';
 import { formatBytes } from '../../util/bytes.js';
 import { journaldStatus } from '../../journald/status.js';
+import { formatReaderChain, readerChainStatus, type ReaderChainStatus } from '../../chain/status.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -57,6 +58,8 @@ export interface DomainStatus {
   journal?: ReturnType<typeof journaldStatus>;
   /** Output only a host that left without a stop held (src/transfer/decide-arrival.ts missingParts). */
   missing?: MissingPart[];
+  /** What a management layer's reader (Nova's) returns of logs read in place here (src/chain/). */
+  readerChains?: ReaderChainStatus[];
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -159,6 +162,7 @@ export function formatStatus(s: DomainStatus): string {
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
   if (s.journal) lines.push(`  journal: ${s.journal.summary}`);
   for (const m of s.missing ?? []) lines.push(`  missing from ${m.host} since ${m.since}: ${m.why}`);
+  for (const c of s.readerChains ?? []) lines.push(formatReaderChain(c));
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -201,6 +205,8 @@ export const statusCommand: Command = {
       if (journal) s.journal = journal;
       const missing = missingParts(t.state);
       if (missing.length) s.missing = missing;
+      const chains = await readerChainStatus(config, t.uuid, t.state);
+      if (chains.length) s.readerChains = chains;
       // libvirt unreachable or domain unknown to it: the store's view alone.
       const d = await definitionCapture(t.uuid, config, {
         uri: uriFrom(undefined, ctx.io.env),
