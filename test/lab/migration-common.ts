@@ -48,7 +48,7 @@ export interface FetchState {
 export function fetchRecord(host: LabHost, uuid: string): FetchState | undefined {
   try {
     return JSON.parse(
-      readFileSync(host.outside(`/var/lib/virt-consolelog/transfer/${uuid}.json`), 'utf8'),
+      readFileSync(host.outside(`/var/lib/virt-consolelog/domains/${uuid}/fetch.json`), 'utf8'),
     ) as FetchState;
   } catch {
     return undefined;

@@ -153,11 +153,14 @@ test('auto_enable = 0: no job, libvirt never called', async (t) => {
 test('a domain disabled on this host is left alone', async (t) => {
   const lab = setUp(true);
   t.teardown(() => rmSync(lab.dir, { recursive: true, force: true }));
+  // Written where a host before per-domain state folders kept it: the hook moves it and obeys it.
   mkdirSync(path.join(lab.dir, 'state/definitions/disabled'), { recursive: true });
   writeFileSync(path.join(lab.dir, 'state/definitions/disabled', UUID), 'x\n');
   const hook = await runHook(lab, guestXml);
   t.is(hook.code, 0);
   t.is(await waitFor(lab.virshLog, 3000), undefined);
+  t.true(existsSync(path.join(lab.dir, 'state/domains', UUID, 'disabled')));
+  t.false(existsSync(path.join(lab.dir, 'state/definitions')));
 });
 
 test('started begin and stopped end do nothing: no job, no store, no journal', async (t) => {
