@@ -8,7 +8,8 @@ set -eu
 dest=${1:?usage: install-tree.sh DESTDIR}
 libdir=/usr/lib/virt-consolelog
 hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
-for f in dist/hook.mjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
+hook_snapshot_js=${VCL_LIBDIR:-$libdir}/hook-snapshot.cjs
+for f in dist/hook.mjs dist/hook-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
   [ -e "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 # The commented sample configuration is the conffile.
@@ -20,6 +21,8 @@ done
 install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$dest/etc/virt-consolelog" \
   "$dest/etc/default" "$dest/usr/lib/tmpfiles.d" "$dest/usr/share/bash-completion/completions"
 install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
+# The entry of the optional V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT=1 in /etc/default).
+install -m 0644 dist/hook-snapshot.cjs "$dest$libdir/hook-snapshot.cjs"
 # The code both entry points load on demand (scripts/build.mjs splits the bundles).
 install -d "$dest$libdir/chunks"
 install -m 0644 dist/chunks/*.mjs "$dest$libdir/chunks/"
@@ -27,7 +30,14 @@ install -m 0644 dist/chunks/*.mjs "$dest$libdir/chunks/"
 sed '1s|^#!.*$|#!/usr/bin/node|' dist/virt-consolelog.mjs > "$dest$libdir/virt-consolelog.mjs"
 chmod 0755 "$dest$libdir/virt-consolelog.mjs"
 ln -sf ../lib/virt-consolelog/virt-consolelog.mjs "$dest/usr/bin/virt-consolelog"
-sed "s|@HOOK_JS@|$hook_js|g" dist/hook-launcher.sh.in > "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
+sed -e "s|@HOOK_JS@|$hook_js|g" -e "s|@HOOK_SNAPSHOT_JS@|$hook_snapshot_js|g" dist/hook-launcher.sh.in \
+  > "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
+# A placeholder left over would make the hook test a path that never exists: fail the build instead.
+if grep -q '@[A-Z_]*@' "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"; then
+  echo "install-tree.sh: the hook launcher keeps a placeholder:" >&2
+  grep -n '@[A-Z_]*@' "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog" >&2
+  exit 1
+fi
 chmod 0755 "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
 install -m 0644 packaging/virt-consolelog.conf "$dest/etc/virt-consolelog/virt-consolelog.conf"
 install -m 0644 packaging/virt-consolelog.default "$dest/etc/default/virt-consolelog"

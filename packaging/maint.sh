@@ -9,6 +9,8 @@ VCL_LIVE=/var/log/libvirt/qemu
 VCL_STATE=/var/lib/virt-consolelog
 VCL_KEY=/var/lib/virt-consolelog/ssh/id_ed25519
 VCL_CONFDIR=/etc/virt-consolelog
+# The hook's V8 start-up snapshots (VIRT_CONSOLELOG_SNAPSHOT=1): root runs them, so root alone writes.
+VCL_CACHE=/var/cache/virt-consolelog
 # The group that may read the store (show, status) without root; see README "Reading without root".
 VCL_GROUP=virt-consolelog
 # Marker file (or env VIRT_CONSOLELOG_PURGE_LOGS=yes) that lets a purge remove the store too.
@@ -25,6 +27,14 @@ vcl_make_dirs() {
   [ -d "$VCL_STORE" ] || mkdir -m 0750 "$VCL_STORE"
   [ -d "$VCL_STATE" ] || mkdir -m 0700 "$VCL_STATE"
   [ -d "$VCL_STATE/ssh" ] || mkdir -m 0700 "$VCL_STATE/ssh"
+  [ -d /var/cache ] || mkdir -m 0755 /var/cache
+  [ -e "$VCL_CACHE" ] || [ -L "$VCL_CACHE" ] || mkdir -m 0700 "$VCL_CACHE"
+}
+
+# The snapshot cache holds only blobs the hook rebuilds: it goes with the program (a symlink in
+# its place is removed, never followed).
+vcl_remove_cache() {
+  rm -rf "$VCL_CACHE"
 }
 
 # The dedicated transfer key (never root's own key): created once, kept on upgrade.
@@ -127,6 +137,7 @@ vcl_purge() {
   case "${VIRT_CONSOLELOG_PURGE_LOGS:-}" in yes | 1 | true) purge_logs=yes ;; esac
   [ -e "$VCL_PURGE_LOGS_MARKER" ] && purge_logs=yes
   rm -rf "$VCL_CONFDIR" "$VCL_STATE"
+  vcl_remove_cache
   if [ "$purge_logs" = yes ]; then
     if [ -d "$VCL_STORE" ] && [ ! -L "$VCL_STORE" ]; then
       rm -rf "$VCL_STORE"

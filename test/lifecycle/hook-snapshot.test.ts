@@ -4,7 +4,7 @@
 // The config points every path into a temp folder (VIRT_CONSOLELOG_CONFIG), so no namespace is needed.
 import test from 'ava';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -28,7 +28,7 @@ const XML = domain(
     "<console type='pty'><target type='serial' port='0'/></console>",
 );
 
-async function env(snapshot: boolean): Promise<Record<string, string>> {
+async function env(snapshot: boolean, cache = path.join(root, 'cache')): Promise<Record<string, string>> {
   const conf = path.join(root, 'virt-consolelog.conf');
   await writeFile(
     conf,
@@ -45,16 +45,16 @@ async function env(snapshot: boolean): Promise<Record<string, string>> {
     LC_ALL: 'C',
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
     VIRT_CONSOLELOG_CONFIG: conf,
-    VIRT_CONSOLELOG_SNAPSHOT_DIR: path.join(root, 'cache'),
+    VIRT_CONSOLELOG_SNAPSHOT_DIR: cache,
     ...(snapshot ? { VIRT_CONSOLELOG_SNAPSHOT: '1' } : {}),
   };
 }
 
-async function migrateBegin(exe: string[], snapshot: boolean) {
+async function migrateBegin(exe: string[], snapshot: boolean, cache?: string) {
   const [file = '', ...pre] = exe;
   return execa(file, [...pre, 'demo', 'migrate', 'begin', '-'], {
     input: XML,
-    env: await env(snapshot),
+    env: await env(snapshot, cache),
     extendEnv: false,
     reject: false,
   });
@@ -118,5 +118,39 @@ test.serial(
     t.is(truncated.exitCode, 0, truncated.stderr);
     t.is(truncated.stdout, plain.stdout);
     t.false(existsSync(rebuilt), 'the truncated blob is removed');
+  },
+);
+
+test.serial(
+  "a cache folder that is a symlink, open to others or not this user's is refused: plain run, nothing written",
+  async (t) => {
+    const plain = await migrateBegin([process.execPath, HOOK_JS], false);
+    t.is(plain.exitCode, 0, plain.stderr);
+    // The blob is code the hook's user (root) runs: a folder anyone else could write must not hold it.
+    const target = path.join(root, 'elsewhere');
+    await mkdir(target, { mode: 0o700 });
+    const link = path.join(root, 'link');
+    await symlink(target, link);
+    const openDir = path.join(root, 'open');
+    await mkdir(openDir);
+    await chmod(openDir, 0o755);
+    const cases: [string, string][] = [
+      ['a symlink', link],
+      ['mode 0755', openDir],
+    ];
+    if (process.getuid?.() === 0) {
+      const others = path.join(root, 'others');
+      await mkdir(others, { mode: 0o700 });
+      await chown(others, 65534, 65534);
+      cases.push(["another user's", others]);
+    }
+    for (const [what, cache] of cases) {
+      const r = await migrateBegin([HOOK], true, cache);
+      t.is(r.exitCode, 0, `${what}: ${r.stderr}`);
+      t.is(r.stdout, plain.stdout, what);
+      t.regex(r.stderr, /snapshot folder .* not used/, what);
+    }
+    t.deepEqual(readdirSync(target), [], 'nothing written through the symlink');
+    t.deepEqual(readdirSync(openDir), []);
   },
 );

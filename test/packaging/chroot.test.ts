@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -77,8 +78,24 @@ async function apt(args: string[], env: Record<string, string> = {}) {
   return `${r.stdout}\n${r.stderr}`;
 }
 const mode = (p: string) => statSync(inRoot(p)).mode & 0o7777;
-const hook = (argv: string[], input = DOMAIN_XML) =>
-  chroot(['/etc/libvirt/hooks/qemu.d/50-virt-consolelog', ...argv], { input });
+const LAUNCHER = '/etc/libvirt/hooks/qemu.d/50-virt-consolelog';
+const hook = (argv: string[], input = DOMAIN_XML, env: Record<string, string> = {}) =>
+  chroot([LAUNCHER, ...argv], { input, env });
+const CACHE = 'var/cache/virt-consolelog';
+const SNAPSHOT = { VIRT_CONSOLELOG_SNAPSHOT: '1' };
+/** The snapshot blobs in the installed cache folder (their names carry Node's and the hook's identity). */
+const blobs = () => readdirSync(inRoot(CACHE)).filter((f) => f.endsWith('.blob'));
+/** Waits for the background build of a blob to finish (blob in place, build marker gone). */
+const builtBlob = () =>
+  waitFor(
+    'the hook snapshot blob',
+    () => {
+      const names = readdirSync(inRoot(CACHE));
+      const blob = names.find((f) => f.endsWith('.blob'));
+      return blob && !names.some((f) => f.startsWith('.building-')) ? blob : undefined;
+    },
+    { timeoutMs: 180_000 },
+  );
 
 test.before(async () => {
   ({ deb } = await ensurePackages());
@@ -216,6 +233,68 @@ test.serial(
   },
 );
 
+test.serial(
+  "VIRT_CONSOLELOG_SNAPSHOT=1: the installed hook builds its blob in root's 0700 cache; same output, broken blobs too",
+  async (t) => {
+    const argv = ['g1', 'migrate', 'begin', '-'];
+    const plain = await hook(argv);
+    t.is(plain.exitCode, 0, plain.stderr);
+    t.regex(plain.stdout, /append='on'/);
+    // Made by the package (no systemd-tmpfiles in the root: the postinst), root's alone.
+    t.is(mode(CACHE), 0o700);
+    t.is(String((await chroot(['stat', '-c', '%U', `/${CACHE}`])).stdout).trim(), 'root');
+    t.deepEqual(blobs(), []);
+
+    // No blob yet: hook.mjs runs, a blob is built in the background for the next runs.
+    const first = await hook(argv, DOMAIN_XML, SNAPSHOT);
+    t.is(first.exitCode, 0, first.stderr);
+    t.is(first.stdout, plain.stdout);
+    const blob = await builtBlob();
+    t.is(mode(`${CACHE}/${blob}`), 0o600);
+
+    // The blob is what runs (the launcher's trace shows it), and gives the same XML.
+    const fromBlob = await chroot(['sh', '-x', LAUNCHER, ...argv], { input: DOMAIN_XML, env: SNAPSHOT });
+    t.is(fromBlob.exitCode, 0, fromBlob.stderr);
+    t.is(fromBlob.stdout, plain.stdout);
+    t.regex(
+      fromBlob.stderr,
+      /--snapshot-blob \/var\/cache\/virt-consolelog\/hook-\S+\.blob \/usr\/lib\/virt-consolelog\/hook-snapshot\.cjs g1 migrate/,
+    );
+    t.notRegex(fromBlob.stderr, /did not load/);
+
+    // Corrupted in the middle: Node fails before any JavaScript, the launcher removes it and runs hook.mjs.
+    const file = inRoot(`${CACHE}/${blob}`);
+    const bytes = readFileSync(file);
+    bytes.write('corrupted by the test', Math.floor(bytes.length / 2));
+    writeFileSync(file, bytes);
+    const corrupt = await hook(argv, DOMAIN_XML, SNAPSHOT);
+    t.is(corrupt.exitCode, 0, corrupt.stderr);
+    t.is(corrupt.stdout, plain.stdout);
+    t.regex(corrupt.stderr, /did not load/);
+    t.false(existsSync(file), 'the broken blob is removed');
+
+    // Deleted (the corrupt run started no build): the next run rebuilds it.
+    const again = await hook(argv, DOMAIN_XML, SNAPSHOT);
+    t.is(again.stdout, plain.stdout);
+    const rebuilt = await builtBlob();
+    rmSync(inRoot(`${CACHE}/${rebuilt}`));
+    const deleted = await hook(argv, DOMAIN_XML, SNAPSHOT);
+    t.is(deleted.exitCode, 0, deleted.stderr);
+    t.is(deleted.stdout, plain.stdout);
+    await builtBlob();
+
+    // A cache folder others could write is refused: the hook runs plainly and writes nothing there.
+    chmodSync(inRoot(CACHE), 0o755);
+    for (const f of blobs()) rmSync(inRoot(`${CACHE}/${f}`));
+    const open = await hook(argv, DOMAIN_XML, SNAPSHOT);
+    t.is(open.exitCode, 0, open.stderr);
+    t.is(open.stdout, plain.stdout);
+    t.regex(open.stderr, /snapshot folder \/var\/cache\/virt-consolelog not used/);
+    t.deepEqual(readdirSync(inRoot(CACHE)), []);
+    chmodSync(inRoot(CACHE), 0o700);
+  },
+);
+
 test.serial('doctor runs in the root and finds the hook; libvirt is missing there', async (t) => {
   const r = await chroot(['virt-consolelog', 'doctor', '--json', '--no-peers']);
   t.is(r.exitCode, 1, r.stderr);
@@ -259,6 +338,7 @@ test.serial('remove keeps logs, config and key; the hook left behind lets every 
   await dpkg(['--remove', 'virt-consolelog']);
   t.false(existsSync(inRoot('usr/lib/virt-consolelog/hook.mjs')));
   t.false(existsSync(inRoot('usr/bin/virt-consolelog')));
+  t.false(existsSync(inRoot(CACHE)), 'the snapshot cache goes with the program');
   t.true(existsSync(inRoot('etc/virt-consolelog/virt-consolelog.conf')));
   t.true(existsSync(inRoot('var/lib/virt-consolelog/ssh/id_ed25519')));
   t.is(readFileSync(log, 'utf8'), 'boot output the operator needs\n');

@@ -1,7 +1,7 @@
 // The .deb: built with debhelper, clean under lintian, with the layout, conffiles, dependencies and
 // maintainer scripts the package promises.
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePackages, REPO_ROOT, run, SHIPPED_FILES, VERSION } from './packages.js';
@@ -58,7 +58,11 @@ test('control: version, nodejs >= 18.19, openssh-client, libvirt recommended; co
       t.notRegex(text, /\/etc\/libvirt\/hooks\/qemu[^.]/, `${script} never names the main hook`);
     }
     t.regex(readFileSync(join(dir, 'postinst'), 'utf8'), /^\s*vcl_configure$/m);
-    t.regex(readFileSync(join(dir, 'postrm'), 'utf8'), /^\s*vcl_purge$/m);
+    const postrm = readFileSync(join(dir, 'postrm'), 'utf8');
+    t.regex(postrm, /^\s*vcl_purge$/m);
+    // The snapshot cache goes on remove as well as on purge (nothing runs its blobs any more).
+    t.regex(postrm, /^\s*remove\)\n\s*vcl_remove_cache$/m);
+    t.regex(postrm, /^VCL_CACHE=\/var\/cache\/virt-consolelog$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -70,7 +74,18 @@ test('the installed launcher runs /usr/lib/virt-consolelog/hook.mjs', async (t) 
     await run('dpkg-deb', ['-x', deb, dir]);
     const launcher = readFileSync(join(dir, 'etc/libvirt/hooks/qemu.d/50-virt-consolelog'), 'utf8');
     t.regex(launcher, /exec "\$node" "\/usr\/lib\/virt-consolelog\/hook\.mjs" "\$@"/);
-    t.notRegex(launcher, /@HOOK_JS@/);
+    // Every placeholder substituted: the snapshot path too (VIRT_CONSOLELOG_SNAPSHOT=1).
+    t.notRegex(launcher, /@[A-Z_]+@/);
+    t.regex(launcher, /--snapshot-blob "\$blob" "\/usr\/lib\/virt-consolelog\/hook-snapshot\.cjs" "\$@"/);
+    t.regex(launcher, /VIRT_CONSOLELOG_SNAPSHOT_DIR:-\/var\/cache\/virt-consolelog\}/);
+    t.true(existsSync(join(dir, 'usr/lib/virt-consolelog/hook-snapshot.cjs')));
+    // The snapshot cache: root's alone, made by tmpfiles.d (and the maintainer scripts).
+    t.regex(
+      readFileSync(join(dir, 'usr/lib/tmpfiles.d/virt-consolelog.conf'), 'utf8'),
+      /^d +\/var\/cache\/virt-consolelog +0700 root root /m,
+    );
+    // Off by default, documented where the operator turns it on.
+    t.regex(readFileSync(join(dir, 'etc/default/virt-consolelog'), 'utf8'), /^#VIRT_CONSOLELOG_SNAPSHOT=0$/m);
     t.regex(
       readFileSync(join(dir, 'usr/lib/virt-consolelog/virt-consolelog.mjs'), 'utf8'),
       /^#!\/usr\/bin\/node\n/,

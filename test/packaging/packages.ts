@@ -16,6 +16,7 @@ export const VERSION = (
 function inputFiles(): string[] {
   const out = [
     'dist/hook.mjs',
+    'dist/hook-snapshot.cjs',
     'dist/virt-consolelog.mjs',
     'dist/hook-launcher.sh.in',
     ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
@@ -62,7 +63,12 @@ async function buildOne(kind: 'deb' | 'rpm', out: string): Promise<string> {
 
 /** The packages built from the current tree (`npm run build` must have run: dist/ is an input). */
 export async function ensurePackages(): Promise<Packages> {
-  for (const f of ['dist/hook.mjs', 'dist/virt-consolelog.mjs', 'dist/hook-launcher.sh.in'])
+  for (const f of [
+    'dist/hook.mjs',
+    'dist/hook-snapshot.cjs',
+    'dist/virt-consolelog.mjs',
+    'dist/hook-launcher.sh.in',
+  ])
     if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run npm run build first`);
   const base = join(REPO_ROOT, 'build', 'packages-test');
   mkdirSync(base, { recursive: true });
@@ -91,6 +97,7 @@ export const SHIPPED_FILES = [
   '/usr/bin/virt-consolelog',
   '/usr/lib/tmpfiles.d/virt-consolelog.conf',
   '/usr/lib/virt-consolelog/hook.mjs',
+  '/usr/lib/virt-consolelog/hook-snapshot.cjs',
   '/usr/lib/virt-consolelog/virt-consolelog.mjs',
   '/usr/lib/virt-consolelog/chunks',
   // The code the entry points load on demand: every chunk of this build.

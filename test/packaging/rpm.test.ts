@@ -38,6 +38,7 @@ test('config files are %config(noreplace); the hook is not config (an .rpmsave c
   t.is(flags.get('/etc/libvirt/hooks/qemu.d/50-virt-consolelog'), '');
   const modes = await run('rpm', ['-qp', '--qf', '[%{FILEMODES:perms} %{FILENAMES}\n]', rpm]);
   t.regex(modes, /^-rwxr-xr-x \/etc\/libvirt\/hooks\/qemu\.d\/50-virt-consolelog$/m);
+  t.regex(modes, /^-rw-r--r-- \/usr\/lib\/virt-consolelog\/hook-snapshot\.cjs$/m);
 });
 
 test('requires nodejs >= 18.19 and openssh-clients; recommends libvirt', async (t) => {
@@ -58,6 +59,8 @@ test('scriptlets pass sh -n and %post runs the shared configure step', async (t)
     bodies.map((m) => m[1]),
     ['postinstall', 'postuninstall'],
   );
+  // An erase (not an upgrade) takes the hook's snapshot cache along.
+  t.regex(bodies[1]?.[2] ?? '', /^if \[ "\$1" = 0 \]; then\n\s*vcl_remove_cache\nfi$/m);
   const dir = mkdtempSync(join(tmpdir(), 'vcl-rpm-sh-'));
   try {
     for (const [, name, body] of bodies) {
