@@ -9,6 +9,7 @@ import { readAt, identity, openParentSafely } from '../store/files.js';
 import { withStore, type LockedStore } from '../store/session.js';
 import type { SafeDir } from '../store/safe-fs.js';
 import { openDomainDir } from '../store/store.js';
+import { CHAIN_STATE_FILE, isOurs, parseChainState, type ChainRecord } from '../store/chain-files.js';
 import {
   advance,
   findTracked,
@@ -25,37 +26,7 @@ import type { ChainTarget } from './targets.js';
 
 const C = fs.constants;
 
-/** The plugin's record of the chain files it wrote (in the domain's store folder). */
-export const CHAIN_STATE_FILE = 'chain.json';
-
-export interface ChainRecord {
-  host: string;
-  path: string;
-  dev: number;
-  ino: number;
-  birthtimeMs: number;
-  size: number;
-  at: string;
-}
-
-export function parseChainState(text: string | undefined): ChainRecord[] {
-  if (!text) return [];
-  try {
-    const v = JSON.parse(text) as { version?: number; files?: unknown };
-    if (v.version !== 1 || !Array.isArray(v.files)) return [];
-    return v.files.filter(
-      (f): f is ChainRecord =>
-        typeof f === 'object' &&
-        f !== null &&
-        typeof (f as ChainRecord).host === 'string' &&
-        typeof (f as ChainRecord).path === 'string' &&
-        Number.isSafeInteger((f as ChainRecord).ino) &&
-        Number.isSafeInteger((f as ChainRecord).dev),
-    );
-  } catch {
-    return [];
-  }
-}
+export { CHAIN_STATE_FILE, isOurs, parseChainState, type ChainRecord } from '../store/chain-files.js';
 
 export function readChainState(config: Config, uuid: string): ChainRecord[] {
   const dir = openDomainDir(config, uuid);
@@ -67,18 +38,6 @@ export function readChainState(config: Config, uuid: string): ChainRecord[] {
   } finally {
     dir.close();
   }
-}
-
-/** Whether the file `st` is one the plugin wrote on `host` (same inode, birth and size). */
-export function isOurs(records: readonly ChainRecord[], st: fs.Stats, host: string): boolean {
-  return records.some(
-    (r) =>
-      r.host === host &&
-      r.dev === st.dev &&
-      r.ino === st.ino &&
-      r.size === st.size &&
-      (!r.birthtimeMs || !st.birthtimeMs || r.birthtimeMs === Math.floor(st.birthtimeMs)),
-  );
 }
 
 /** virtlogd's max_backups (virtlogd.conf; its default 3). */
@@ -328,6 +287,9 @@ function recordWritten(
     birthtimeMs: Math.floor(st.birthtimeMs),
     size: st.size,
     at: now.toISOString(),
+    device,
+    head: headHash(content.subarray(0, Math.min(st.size, HEAD_BYTES))),
+    headLen: Math.min(st.size, HEAD_BYTES, content.length),
   });
   writeChainState(store, records);
 }

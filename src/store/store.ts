@@ -1,5 +1,6 @@
 // The domain folder and its two state files (domain.json, sealed.json): open, read, write, and bring
 // sealed.json up to date with the archive. Writers reach it through session.ts, readers through view.ts.
+import { CHAIN_STATE_FILE, parseChainState, withChainFilesSealed } from './chain-files.js';
 import type { Config } from '../config/schema.js';
 import {
   ARCHIVE_NAME,
@@ -104,6 +105,7 @@ export function readSealState(
     }
   }
   const out = replaySealState(parsed, replay, aboveKeys);
+  out.state = withChainFilesSealed(out.state, parseChainState(dir.readText(CHAIN_STATE_FILE)));
   // Kept until a seal matches them or their segment is gone (retention).
   const { unrecorded: before = [], ...state } = out.state;
   const kept = [...before, ...unrecorded].filter((u) => visible.has(u.key)).slice(-MAX_UNRECORDED);

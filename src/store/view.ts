@@ -1,6 +1,7 @@
 // The read-only view of one domain's store, without its lock and without writes: what the reader,
 // the export and status share. domain.json, sealed.json with the watermarks of newer sidecars
 // replayed, the archive's listing, and the stamp that tells whether a writer was at work meanwhile.
+import { CHAIN_STATE_FILE, parseChainState, withChainFilesSealed } from './chain-files.js';
 import type { Config } from '../config/schema.js';
 import { parseDomainState, type DomainState } from './domain-state.js';
 import { ARCHIVE_NAME, DOMAIN_STATE_FILE, LOCK_NAME, SEAL_STATE_FILE } from './layout.js';
@@ -65,7 +66,8 @@ export function replayedSealState(
   listedKeys: readonly string[],
 ): SealState {
   if (!v.archive) return emptySealState();
-  return replaySealState(parsed, readSidecars(v.archive, keysToReplay(parsed, listedKeys))).state;
+  const state = replaySealState(parsed, readSidecars(v.archive, keysToReplay(parsed, listedKeys))).state;
+  return withChainFilesSealed(state, parseChainState(v.dir.readText(CHAIN_STATE_FILE)));
 }
 
 /** The visible segments as readers list them (archive index first, sidecars for keys it lacks). */

@@ -1,0 +1,40 @@
+// Reader-chain files stay sealed when sealed.json is lost: the fault matrix's truncating file serial
+// found the chain file archived a second time (every earlier boot shown twice) after sealed.json was
+// rebuilt from sidecars.
+import test from 'ava';
+import { parseChainState, withChainFilesSealed, type ChainRecord } from '../../src/store/chain-files.js';
+import { emptySealState, findTracked, unsealedStart } from '../../src/store/watermarks.js';
+
+const record: ChainRecord = {
+  host: 'lab-a',
+  path: '/var/lib/nova/instances/x/console.log.0',
+  dev: 2049,
+  ino: 1234,
+  birthtimeMs: 1700000000000,
+  size: 5000,
+  at: '2026-12-04T00:00:00.000Z',
+  device: 'serial0',
+  head: 'ab'.repeat(32),
+  headLen: 4096,
+};
+
+test('a recorded chain file counts as sealed to its end in a rebuilt seal state', (t) => {
+  const state = withChainFilesSealed(emptySealState(), [record]);
+  const tracked = findTracked(state, record, 'lab-a');
+  t.truthy(tracked);
+  t.is(tracked?.offset, 5000);
+  const id = { dev: 2049, ino: 1234, birthtimeMs: 1700000000000, size: 5000, ctimeMs: 1 };
+  t.is(unsealedStart(tracked, id, () => 'ab'.repeat(32)).start, 5000, 'nothing left to seal');
+});
+
+test('a tracked file is left as the seal state has it; records without a watermark are skipped', (t) => {
+  const once = withChainFilesSealed(emptySealState(), [record]);
+  t.deepEqual(withChainFilesSealed(once, [{ ...record, size: 1 }]), once);
+  const { device: _d, ...old } = record;
+  t.deepEqual(withChainFilesSealed(emptySealState(), [old]), emptySealState());
+});
+
+test('chain.json round-trips the fields a seal needs', (t) => {
+  const [r] = parseChainState(JSON.stringify({ version: 1, files: [record] }));
+  t.deepEqual(r, record);
+});
