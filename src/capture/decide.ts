@@ -88,3 +88,10 @@ export function virtlogdMaxSize(confText: string | undefined): number {
 export function policyFor(maxSize: number, flushMs: number): CapturePolicy {
   return { sealAtBytes: maxSize > 0 ? Math.max(1, Math.floor(maxSize / 2)) : 1024 * 1024, flushMs };
 }
+
+/** File systems other hosts may read the store on: there output is sealed every 2 s by default. */
+export function isSharedFsType(fsType: string): boolean {
+  return /^(nfs4?|ceph|cifs|smb3|glusterfs|gfs2|ocfs2|lustre|beegfs|9p|fuse\.(ceph|glusterfs|sshfs|s3fs|juicefs|.*))$/.test(
+    fsType,
+  );
+}

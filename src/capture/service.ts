@@ -23,14 +23,14 @@ import {
   type SeenFile,
 } from './decide.js';
 import type { CapturedLine, LineSink } from './sink.js';
-import { pointDue, pointLine, type TimePoint } from './times.js';
+import { pointDue, pointLine, timesFileName, type TimePoint } from './times.js';
 import { writeCaptureStatus, type CaptureStatus, type DeviceStatus } from './status.js';
 
 const C = fs.constants;
 
 export interface CollectOptions {
   sinks?: LineSink[];
-  /** Seal unsealed bytes at least this often (0 = only when a rollover nears); default 2000 ms. */
+  /** Seal unsealed bytes at least this often (0 = only when a rollover nears; the default). */
   flushMs?: number;
   /** Full sweep of every device (the fallback when fs.watch misses or is unavailable). */
   pollMs?: number;
@@ -109,7 +109,7 @@ export class Collector {
         conf = undefined;
       }
     }
-    this.policy = policyFor(virtlogdMaxSize(conf), opts.flushMs ?? 2000);
+    this.policy = policyFor(virtlogdMaxSize(conf), opts.flushMs ?? 0);
   }
 
   /** Runs until the signal aborts; then flushes times and sinks. */
@@ -120,11 +120,14 @@ export class Collector {
         (this.policy.flushMs ? ` and every ${this.policy.flushMs} ms` : ''),
     );
     this.lastRetention = Date.now();
+    let wake: (() => void) | undefined;
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
     while (!signal?.aborted) {
       await this.tick(Date.now());
       await new Promise<void>((r) => {
         const t = setTimeout(r, TICK_MS);
-        signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        wake = () => (clearTimeout(t), r());
       });
     }
     await this.stop();
@@ -485,9 +488,4 @@ export class Collector {
     this.timeFds.clear();
     await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));
   }
-}
-
-/** The time index a host's service writes in a domain's store folder. */
-export function timesFileName(host: string): string {
-  return `times-${host}.jsonl`;
 }

@@ -88,3 +88,8 @@ export function timeAt(run: readonly TimePoint[] | undefined, end: number): numb
   }
   return lo < run.length ? (run[lo] as TimePoint).time : undefined;
 }
+
+/** The time index a host's service writes in a domain's store folder. */
+export function timesFileName(host: string): string {
+  return `times-${host}.jsonl`;
+}

@@ -440,7 +440,16 @@ async function* pieceBytes(h: History, p: Piece, a: number, b: number): AsyncGen
  * completed, its callback called, before the next).
  */
 export type HistoryEvent =
-  { type: 'boot'; boot: BootInfo } | { type: 'data'; data: Buffer; host: string; device: string };
+  | { type: 'boot'; boot: BootInfo }
+  | {
+      type: 'data';
+      data: Buffer;
+      host: string;
+      device: string;
+      /** Where data[0] lies: index into History.pieces and offset in its source (issue 17: line times). */
+      piece?: number;
+      offset?: number;
+    };
 
 export interface BootInfo {
   index: number;
@@ -504,7 +513,14 @@ export async function* streamRange(
         const next = cuts[cut];
         const upTo = next ? Math.min(c.length, next.offset - pos) : c.length;
         if (upTo > 0) {
-          yield { type: 'data', data: c.subarray(0, upTo), host: p.host, device: p.device };
+          yield {
+            type: 'data',
+            data: c.subarray(0, upTo),
+            host: p.host,
+            device: p.device,
+            piece: i,
+            offset: pos,
+          };
           c = c.subarray(upTo);
           pos += upTo;
         }

@@ -8,6 +8,8 @@ import {
   type HistoryEvent,
   type ReadOptions,
 } from '../../history/reader.js';
+import { readTimedLines } from '../../capture/line-times.js';
+import { OUTPUT_MODES, printTimed, type OutputMode } from './show-timed.js';
 
 const USAGE = `usage: virt-consolelog show [OPTIONS] DOMAIN
 
@@ -25,15 +27,19 @@ Options:
       --since TIME     only boots still running at or after TIME (ISO 8601, or "-2h", "-30m", "-1d")
       --until TIME     only boots started at or before TIME
       --device DEV     serial0 (default), console1, parallel0 ...; default: serial0, else the first logged
-      --json           one JSON object per line: {"type":"boot",...} and {"type":"line",...}
+      --json           one JSON object per line: {"type":"boot",...} and {"type":"line",...,"time","coarse"}
+  -o, --output MODE    short (default), short-iso (each line prefixed with its time), short-iso-precise (ms)
 
-Time filters work per boot: virtlogd does not timestamp lines.
+A line's time is when the capture service (virt-consolelog collect) saw it arrive; where the service
+did not run, the time of the seal or of the live file's last write, marked coarse ("~" before it,
+"coarse": true in JSON). --since/--until select lines by that time (with -f: whole boots).
 Exit codes: 0 ok, 2 bad option, 3 unknown domain, boot or device.`;
 
 export interface ShowArgs extends ReadOptions {
   domain: string;
   listBoots: boolean;
   json: boolean;
+  output?: OutputMode;
 }
 
 function count(flag: string, v: string | undefined): number {
@@ -113,6 +119,14 @@ export function parseShowArgs(args: readonly string[], now = new Date()): ShowAr
       case '--json':
         out.json = true;
         break;
+      case '-o':
+      case '--output': {
+        const m = value();
+        if (!OUTPUT_MODES.includes(m as OutputMode))
+          throw new UsageError(`${a}: expected ${OUTPUT_MODES.join(', ')}, got ${JSON.stringify(m ?? '')}`);
+        out.output = m as OutputMode;
+        break;
+      }
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
         positional.push(a);
@@ -238,7 +252,21 @@ export const showCommand: Command = {
         process.once('SIGTERM', stop);
       }
       try {
-        await printEvents(ctx, readHistory(config, o.domain, { ...o, signal: controller.signal }), o.json);
+        // Per-line times (issue 17): stamped output, JSON, or a time window, except follow and -c.
+        const timed =
+          !o.follow &&
+          o.bytes === undefined &&
+          ((o.output ?? 'short') !== 'short' || o.json || o.since || o.until);
+        if (timed)
+          await printTimed(
+            ctx,
+            readTimedLines(config, o.domain, o),
+            o.output ?? 'short',
+            o.json,
+            bootSeparator,
+          );
+        else
+          await printEvents(ctx, readHistory(config, o.domain, { ...o, signal: controller.signal }), o.json);
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
