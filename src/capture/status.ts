@@ -78,3 +78,47 @@ export function serviceVerdict(
     why: `running (pid ${status.pid}, ${status.devices.length} device(s), ${status.watch}${lost ? `, ${lost} bytes lost to virtlogd before capture` : ''})`,
   };
 }
+
+/** status's line for one domain: the service verdict and each device's rate and losses. */
+export function describeCapture(
+  status: CaptureStatus | undefined,
+  running: boolean,
+  uuid: string,
+  now: number,
+): string {
+  const verdict = serviceVerdict(status, running, now);
+  const mine = status?.devices.filter((d) => d.uuid === uuid) ?? [];
+  if (!verdict.running) return `service ${verdict.why}: sealed at events only`;
+  if (!mine.length) return `service running; no device of this domain followed on ${status?.host}`;
+  return mine
+    .map(
+      (d) =>
+        `${d.device} ${d.bytesPerSecond} B/s, ${d.capturedBytes} bytes captured, ${d.lostBytes} bytes lost to virtlogd before capture${d.error ? ` (${d.error})` : ''}`,
+    )
+    .join('; ');
+}
+
+/** doctor's check of the capture service: running, fresh, and keeping up (nothing lost to virtlogd). */
+export function captureCheck(
+  status: CaptureStatus | undefined,
+  pidRuns: boolean,
+  now: number,
+): { name: string; status: 'ok' | 'warn'; message: string; fix?: string } {
+  const v = serviceVerdict(status, pidRuns, now);
+  if (!v.running)
+    return {
+      name: 'capture',
+      status: 'warn',
+      message: `capture service ${v.why}: output beyond virtlogd's max_size x (max_backups + 1) between two events is lost, and lines get coarse times`,
+      fix: 'systemctl enable --now virt-consolelog-collect (without systemd: run virt-consolelog collect as a service)',
+    };
+  const lost = (status as CaptureStatus).devices.filter((d) => d.lostBytes > 0);
+  if (lost.length)
+    return {
+      name: 'capture',
+      status: 'warn',
+      message: `${v.why}; not keeping up with ${lost.map((d) => `${d.domain} ${d.device} (${d.lostBytes} bytes)`).join(', ')}`,
+      fix: 'raise max_size (and max_backups) in /etc/libvirt/virtlogd.conf, then systemctl restart virtlogd at a quiet moment',
+    };
+  return { name: 'capture', status: 'ok', message: v.why };
+}

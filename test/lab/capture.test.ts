@@ -3,7 +3,7 @@
 // complete; a kill -9 of the service while the guest prints, then a restart, loses nothing and
 // seals nothing twice; with the service stopped for good, the hooks still seal at events as before.
 import test from 'ava';
-import { checkHistory, summarise, type HistoryReport } from './checker.js';
+import { checkHistory, parseSeqLine, summarise, type HistoryReport } from './checker.js';
 import { createGuest, domainXml, livePath, type Guest } from './guest.js';
 import { CLI_JS, lazyLab, type LabHost, type RunPromise } from './harness.js';
 import * as s from './scenario.js';
@@ -55,28 +55,104 @@ async function shown(a: LabHost, g: Guest, ...args: string[]): Promise<HistoryRe
   return checkHistory(r.stdout);
 }
 
-test.serial('lab: with the service running, a guest printing for 50 s is shown complete', async (t) => {
-  const l = await lab.get();
-  const a = l.host('lab-a');
-  service = startService(a);
-  const g = await guest(a, 'cap1');
-  try {
-    await waitForLine(a, g, LINES);
-    await s.destroy(a, g.name);
-    const r = await shown(a, g);
-    t.log(summarise(r));
-    t.is(r.boots.length, 1);
-    const b = r.boots[0]!;
-    t.true(b.last >= LINES);
-    t.true(b.complete, `gaps ${JSON.stringify(b.gaps)} duplicates ${b.duplicates}`);
-    t.is(r.malformed.length, 0);
-    const st = await a.cli('status', g.name);
-    t.log(st.stdout);
-  } finally {
-    await stopService('SIGTERM');
-    t.log(serviceErr);
-  }
-});
+interface JsonLine {
+  type: string;
+  text?: string;
+  time?: number;
+  coarse?: boolean;
+}
+
+async function shownJson(a: LabHost, g: Guest, ...args: string[]): Promise<JsonLine[]> {
+  const r = await a.cli('show', '--json', ...args, g.name);
+  if (r.exitCode !== 0) throw new Error(`show: ${r.stderr}`);
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((x) => JSON.parse(x) as JsonLine)
+    .filter((x) => x.type === 'line');
+}
+
+test.serial(
+  'lab: with the service running, a guest printing for 50 s is shown complete and timed',
+  async (t) => {
+    const l = await lab.get();
+    const a = l.host('lab-a');
+    service = startService(a);
+    const g = await guest(a, 'cap1');
+    // The test's own clock on the guest's pace: when each line first shows in the live file.
+    const seenAt = new Map<number, number>();
+    const watcher = setInterval(() => {
+      const now = Date.now();
+      for (const line of s
+        .readInside(a, g.serialPath as string)
+        .split('\n')
+        .slice(0, -1)) {
+        const q = parseSeqLine(line);
+        if (q && !seenAt.has(q.seq)) seenAt.set(q.seq, now);
+      }
+    }, 100);
+    try {
+      await waitForLine(a, g, LINES);
+      clearInterval(watcher);
+      await s.destroy(a, g.name);
+      const r = await shown(a, g);
+      t.log(summarise(r));
+      t.is(r.boots.length, 1);
+      const b = r.boots[0]!;
+      t.true(b.last >= LINES);
+      t.true(b.complete, `gaps ${JSON.stringify(b.gaps)} duplicates ${b.duplicates}`);
+      t.is(r.malformed.length, 0);
+      const st = await a.cli('status', g.name);
+      t.log(st.stdout);
+
+      // -o short-iso: every line has a time; --json: never backwards, within 1 s of when it appeared.
+      const iso = await a.cli('show', '-o', 'short-iso', g.name);
+      const body = iso.stdout.split('\n').filter((x) => x && !x.startsWith('-- Boot '));
+      t.true(
+        body.every((x) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} seq=/.test(x)),
+        body.find((x) => !/^\d{4}-/.test(x)),
+      );
+      const lines = await shownJson(a, g);
+      t.true(lines.every((x) => x.coarse === false && typeof x.time === 'number'));
+      t.true(lines.every((x, i) => i === 0 || (x.time as number) >= (lines[i - 1]!.time as number)));
+      let worst = 0;
+      let compared = 0;
+      for (const x of lines) {
+        const q = parseSeqLine(x.text ?? '');
+        const seen = q && seenAt.get(q.seq);
+        if (!seen) continue;
+        compared++;
+        worst = Math.max(worst, Math.abs((x.time as number) - seen));
+      }
+      t.log(`${compared} lines compared with the test's own sighting: worst difference ${worst} ms`);
+      t.true(compared > LINES / 2);
+      t.true(worst <= 1000);
+
+      // --since/--until cut inside the boot exactly at the first/last line in range.
+      const since = lines[100]!.time as number;
+      const until = lines[300]!.time as number;
+      const cut = await shownJson(
+        a,
+        g,
+        '--since',
+        new Date(since).toISOString(),
+        '--until',
+        new Date(until).toISOString(),
+      );
+      const expected = lines.filter((x) => (x.time as number) >= since && (x.time as number) <= until);
+      t.deepEqual(
+        cut.map((x) => x.text),
+        expected.map((x) => x.text),
+      );
+      t.true(expected.length >= 190 && expected.length < lines.length);
+    } finally {
+      clearInterval(watcher);
+      await stopService('SIGTERM');
+      t.log(serviceErr);
+    }
+  },
+);
 
 test.serial(
   'lab: kill -9 of the service while the guest prints, then a restart: nothing lost or twice',

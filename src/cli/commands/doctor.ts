@@ -4,6 +4,8 @@ import { describeConfigError } from '../../config/load.js';
 import { gatherFacts } from '../../doctor/gather.js';
 import { reloadDaemons } from '../../doctor/reload.js';
 import { EXIT, UsageError, type Command } from '../command.js';
+import { captureCheck, readCaptureStatus } from '../../capture/status.js';
+import { pidAlive } from '../../util/pid.js';
 
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
@@ -54,6 +56,8 @@ export const doctorCommand: Command = {
       facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
     }
     const checks = evaluate(facts);
+    const capture = readCaptureStatus(loaded.config);
+    checks.push(captureCheck(capture, !!capture && pidAlive(capture.pid), Date.now()));
     const problems = problemCount(checks);
     if (json) {
       const warnings = checks.filter((c) => c.status === 'warn').length;

@@ -11,6 +11,8 @@ import { definitionCapture } from '../../definitions/operations.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 import { formatBytes } from '../../util/bytes.js';
+import { describeCapture, readCaptureStatus } from '../../capture/status.js';
+import { pidAlive } from '../../util/pid.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -46,6 +48,8 @@ export interface DomainStatus {
   definition?: { persistent: string; live: string; summary: string };
   /** History fetch from a previous host (src/transfer/state.ts), when one was owed. */
   fetch?: { status: string; summary: string };
+  /** The capture service on this host (issue 17): rate and bytes lost to virtlogd per device. */
+  capture?: string;
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -136,6 +140,7 @@ export function formatStatus(s: DomainStatus): string {
   lines.push(`  boots: ${s.boots}`);
   if (s.definition) lines.push(`  definition: ${s.definition.summary}`);
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
+  if (s.capture) lines.push(`  capture: ${s.capture}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -171,8 +176,12 @@ export const statusCommand: Command = {
       });
     }
     const all: DomainStatus[] = [];
+    const capture = readCaptureStatus(config);
+    const captureRuns = !!capture && pidAlive(capture.pid);
     for (const t of targets) {
       const s = await domainStatus(config, t.uuid, t.state);
+      if (t.state.hosts[config.hostName])
+        s.capture = describeCapture(capture, captureRuns, t.uuid, Date.now());
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
       // libvirt unreachable or domain unknown to it: the store's view alone.
