@@ -82,6 +82,8 @@ interface Followed {
 
 export class Collector {
   private readonly followed = new Map<string, Followed>();
+  /** Live file path -> its device, for watch events. */
+  private readonly byFile = new Map<string, Followed>();
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private readonly timeFds = new Map<string, number>();
   private readonly sinks: LineSink[];
@@ -193,11 +195,17 @@ export class Collector {
           partialSince: 0,
           stats: { capturedBytes: 0, lostBytes: 0, seals: 0, bytesSeen: 0, since: Date.now() },
         };
+        if (had) this.byFile.delete(had.path);
         this.followed.set(key, f);
+        this.byFile.set(f.path, f);
         this.watch(f.dirPath);
       }
     }
-    for (const key of [...this.followed.keys()]) if (!seen.has(key)) this.followed.delete(key);
+    for (const [key, f] of [...this.followed]) {
+      if (seen.has(key)) continue;
+      this.followed.delete(key);
+      if (this.byFile.get(f.path) === f) this.byFile.delete(f.path);
+    }
   }
 
   private watch(dir: string): void {
@@ -205,8 +213,12 @@ export class Collector {
     try {
       const w = fs.watch(dir, { persistent: false }, (_ev, name) => {
         const n = name?.toString();
-        for (const f of this.followed.values())
-          if (f.dirPath === dir && (!n || n === f.base || n.startsWith(f.base + '.'))) f.dirty = true;
+        // One lookup per event (a busy host has thousands a second): the name, or its `.N` backup's base.
+        const f =
+          n &&
+          (this.byFile.get(posix.join(dir, n)) ?? this.byFile.get(posix.join(dir, n.replace(/\.\d+$/, ''))));
+        if (f) f.dirty = true;
+        else if (!n) for (const x of this.followed.values()) if (x.dirPath === dir) x.dirty = true;
       });
       w.on('error', () => {
         this.watchers.delete(dir);
