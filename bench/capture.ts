@@ -21,7 +21,12 @@ import { CLI_JS } from '../test/lab/harness.js';
 const quick = process.argv.includes('--quick');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function setup(maxSize: number): { base: string; config: Config; confFile: string; env: Record<string, string> } {
+function setup(maxSize: number): {
+  base: string;
+  config: Config;
+  confFile: string;
+  env: Record<string, string>;
+} {
   const base = fs.mkdtempSync(join(tmpdir(), 'vcl-bench-capture-'));
   const config: Config = {
     ...(structuredClone({ ...DEFAULTS }) as Config),
@@ -102,7 +107,8 @@ async function scale(n: number, seconds: number) {
   await sleep(3000); // discovery, first seals
   const writers = paths.map((p) => writer(p, 2 * 1024 * 1024));
   let seq = 0;
-  const line = (i: number) => Buffer.from(`[${String(seq).padStart(8)}] guest ${i} some console output line 0123456789abcdef\n`);
+  const line = (i: number) =>
+    Buffer.from(`[${String(seq).padStart(8)}] guest ${i} some console output line 0123456789abcdef\n`);
   const ticks0 = cpuTicks(pid);
   const t0 = Date.now();
   let maxRss = 0;
@@ -139,12 +145,12 @@ async function scale(n: number, seconds: number) {
   };
 }
 
-async function rate(bytesPerSecond: number, seconds: number) {
-  const { config, confFile, env, base } = setup(4096);
+async function rate(bytesPerSecond: number, seconds: number, maxSize: number) {
+  const { config, confFile, env, base } = setup(maxSize);
   const [path] = await domains(config, 1);
   const svc = startService(confFile, env);
   await sleep(2500);
-  const write = writer(path as string, 4096);
+  const write = writer(path as string, maxSize);
   const chunkEveryMs = 10;
   const perChunk = Math.max(1, Math.round((bytesPerSecond * chunkEveryMs) / 1000));
   let printed = 0;
@@ -168,18 +174,31 @@ async function rate(bytesPerSecond: number, seconds: number) {
   let kept = 0;
   for await (const e of readHistory(config, uuidOf(0))) if (e.type === 'data') kept += e.data.length;
   fs.rmSync(base, { recursive: true, force: true });
-  return { bytesPerSecond, printed, kept, lost: printed - kept, load: await loadavg() };
+  return { maxSize, bytesPerSecond, printed, kept, lost: printed - kept, load: await loadavg() };
 }
 
 const out: Record<string, unknown> = { at: new Date().toISOString(), quick };
+const only = process.env.VCL_BENCH_CAPTURE_ONLY; // "scale" or "rate"
 const n = Number(process.env.VCL_BENCH_CAPTURE_N ?? (quick ? 20 : 200));
-out.scale = await scale(n, quick ? 10 : 60);
-console.log(JSON.stringify(out.scale));
+if (only !== 'rate') {
+  out.scale = await scale(n, quick ? 10 : 60);
+  console.log(JSON.stringify(out.scale));
+}
 const rates: unknown[] = [];
-for (const kib of quick ? [4, 64] : [4, 16, 64, 256, 1024, 4096]) {
-  const r = await rate(kib * 1024, quick ? 5 : 10);
-  console.log(JSON.stringify(r));
-  rates.push(r);
+if (only !== 'scale') {
+  // virtlogd max_size 4096 (the issue's case: a rollover every 4 KiB) and its default 2 MiB.
+  const cases: [number, number[]][] = quick
+    ? [[4096, [4, 64]]]
+    : [
+        [4096, [2, 4, 8, 16, 64]],
+        [2 * 1024 * 1024, [1024, 4096, 16384]],
+      ];
+  for (const [maxSize, kibs] of cases)
+    for (const kib of kibs) {
+      const r = await rate(kib * 1024, quick ? 5 : 10, maxSize);
+      console.log(JSON.stringify(r));
+      rates.push(r);
+    }
 }
 out.rates = rates;
 fs.mkdirSync('bench/results', { recursive: true });

@@ -10,7 +10,8 @@ import { currentName, hostState } from '../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../store/find.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { parseBootMarker } from '../store/markers.js';
-import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
+import { applyDomainRetention, liveBytesOf, planRetention, VIRTLOGD_CONF } from '../store/retention.js';
+import { deleteSegment, listSegments } from '../store/segments.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { sealDeviceMakingRoom, withStore } from '../store/seal.js';
 import {
@@ -470,11 +471,47 @@ export class Collector {
     }
   }
 
-  /** Retention of every domain (caps, retention_days), as `prune` does per domain. */
+  /** Retention as `prune --all` does it: each domain (cap, retention_days), then global_cap_bytes. */
   private async retention(): Promise<void> {
-    for (const uuid of listDomainUuids(this.config)) {
+    const uuids = listDomainUuids(this.config);
+    const now = new Date();
+    for (const uuid of uuids) {
       try {
-        await withStore(this.config, uuid, (store) => applyDomainRetention(store, new Date()));
+        await withStore(this.config, uuid, (store) => applyDomainRetention(store, now));
+      } catch (e) {
+        this.log(`retention ${uuid}: ${(e as Error).message}`);
+      }
+    }
+    if (this.config.globalCapBytes <= 0) return;
+    const plan = planRetention({
+      segments: uuids.flatMap((uuid) =>
+        listSegments(this.config, uuid).map((s) => ({
+          uuid,
+          key: s.key,
+          storedBytes: s.storedBytes + s.sidecarBytes,
+          lastTime: s.lastTime,
+        })),
+      ),
+      liveBytes: Object.fromEntries(
+        uuids.map((u) => {
+          const st = readDomainStateOf(this.config, u);
+          return [u, st ? liveBytesOf(this.config, st) : 0];
+        }),
+      ),
+      domainCapBytes: 0,
+      globalCapBytes: this.config.globalCapBytes,
+      retentionDays: 0,
+      now,
+    });
+    const byDomain = new Map<string, string[]>();
+    for (const d of plan.delete) byDomain.set(d.uuid, [...(byDomain.get(d.uuid) ?? []), d.key]);
+    for (const [uuid, keys] of byDomain) {
+      try {
+        await withStore(this.config, uuid, (store) => {
+          for (const k of keys) deleteSegment(store.archive, k);
+          store.archive.fsync();
+        });
+        this.log(`global_cap_bytes: deleted ${keys.length} oldest segment(s) of ${uuid}`);
       } catch (e) {
         this.log(`retention ${uuid}: ${(e as Error).message}`);
       }

@@ -9,6 +9,7 @@ import { readCaptureStatus } from '../../src/capture/status.js';
 import { withHost } from '../../src/store/domain-state.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { sealHost, withStore } from '../../src/store/seal.js';
+import { listSegments } from '../../src/store/segments.js';
 import { readHistory } from '../../src/history/reader.js';
 import { tempConfig, UUID } from '../store/helpers.js';
 
@@ -151,4 +152,23 @@ test('time points are written for the live file as it grows', async (t) => {
       [4, 1_000_100],
     ],
   );
+});
+
+test('retention runs by itself: global_cap_bytes deletes the oldest segments of any domain', async (t) => {
+  const { config, path, write } = await setup();
+  config.globalCapBytes = 4096;
+  for (let i = 0; i < 6; i++) {
+    write('x'.repeat(200) + '\n');
+    await sealHost(config, UUID, config.hostName, 'stop');
+  }
+  const before = listSegments(config, UUID).length;
+  const c = new Collector(config, { virtlogdConf: `max_size = ${MAX_SIZE}\n`, retentionMs: 0, pollMs: 0 });
+  await c.tick(Date.now());
+  await c.settled();
+  await c.stop();
+  const after = listSegments(config, UUID);
+  t.true(before >= 6);
+  t.true(after.length < before);
+  t.true(after.reduce((n, s) => n + s.storedBytes + s.sidecarBytes, 0) <= 4096);
+  t.truthy(path);
 });
