@@ -10,8 +10,8 @@ import { currentName, hostState } from '../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../store/find.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { parseBootMarker } from '../store/markers.js';
-import { applyDomainRetention, liveBytesOf, planRetention, VIRTLOGD_CONF } from '../store/retention.js';
-import { deleteSegment, listSegments } from '../store/segments.js';
+import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
+import { applyGlobalCap } from './global-retention.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { sealDeviceMakingRoom, withStore } from '../store/seal.js';
 import {
@@ -482,40 +482,7 @@ export class Collector {
         this.log(`retention ${uuid}: ${(e as Error).message}`);
       }
     }
-    if (this.config.globalCapBytes <= 0) return;
-    const plan = planRetention({
-      segments: uuids.flatMap((uuid) =>
-        listSegments(this.config, uuid).map((s) => ({
-          uuid,
-          key: s.key,
-          storedBytes: s.storedBytes + s.sidecarBytes,
-          lastTime: s.lastTime,
-        })),
-      ),
-      liveBytes: Object.fromEntries(
-        uuids.map((u) => {
-          const st = readDomainStateOf(this.config, u);
-          return [u, st ? liveBytesOf(this.config, st) : 0];
-        }),
-      ),
-      domainCapBytes: 0,
-      globalCapBytes: this.config.globalCapBytes,
-      retentionDays: 0,
-      now,
-    });
-    const byDomain = new Map<string, string[]>();
-    for (const d of plan.delete) byDomain.set(d.uuid, [...(byDomain.get(d.uuid) ?? []), d.key]);
-    for (const [uuid, keys] of byDomain) {
-      try {
-        await withStore(this.config, uuid, (store) => {
-          for (const k of keys) deleteSegment(store.archive, k);
-          store.archive.fsync();
-        });
-        this.log(`global_cap_bytes: deleted ${keys.length} oldest segment(s) of ${uuid}`);
-      } catch (e) {
-        this.log(`retention ${uuid}: ${(e as Error).message}`);
-      }
-    }
+    await applyGlobalCap(this.config, now, this.log);
   }
 
   /** Resolves when the seals started so far have ended. */

@@ -3,6 +3,7 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { hookGlobalRetention } from '../../src/capture/global-retention.js';
 import { Collector } from '../../src/capture/service.js';
 import type { CapturedLine, LineSink } from '../../src/capture/sink.js';
 import { readCaptureStatus } from '../../src/capture/status.js';
@@ -171,4 +172,23 @@ test('retention runs by itself: global_cap_bytes deletes the oldest segments of 
   t.true(after.length < before);
   t.true(after.reduce((n, s) => n + s.storedBytes + s.sidecarBytes, 0) <= 4096);
   t.truthy(path);
+});
+
+test('without the service, release end applies global_cap_bytes at most once an hour', async (t) => {
+  const { config, write } = await setup();
+  config.globalCapBytes = 4096;
+  const fill = async () => {
+    for (let i = 0; i < 6; i++) {
+      write('x'.repeat(200) + '\n');
+      await sealHost(config, UUID, config.hostName, 'stop');
+    }
+  };
+  const bytes = () => listSegments(config, UUID).reduce((n, s) => n + s.storedBytes + s.sidecarBytes, 0);
+  await fill();
+  t.true(bytes() > 4096);
+  await hookGlobalRetention(config, new Date(), () => undefined);
+  t.true(bytes() <= 4096);
+  await fill();
+  await hookGlobalRetention(config, new Date(), () => undefined);
+  t.true(bytes() > 4096, 'not again within the hour');
 });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { hourlyDue } from '../../src/capture/global-retention.js';
 import {
   captureCheck,
   describeCapture,
@@ -57,4 +58,11 @@ test('status: per device rate and bytes lost to virtlogd before capture', (t) =>
   );
   t.regex(describeCapture(status(), false, 'u1', NOW), /sealed at events only/);
   t.regex(describeCapture(status(), true, 'other', NOW), /no device of this domain/);
+});
+
+test('hourly: due when never run, an hour after the last run, or when the clock went back', (t) => {
+  t.true(hourlyDue(undefined, NOW));
+  t.false(hourlyDue(NOW - 3599_000, NOW));
+  t.true(hourlyDue(NOW - 3600_000, NOW));
+  t.true(hourlyDue(NOW + 60_000, NOW));
 });
