@@ -56,7 +56,7 @@ test('scriptlets pass sh -n and %post runs the shared configure step', async (t)
   ];
   t.deepEqual(
     bodies.map((m) => m[1]),
-    ['postinstall', 'postuninstall'],
+    ['postinstall', 'preuninstall', 'postuninstall'],
   );
   const dir = mkdtempSync(join(tmpdir(), 'vcl-rpm-sh-'));
   try {

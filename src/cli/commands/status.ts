@@ -15,6 +15,8 @@ import { describeFetch, readFetchRecord } from '../../transfer/state.js';
 import { missingParts, type MissingPart } from '../../transfer/decide-arrival.js';
 import { formatBytes } from '../../util/bytes.js';
 import { journaldStatus } from '../../journald/status.js';
+import { describeCapture, readCaptureStatus } from '../../capture/status.js';
+import { pidAlive } from '../../util/pid.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -57,6 +59,8 @@ export interface DomainStatus {
   journal?: ReturnType<typeof journaldStatus>;
   /** Output only a host that left without a stop held (src/transfer/decide-arrival.ts missingParts). */
   missing?: MissingPart[];
+  /** The capture service on this host (issue 17): rate and bytes lost to virtlogd per device. */
+  capture?: string;
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -159,6 +163,7 @@ export function formatStatus(s: DomainStatus): string {
   if (s.fetch) lines.push(`  history fetch: ${s.fetch.summary}`);
   if (s.journal) lines.push(`  journal: ${s.journal.summary}`);
   for (const m of s.missing ?? []) lines.push(`  missing from ${m.host} since ${m.since}: ${m.why}`);
+  if (s.capture) lines.push(`  capture: ${s.capture}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -193,8 +198,12 @@ export const statusCommand: Command = {
       });
     }
     const all: DomainStatus[] = [];
+    const capture = readCaptureStatus(config);
+    const captureRuns = !!capture && pidAlive(capture.pid);
     for (const t of targets) {
       const s = await domainStatus(config, t.uuid, t.state);
+      if (t.state.hosts[config.hostName])
+        s.capture = describeCapture(capture, captureRuns, t.uuid, Date.now());
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
       const journal = journaldStatus(config.stateDir, t.uuid);
