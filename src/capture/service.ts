@@ -3,6 +3,7 @@
 // device's files under the domain lock (the hooks' seal: same watermarks, nothing twice, no gap)
 // before virtlogd's next rollover can delete them, writes arrival-time points, and hands every
 // whole line it reads to the configured sinks. Decisions are in decide.ts and times.ts.
+// Long: one Collector holds each device's files, seals, time points and line reading together.
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
