@@ -1,4 +1,5 @@
 // virt-consolelog show: everything a guest printed, oldest first, journalctl-like.
+// Long: the option checks, the output plan and the two printers (stream, line by line) share ShowArgs.
 import type { Writable } from 'node:stream';
 import { EXIT, UsageError, type Command } from '../command.js';
 import {
