@@ -42,6 +42,8 @@ chmod 0755 "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
 install -m 0644 packaging/virt-consolelog.conf "$dest/etc/virt-consolelog/virt-consolelog.conf"
 install -m 0644 packaging/virt-consolelog.default "$dest/etc/default/virt-consolelog"
 install -m 0644 packaging/virt-consolelog.tmpfiles "$dest/usr/lib/tmpfiles.d/virt-consolelog.conf"
+install -d "$dest/usr/lib/systemd/system"
+install -m 0644 packaging/virt-consolelog-collect.service "$dest/usr/lib/systemd/system/virt-consolelog-collect.service"
 install -m 0644 packaging/virt-consolelog.bash-completion \
   "$dest/usr/share/bash-completion/completions/virt-consolelog"
 if [ "${VCL_NO_MAN:-0}" != 1 ]; then

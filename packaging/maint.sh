@@ -122,12 +122,38 @@ vcl_store_group() {
   chmod 2750 "$VCL_STORE"
 }
 
+# The capture service: enabled and (re)started at install and upgrade (a restart runs the new
+# code and loses nothing: the store holds its progress); stopped and disabled at removal.
+VCL_UNIT=virt-consolelog-collect.service
+vcl_have_systemd() {
+  [ -d /run/systemd/system ] && command -v systemctl > /dev/null 2>&1
+}
+
+vcl_service_start() {
+  if vcl_have_systemd; then
+    systemctl daemon-reload || true
+    systemctl enable "$VCL_UNIT" > /dev/null 2>&1 || vcl_log "could not enable $VCL_UNIT"
+    systemctl restart "$VCL_UNIT" || vcl_log "could not start $VCL_UNIT: see 'systemctl status $VCL_UNIT'"
+  else
+    vcl_log "no systemd: run 'virt-consolelog collect' under your service manager (virt-consolelog(8))"
+  fi
+  return 0
+}
+
+vcl_service_stop() {
+  if vcl_have_systemd; then
+    systemctl disable --now "$VCL_UNIT" > /dev/null 2>&1 || true
+  fi
+  return 0
+}
+
 vcl_configure() {
   vcl_make_group
   vcl_make_dirs
   vcl_store_group
   vcl_make_key
   vcl_reload_daemons
+  vcl_service_start
 }
 
 # Purge: configuration and state (the transfer key included) go; guests' logs stay unless the

@@ -25,6 +25,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/prune.js')).pruneCommand,
   },
   {
+    name: 'collect',
+    summary: 'the capture service: seal every live log before virtlogd rotates it away, time every line',
+    load: async () => (await import('./commands/collect.js')).collectCommand,
+  },
+  {
     name: 'enable',
     summary: 'rewrite persistent definitions so every serial/console is logged from the next start',
     load: async () => (await import('./commands/enable.js')).enableCommand,

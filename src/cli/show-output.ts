@@ -3,7 +3,7 @@
 import type { BootInfo, HistoryEvent } from '../history/reader.js';
 import { paint } from '../terminal/colour.js';
 
-export const OUTPUT_MODES = ['short', 'cat', 'short-iso', 'json'] as const;
+export const OUTPUT_MODES = ['short', 'cat', 'short-iso', 'short-iso-precise', 'json'] as const;
 export type OutputMode = (typeof OUTPUT_MODES)[number];
 
 /** Who printed a line: filled by `show` from the domain it reads. */
@@ -27,9 +27,6 @@ export interface ShowLine {
 
 export type ShowItem =
   { kind: 'boot'; boot: BootInfo; source: LineSource } | { kind: 'line'; line: ShowLine };
-
-/** A data event, with the per-line time the reader may give (issue 17: `time` in ms, `coarse`). */
-type DataEvent = Extract<HistoryEvent, { type: 'data' }> & { time?: number; coarse?: boolean };
 
 /**
  * Cuts history events into lines. Each line's time is the best known: the event's own `time` when
@@ -59,16 +56,15 @@ export class LineAssembler {
       out.push({ kind: 'boot', boot: e.boot, source: this.source });
       return out;
     }
-    const d = e as DataEvent;
-    this.host = d.host;
-    this.device = d.device;
+    this.host = e.host;
+    this.device = e.device;
     const time =
-      d.time !== undefined
-        ? { time: d.time, coarse: d.coarse ?? false }
+      e.time !== undefined
+        ? { time: e.time, coarse: e.coarse ?? false }
         : this.liveSince !== undefined
           ? { time: now, coarse: true }
           : { time: this.boot && !this.boot.implicit ? Date.parse(this.boot.at) : undefined, coarse: true };
-    let data = d.data;
+    let data = e.data;
     for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10)) {
       this.partial.push(data.subarray(0, nl + 1));
       this.partialTime ??= time;
@@ -117,14 +113,21 @@ export function bootSeparator(b: BootInfo, colour = false, source?: LineSource):
   return paint(colour, 'blue', text) + '\n';
 }
 
-/** ISO 8601 with the local offset, as journalctl's short-iso (2026-12-03T23:05:01+0000). */
-export function isoTime(ms: number, offsetMinutes = -new Date(ms).getTimezoneOffset()): string {
+/**
+ * ISO 8601 with the local offset, as journalctl's short-iso (2026-12-03T23:05:01+0000);
+ * `precise` adds milliseconds, as short-iso-precise (2026-12-03T23:05:01.042+0000).
+ */
+export function isoTime(
+  ms: number,
+  offsetMinutes = -new Date(ms).getTimezoneOffset(),
+  precise = false,
+): string {
   const local = new Date(ms + offsetMinutes * 60_000);
   const sign = offsetMinutes < 0 ? '-' : '+';
   const off = Math.abs(offsetMinutes);
   const hh = String(Math.floor(off / 60)).padStart(2, '0');
   const mm = String(off % 60).padStart(2, '0');
-  return `${local.toISOString().slice(0, 19)}${sign}${hh}${mm}`;
+  return `${local.toISOString().slice(0, precise ? 23 : 19)}${sign}${hh}${mm}`;
 }
 
 export interface FormatOptions {
@@ -142,7 +145,7 @@ export function formatLine(l: ShowLine, o: FormatOptions): Buffer {
     const obj = {
       type: 'line',
       time: l.time === undefined ? null : new Date(l.time).toISOString(),
-      ...(l.coarse ? { coarse: true } : {}),
+      coarse: l.coarse,
       name: l.source.name ?? null,
       uuid: l.source.uuid,
       host: l.host,
@@ -153,11 +156,15 @@ export function formatLine(l: ShowLine, o: FormatOptions): Buffer {
     return Buffer.from(JSON.stringify(obj) + '\n');
   }
   const prefix: string[] = [];
-  if (o.mode === 'short-iso') {
-    prefix.push(l.time === undefined ? '-'.padEnd(24) : isoTime(l.time));
+  const iso = o.mode === 'short-iso' || o.mode === 'short-iso-precise';
+  if (iso) {
+    const precise = o.mode === 'short-iso-precise';
+    // A coarse time (a seal's, not the capture service's arrival time) is marked with `~`.
+    if (l.time === undefined) prefix.push('-'.padEnd(precise ? 28 : 24));
+    else prefix.push(`${l.coarse ? '~' : ''}${isoTime(l.time, undefined, precise)}`);
     if (o.hostname) prefix.push(l.host);
   }
-  if (o.withName || o.mode === 'short-iso') prefix.push(`${l.source.name ?? l.source.uuid}[${l.device}]:`);
+  if (o.withName || iso) prefix.push(`${l.source.name ?? l.source.uuid}[${l.device}]:`);
   if (!prefix.length) return Buffer.concat([l.text, Buffer.from(nl)]);
   return Buffer.concat([Buffer.from(prefix.join(' ') + ' '), l.text, Buffer.from(nl)]);
 }

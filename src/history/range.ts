@@ -70,7 +70,14 @@ export async function* streamRange(
         const next = cuts[cut];
         const upTo = next ? Math.min(c.length, next.offset - pos) : c.length;
         if (upTo > 0) {
-          yield { type: 'data', data: c.subarray(0, upTo), host: p.host, device: p.device };
+          yield {
+            type: 'data',
+            data: c.subarray(0, upTo),
+            host: p.host,
+            device: p.device,
+            piece: i,
+            offset: pos,
+          };
           c = c.subarray(upTo);
           pos += upTo;
         }

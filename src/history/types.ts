@@ -57,7 +57,20 @@ export interface DecodedTail {
  * completed, its callback called, before the next).
  */
 export type HistoryEvent =
-  { type: 'boot'; boot: BootInfo } | { type: 'data'; data: Buffer; host: string; device: string };
+  | { type: 'boot'; boot: BootInfo }
+  | {
+      type: 'data';
+      data: Buffer;
+      host: string;
+      device: string;
+      /** Where data[0] lies: index into History.pieces and offset in its source (issue 17: line times). */
+      piece?: number;
+      offset?: number;
+      /** The line's time, ms since the epoch, when a timed read gives one (capture/line-times.ts). */
+      time?: number;
+      /** That time is not the line's own (no arrival time was recorded). */
+      coarse?: boolean;
+    };
 
 export interface BootInfo {
   index: number;

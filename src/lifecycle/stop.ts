@@ -7,6 +7,7 @@ import { hostState, withHost } from '../store/domain-state.js';
 import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
 import { applyDomainRetention } from '../store/retention.js';
+import { hookGlobalRetention } from '../capture/global-retention.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
 import { sealHostLocked, unsealedBytes } from '../store/seal.js';
 import { storeUnusable, withStore } from '../store/session.js';
@@ -82,5 +83,9 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
     if (why) ctx.fail(`${why}: not sealed now, the live files keep it for the next event`);
     else throw e;
   }
+  // Issue 17: global_cap_bytes at most hourly when no capture service runs (it does it then).
+  await hookGlobalRetention(config, now, (m) => ctx.note(m)).catch((e: Error) =>
+    ctx.note(`global retention: ${e.message}`),
+  );
   return {};
 }

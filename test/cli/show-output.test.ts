@@ -89,8 +89,16 @@ test('formats: json carries name, uuid, device, boot and a coarse time; short-is
   t.is(isoTime(Date.parse('2026-12-03T10:00:00Z'), -300), '2026-12-03T05:00:00-0500');
   t.is(
     formatLine(l, { mode: 'short-iso', withName: false, hostname: true, colour: false }).toString(),
-    `${isoTime(l.time as number)} h1 web1[serial0]: one\n`,
+    `~${isoTime(l.time as number)} h1 web1[serial0]: one\n`,
   );
+  t.is(
+    formatLine(
+      { ...l, coarse: false },
+      { mode: 'short-iso-precise', withName: false, hostname: false, colour: false },
+    ).toString(),
+    `${isoTime(l.time as number, undefined, true)} web1[serial0]: one\n`,
+  );
+  t.is(isoTime(Date.parse('2026-12-03T10:00:00.042Z'), 0, true), '2026-12-03T10:00:00.042+0000');
   t.is(formatLine(l, { mode: 'cat', withName: false, hostname: true, colour: false }).toString(), 'one\n');
 });
 

@@ -96,6 +96,7 @@ export const SHIPPED_FILES = [
   '/etc/virt-consolelog/virt-consolelog.conf',
   '/usr/bin/virt-consolelog',
   '/usr/lib/tmpfiles.d/virt-consolelog.conf',
+  '/usr/lib/systemd/system/virt-consolelog-collect.service',
   '/usr/lib/virt-consolelog/hook.mjs',
   '/usr/lib/virt-consolelog/hook-snapshot.cjs',
   '/usr/lib/virt-consolelog/virt-consolelog.mjs',

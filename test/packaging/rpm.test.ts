@@ -57,7 +57,7 @@ test('scriptlets pass sh -n and %post runs the shared configure step', async (t)
   ];
   t.deepEqual(
     bodies.map((m) => m[1]),
-    ['postinstall', 'postuninstall'],
+    ['postinstall', 'preuninstall', 'postuninstall'],
   );
   // An erase (not an upgrade) takes the hook's snapshot cache along.
   t.regex(bodies[1]?.[2] ?? '', /^if \[ "\$1" = 0 \]; then\n\s*vcl_remove_cache\nfi$/m);

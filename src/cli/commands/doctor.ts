@@ -7,6 +7,8 @@ import { EXIT, type Command } from '../command.js';
 import { journaldDoctorCheck } from '../../journald/status.js';
 import { expectPositionals, flagOpt } from '../options.js';
 import { paint, useColour } from '../../terminal/colour.js';
+import { captureCheck, readCaptureStatus } from '../../capture/status.js';
+import { pidAlive } from '../../util/pid.js';
 
 const USAGE = `usage: virt-consolelog doctor [--json] [--no-peers] [--reload]
 
@@ -54,6 +56,8 @@ export const doctorCommand: Command = {
       facts = await gatherFacts(loaded.config, loaded.path, errors, { peers });
     }
     const checks = [...evaluate(facts), journaldDoctorCheck(loaded.config, loaded.path)];
+    const capture = readCaptureStatus(loaded.config);
+    checks.push(captureCheck(capture, !!capture && pidAlive(capture.pid), Date.now()));
     const problems = problemCount(checks);
     if (json) {
       const warnings = checks.filter((c) => c.status === 'warn').length;

@@ -1,4 +1,5 @@
 // virt-consolelog show: everything a guest printed, oldest first, journalctl-like.
+// Long: the option checks, the output plan and the two printers (stream, line by line) share ShowArgs.
 import type { Writable } from 'node:stream';
 import { EXIT, UsageError, type Command } from '../command.js';
 import {
@@ -35,6 +36,7 @@ import { choosePager, startPager } from '../../terminal/pager.js';
 import { TerminalSanitizer, sanitizeForTerminal } from '../../terminal/sanitize.js';
 import { assertStoreReadable } from '../store-access.js';
 import { followAllDomains } from '../show-all.js';
+import { readTimedHistory } from '../../capture/line-times.js';
 
 export { bootSeparator } from '../show-output.js';
 
@@ -54,12 +56,14 @@ Options:
       --list-boots     list the boots (index, id, host, first and last time, bytes)
   -f, --follow         print the last 10 lines (or -n N), then keep printing new output (through
                        virtlogd rotation and restarts); Ctrl-C ends
-  -S, --since TIME     only boots still running at or after TIME (ISO 8601, or "-2h", "-30m", "-1d")
-  -U, --until TIME     only boots started at or before TIME
+  -S, --since TIME     only lines from TIME on (ISO 8601, or "-2h", "-30m", "-1d"); with -c, boots
+                       still running at or after TIME
+  -U, --until TIME     only lines up to TIME; with -c, boots started at or before TIME
       --device DEV     serial0 (default), console1, parallel0 ...; default: serial0, else the first logged
   -o, --output MODE    short (default: guest output and boot separators), cat (guest output only),
-                       short-iso (each line prefixed by its time, host and domain), json (one JSON
-                       object per line: {"type":"boot",...} and {"type":"line","time",...,"text"})
+                       short-iso (each line prefixed by its time, host and domain), short-iso-precise
+                       (the same with milliseconds), json (one JSON object per line:
+                       {"type":"boot",...} and {"type":"line","time","coarse",...,"text"})
       --json           the same as -o json
   -r, --reverse        newest line first (not with -f)
   -g, --grep PATTERN   only lines matching PATTERN (a regular expression; case-insensitive unless
@@ -74,8 +78,9 @@ On a terminal, output goes through a pager ($SYSTEMD_PAGER, $PAGER, else less wi
 boot separators are coloured (not with NO_COLOR), and the guest's escape and control sequences
 are shown escaped (\\x1b...) except colours: a guest cannot set the title or clear the screen.
 Into a pipe or a file, output is the guest's bytes unchanged.
-Time filters work per boot: virtlogd does not timestamp lines; short-iso and json give each line
-the best time known (its boot's start, or when -f read it) and json marks such times "coarse".
+A line's time is when the capture service (virt-consolelog collect) saw it arrive; where the service
+did not run, the time of the seal or of the live file's last write, marked coarse ("~" before it in
+short-iso, "coarse": true in json); lines -f reads live take the time they are read.
 Exit codes: 0 ok (also when the reader of the output quits early), 2 bad option, 3 unknown domain,
 boot or device.`;
 
@@ -335,6 +340,8 @@ export interface ShowPlan {
   sink: ShowSink;
   sanitize: boolean;
   linewise: boolean;
+  /** Lines carry their own times (-o short-iso/short-iso-precise/json, --since/--until). */
+  timed: boolean;
   plan: LinePlan;
 }
 
@@ -345,6 +352,7 @@ export function planOutput(
   isTTY: boolean,
 ): ShowPlan {
   const sanitize = isTTY && !o.raw && o.bytes === undefined;
+  const stamped = o.output === 'short-iso' || o.output === 'short-iso-precise' || o.output === 'json';
   const format: FormatOptions = {
     mode: o.output,
     withName: o.all,
@@ -354,9 +362,8 @@ export function planOutput(
   return {
     sink: makeSink(out, sanitize, format),
     sanitize,
-    linewise:
-      o.bytes === undefined &&
-      (o.output === 'short-iso' || o.output === 'json' || o.grep !== undefined || o.reverse || o.all),
+    linewise: o.bytes === undefined && (stamped || o.grep !== undefined || o.reverse || o.all),
+    timed: o.bytes === undefined && (stamped || o.since !== undefined || o.until !== undefined),
     plan: {
       reverse: o.reverse,
       ...(o.grep !== undefined ? { grep: o.grep } : {}),
@@ -379,11 +386,13 @@ export async function printDomain(
   o: ReadOptions,
   p: ShowPlan,
 ): Promise<void> {
-  if (!p.linewise) return printStream(p.sink, readHistory(config, domain, o), source);
+  // Timed: each line with its own time, and --since/--until select lines (issue 17).
+  const read = p.timed ? readTimedHistory : readHistory;
+  if (!p.linewise) return printStream(p.sink, read(config, domain, o), source);
   return printLines(
     p.sink,
     p.sanitize,
-    (onLive) => readHistory(config, domain, { ...o, onLive }),
+    (onLive) => read(config, domain, { ...o, onLive }),
     new LineAssembler(source),
     p.plan,
   );

@@ -16,6 +16,8 @@ import { missingParts, type MissingPart } from '../../transfer/decide-arrival.js
 import { formatBytes } from '../../util/bytes.js';
 import { journaldStatus } from '../../journald/status.js';
 import { formatReaderChain, readerChainStatus, type ReaderChainStatus } from '../../chain/status.js';
+import { describeCapture, readCaptureStatus } from '../../capture/status.js';
+import { pidAlive } from '../../util/pid.js';
 
 const USAGE = `usage: virt-consolelog status [DOMAIN] [--json]
 
@@ -60,6 +62,8 @@ export interface DomainStatus {
   missing?: MissingPart[];
   /** What a management layer's reader (Nova's) returns of logs read in place here (src/chain/). */
   readerChains?: ReaderChainStatus[];
+  /** The capture service on this host (issue 17): rate and bytes lost to virtlogd per device. */
+  capture?: string;
 }
 
 export function captureMode(h: DomainState['hosts'][string]): {
@@ -163,6 +167,7 @@ export function formatStatus(s: DomainStatus): string {
   if (s.journal) lines.push(`  journal: ${s.journal.summary}`);
   for (const m of s.missing ?? []) lines.push(`  missing from ${m.host} since ${m.since}: ${m.why}`);
   for (const c of s.readerChains ?? []) lines.push(formatReaderChain(c));
+  if (s.capture) lines.push(`  capture: ${s.capture}`);
   if (s.lastProblem)
     lines.push(
       `  last problem: ${s.lastProblem.at} ${s.lastProblem.op}: ${s.lastProblem.problems.map(firstLine).join('; ')}`,
@@ -197,8 +202,12 @@ export const statusCommand: Command = {
       });
     }
     const all: DomainStatus[] = [];
+    const capture = readCaptureStatus(config);
+    const captureRuns = !!capture && pidAlive(capture.pid);
     for (const t of targets) {
       const s = await domainStatus(config, t.uuid, t.state);
+      if (t.state.hosts[config.hostName])
+        s.capture = describeCapture(capture, captureRuns, t.uuid, Date.now());
       const fetch = readFetchRecord(config.stateDir, t.uuid);
       if (fetch) s.fetch = { status: fetch.status, summary: describeFetch(fetch) };
       const journal = journaldStatus(config.stateDir, t.uuid);

@@ -1,0 +1,206 @@
+// Issue 17: the capture service (`virt-consolelog collect`, the built CLI, as its own process).
+// 1. Scale: N domains (200) each printing 10 lines/s of 80 bytes into its live file; the service's
+//    CPU (utime + stime from /proc/PID/stat over the wall time) and RSS (VmRSS, sampled each second).
+// 2. Rate: one domain with virtlogd's rotation (max_size 4096, max_backups 1: the writer renames the
+//    live file to .0 and deletes the old .0 at each rollover, the file operations virtlogd does);
+//    rising print rates, 10 s each; bytes in the store (read back with the reader) against bytes
+//    printed: the highest rate with 0 loss.
+// The writer is this process and writes as virtlogd does (append, rename, unlink); no QEMU/virtlogd,
+// so the figures are the service's own. Run: node --import tsx bench/capture.ts [--quick]
+import { execa, type ResultPromise } from 'execa';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { withHost } from '../src/store/domain-state.js';
+import { liveLogPath } from '../src/store/layout.js';
+import { sealHost } from '../src/store/seal.js';
+import { withStore } from '../src/store/session.js';
+import { readHistory } from '../src/history/reader.js';
+import { DEFAULTS, type Config } from '../src/config/schema.js';
+import { CLI_JS } from '../test/lab/harness.js';
+
+const quick = process.argv.includes('--quick');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function setup(maxSize: number): {
+  base: string;
+  config: Config;
+  confFile: string;
+  env: Record<string, string>;
+} {
+  const base = fs.mkdtempSync(join(tmpdir(), 'vcl-bench-capture-'));
+  const config: Config = {
+    ...(structuredClone({ ...DEFAULTS }) as Config),
+    logRoot: join(base, 'store'),
+    liveDir: join(base, 'live'),
+    stateDir: join(base, 'state'),
+    hostName: 'bench',
+    domainCapBytes: 0,
+  };
+  fs.mkdirSync(config.liveDir, { recursive: true });
+  const confFile = join(base, 'virt-consolelog.conf');
+  fs.writeFileSync(
+    confFile,
+    `log_root = "${config.logRoot}"\nlive_dir = "${config.liveDir}"\nstate_dir = "${config.stateDir}"\nhost_name = "bench"\ndomain_cap_bytes = 0\nauto_enable = 0\n`,
+  );
+  fs.writeFileSync(join(base, 'virtlogd.conf'), `max_size = ${maxSize}\nmax_backups = 1\n`);
+  return {
+    base,
+    config,
+    confFile,
+    env: { VIRT_CONSOLELOG_VIRTLOGD_CONF: join(base, 'virtlogd.conf') },
+  };
+}
+
+const uuidOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+async function domains(config: Config, n: number): Promise<string[]> {
+  const paths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const path = liveLogPath(config.liveDir, uuidOf(i), 'serial0');
+    await withStore(config, uuidOf(i), (s) => {
+      s.domain = withHost(s.domain, 'bench', {
+        generation: 1,
+        devices: { serial0: { path, kind: 'log', truncating: false } },
+      });
+    });
+    paths.push(path);
+  }
+  return paths;
+}
+
+function startService(confFile: string, env: Record<string, string>): ResultPromise {
+  return execa(process.execPath, [CLI_JS, '--config', confFile, 'collect'], { env, reject: false });
+}
+
+function cpuTicks(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+}
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+async function loadavg(): Promise<string> {
+  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/** Writes like virtlogd: append; a write that would pass max_size first rolls the file over. */
+function writer(path: string, maxSize: number) {
+  let size = 0;
+  return (data: Buffer) => {
+    if (size > 0 && size + data.length > maxSize) {
+      fs.rmSync(`${path}.0`, { force: true });
+      fs.renameSync(path, `${path}.0`);
+      size = 0;
+    }
+    fs.appendFileSync(path, data);
+    size += data.length;
+  };
+}
+
+async function scale(n: number, seconds: number) {
+  const { config, confFile, env, base } = setup(2 * 1024 * 1024);
+  const paths = await domains(config, n);
+  const svc = startService(confFile, env);
+  const pid = svc.pid as number;
+  await sleep(3000); // discovery, first seals
+  const writers = paths.map((p) => writer(p, 2 * 1024 * 1024));
+  let seq = 0;
+  const line = (i: number) =>
+    Buffer.from(`[${String(seq).padStart(8)}] guest ${i} some console output line 0123456789abcdef\n`);
+  const ticks0 = cpuTicks(pid);
+  const t0 = Date.now();
+  let maxRss = 0;
+  const rss: number[] = [];
+  let next = t0;
+  while (Date.now() - t0 < seconds * 1000) {
+    seq++;
+    for (let i = 0; i < n; i++) (writers[i] as (d: Buffer) => void)(line(i));
+    if (seq % 10 === 0) {
+      const r = rssKiB(pid);
+      rss.push(r);
+      maxRss = Math.max(maxRss, r);
+    }
+    next += 100;
+    await sleep(Math.max(0, next - Date.now()));
+  }
+  const wall = (Date.now() - t0) / 1000;
+  const cpu = (cpuTicks(pid) - ticks0) / 100 / wall; // CLK_TCK = 100 on Linux
+  svc.kill('SIGTERM');
+  await svc;
+  const status = JSON.parse(fs.readFileSync(join(config.stateDir, 'capture', 'status.json'), 'utf8')) as {
+    devices: { lostBytes: number }[];
+  };
+  fs.rmSync(base, { recursive: true, force: true });
+  return {
+    domains: n,
+    linesPerSecondEach: 10,
+    seconds: Math.round(wall),
+    cpuPercentOfOneCore: Math.round(cpu * 1000) / 10,
+    rssMiBMax: Math.round(maxRss / 102.4) / 10,
+    rssMiBMedian: Math.round((rss.sort((a, b) => a - b)[rss.length >> 1] ?? 0) / 102.4) / 10,
+    lostBytes: status.devices.reduce((x, d) => x + d.lostBytes, 0),
+    load: await loadavg(),
+  };
+}
+
+async function rate(bytesPerSecond: number, seconds: number, maxSize: number) {
+  const { config, confFile, env, base } = setup(maxSize);
+  const [path] = await domains(config, 1);
+  const svc = startService(confFile, env);
+  await sleep(2500);
+  const write = writer(path as string, maxSize);
+  const chunkEveryMs = 10;
+  const perChunk = Math.max(1, Math.round((bytesPerSecond * chunkEveryMs) / 1000));
+  let printed = 0;
+  let seq = 0;
+  let pending = '';
+  const t0 = Date.now();
+  let next = t0;
+  while (Date.now() - t0 < seconds * 1000) {
+    while (pending.length < perChunk) pending += `seq=${seq++} ${'x'.repeat(40)}\n`;
+    const chunk = Buffer.from(pending.slice(0, perChunk));
+    pending = pending.slice(perChunk);
+    write(chunk);
+    printed += chunk.length;
+    next += chunkEveryMs;
+    await sleep(Math.max(0, next - Date.now()));
+  }
+  await sleep(1000);
+  svc.kill('SIGTERM');
+  await svc;
+  await sealHost(config, uuidOf(0), 'bench', 'stop');
+  let kept = 0;
+  for await (const e of readHistory(config, uuidOf(0))) if (e.type === 'data') kept += e.data.length;
+  fs.rmSync(base, { recursive: true, force: true });
+  return { maxSize, bytesPerSecond, printed, kept, lost: printed - kept, load: await loadavg() };
+}
+
+const out: Record<string, unknown> = { at: new Date().toISOString(), quick };
+const only = process.env.VCL_BENCH_CAPTURE_ONLY; // "scale" or "rate"
+const n = Number(process.env.VCL_BENCH_CAPTURE_N ?? (quick ? 20 : 200));
+if (only !== 'rate') {
+  out.scale = await scale(n, quick ? 10 : 60);
+  console.log(JSON.stringify(out.scale));
+}
+const rates: unknown[] = [];
+if (only !== 'scale') {
+  // virtlogd max_size 4096 (the issue's case: a rollover every 4 KiB) and its default 2 MiB.
+  const cases: [number, number[]][] = quick
+    ? [[4096, [4, 64]]]
+    : [
+        [4096, [2, 4, 8, 16, 64]],
+        [2 * 1024 * 1024, [1024, 4096, 16384]],
+      ];
+  for (const [maxSize, kibs] of cases)
+    for (const kib of kibs) {
+      const r = await rate(kib * 1024, quick ? 5 : 10, maxSize);
+      console.log(JSON.stringify(r));
+      rates.push(r);
+    }
+}
+out.rates = rates;
+fs.mkdirSync('bench/results', { recursive: true });
+fs.writeFileSync('bench/results/capture.json', JSON.stringify(out, null, 2) + '\n');

@@ -1,0 +1,509 @@
+// The capture service (`virt-consolelog collect`): one process for all guests of this host. It
+// watches every virtlogd log the store knows for this host (fs.watch, a poll as fallback), seals a
+// device's files under the domain lock (the hooks' seal: same watermarks, nothing twice, no gap)
+// before virtlogd's next rollover can delete them, writes arrival-time points, and hands every
+// whole line it reads to the configured sinks. Decisions are in decide.ts and times.ts.
+// Long: one Collector holds each device's files, seals, time points and line reading together.
+import * as fs from 'node:fs';
+import { posix } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { currentName, hostState } from '../store/domain-state.js';
+import { listDomainUuids, readDomainStateOf } from '../store/find.js';
+import { LockTimeoutError } from '../store/lock.js';
+import { parseBootMarker } from '../store/markers.js';
+import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
+import { applyGlobalCap } from './global-retention.js';
+import { SafeDir } from '../store/safe-fs.js';
+import { sealDeviceMakingRoom } from '../store/seal.js';
+import { withStore } from '../store/session.js';
+import {
+  decideSeal,
+  fileKey,
+  lostBytes,
+  policyFor,
+  virtlogdMaxSize,
+  type CapturePolicy,
+  type SeenFile,
+} from './decide.js';
+import type { CapturedLine, LineSink } from './sink.js';
+import { pointDue, pointLine, timesFileName, type TimePoint } from './times.js';
+import { writeCaptureStatus, type CaptureStatus, type DeviceStatus } from './status.js';
+
+const C = fs.constants;
+
+export interface CollectOptions {
+  sinks?: LineSink[];
+  /** Seal unsealed bytes at least this often (0 = only when a rollover nears; the default). */
+  flushMs?: number;
+  /** Full sweep of every device (the fallback when fs.watch misses or is unavailable). */
+  pollMs?: number;
+  /** Retention (caps, retention_days) runs this often; default hourly. */
+  retentionMs?: number;
+  /** virtlogd.conf text (max_size); default read from /etc/libvirt/virtlogd.conf. */
+  virtlogdConf?: string;
+  log?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A torn last line goes to the sinks whole after this long without its newline. */
+const TORN_LINE_MS = 2000;
+const TICK_MS = 50;
+const DISCOVER_MS = 2000;
+const STATUS_MS = 2000;
+const MAX_LINE = 64 * 1024;
+
+interface FileTime {
+  birth: number;
+  last?: TimePoint;
+  pending?: TimePoint;
+}
+
+interface Followed {
+  uuid: string;
+  device: string;
+  domain: string;
+  path: string;
+  dirPath: string;
+  base: string;
+  boot: string | null;
+  files: SeenFile[];
+  /** fileKey -> offset sealed, as sealed.json said after this service's last seal. */
+  sealed: Map<string, number>;
+  lastSeal: number;
+  sealing: boolean;
+  dirty: boolean;
+  /** Files seen at the first look are handed to sinks from their end, later ones from 0. */
+  observed: boolean;
+  times: Map<string, FileTime>;
+  /** fileKey -> offset the sinks have been given (lines) up to. */
+  readTo: Map<string, number>;
+  partial: Buffer[];
+  partialSince: number;
+  stats: { capturedBytes: number; lostBytes: number; seals: number; bytesSeen: number; since: number };
+  error?: string;
+}
+
+export class Collector {
+  private readonly followed = new Map<string, Followed>();
+  /** Live file path -> its device, for watch events. */
+  private readonly byFile = new Map<string, Followed>();
+  private readonly watchers = new Map<string, fs.FSWatcher>();
+  private readonly timeFds = new Map<string, number>();
+  private readonly sinks: LineSink[];
+  private readonly policy: CapturePolicy;
+  private readonly log: (msg: string) => void;
+  private readonly started = Date.now();
+  private watchBroken = false;
+  private lastRetention = 0;
+  private lastDiscover = 0;
+  private lastStatus = 0;
+  private lastSweep = 0;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly opts: CollectOptions = {},
+  ) {
+    this.sinks = opts.sinks ?? [];
+    this.log = opts.log ?? (() => undefined);
+    let conf = opts.virtlogdConf;
+    if (conf === undefined) {
+      try {
+        conf = fs.readFileSync(process.env.VIRT_CONSOLELOG_VIRTLOGD_CONF || VIRTLOGD_CONF, 'utf8');
+      } catch {
+        conf = undefined;
+      }
+    }
+    this.policy = policyFor(virtlogdMaxSize(conf), opts.flushMs ?? 0);
+  }
+
+  /** Runs until the signal aborts; then flushes times and sinks. */
+  async run(): Promise<void> {
+    const signal = this.opts.signal;
+    this.log(
+      `collecting on host ${this.config.hostName}: live files sealed at ${this.policy.sealAtBytes} unsealed bytes, on rollover` +
+        (this.policy.flushMs ? ` and every ${this.policy.flushMs} ms` : ''),
+    );
+    this.lastRetention = Date.now();
+    let wake: (() => void) | undefined;
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    while (!signal?.aborted) {
+      await this.tick(Date.now());
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, TICK_MS);
+        wake = () => (clearTimeout(t), r());
+      });
+    }
+    await this.stop();
+  }
+
+  /** One pass: discovery, dirty (or all) devices, time points, status, retention. Exposed for tests. */
+  async tick(now: number): Promise<void> {
+    if (now - this.lastDiscover >= DISCOVER_MS) {
+      this.lastDiscover = now;
+      this.discover();
+    }
+    const sweep = now - this.lastSweep >= (this.watchBroken ? 250 : (this.opts.pollMs ?? 1000));
+    if (sweep) this.lastSweep = now;
+    for (const f of this.followed.values()) {
+      if (sweep || f.dirty || f.partial.length) this.observe(f, now);
+      this.flushPoints(f, now);
+    }
+    if (now - this.lastStatus >= STATUS_MS) {
+      this.lastStatus = now;
+      this.writeStatus(now);
+    }
+    if (now - this.lastRetention >= (this.opts.retentionMs ?? 3600_000)) {
+      this.lastRetention = now;
+      await this.retention();
+    }
+  }
+
+  /** Follows every device of this host that domain.json says virtlogd logs in append mode. */
+  private discover(): void {
+    const seen = new Set<string>();
+    for (const uuid of listDomainUuids(this.config)) {
+      const state = readDomainStateOf(this.config, uuid);
+      if (!state) continue;
+      const h = state.hosts[this.config.hostName];
+      if (!h) continue;
+      for (const [device, d] of Object.entries(h.devices)) {
+        // QEMU truncates a file backend at each start; only virtlogd's append-mode logs are followed.
+        if (d.kind !== 'log' || d.truncating || !posix.isAbsolute(d.path)) continue;
+        const key = `${uuid}/${device}`;
+        seen.add(key);
+        const had = this.followed.get(key);
+        if (had && had.path === d.path) {
+          had.domain = currentName(state) ?? uuid;
+          continue;
+        }
+        const f: Followed = {
+          uuid,
+          device,
+          domain: currentName(state) ?? uuid,
+          path: d.path,
+          dirPath: posix.dirname(d.path),
+          base: posix.basename(d.path),
+          boot: d.boot?.id ?? null,
+          files: [],
+          sealed: new Map(),
+          lastSeal: 0,
+          sealing: false,
+          dirty: true,
+          observed: false,
+          times: new Map(),
+          readTo: new Map(),
+          partial: [],
+          partialSince: 0,
+          stats: { capturedBytes: 0, lostBytes: 0, seals: 0, bytesSeen: 0, since: Date.now() },
+        };
+        if (had) this.byFile.delete(had.path);
+        this.followed.set(key, f);
+        this.byFile.set(f.path, f);
+        this.watch(f.dirPath);
+      }
+    }
+    for (const [key, f] of [...this.followed]) {
+      if (seen.has(key)) continue;
+      this.followed.delete(key);
+      if (this.byFile.get(f.path) === f) this.byFile.delete(f.path);
+    }
+  }
+
+  private watch(dir: string): void {
+    if (this.watchers.has(dir) || this.watchBroken) return;
+    try {
+      const w = fs.watch(dir, { persistent: false }, (_ev, name) => {
+        const n = name?.toString();
+        // One lookup per event (a busy host has thousands a second): the name, or its `.N` backup's base.
+        const f =
+          n &&
+          (this.byFile.get(posix.join(dir, n)) ?? this.byFile.get(posix.join(dir, n.replace(/\.\d+$/, ''))));
+        if (f) f.dirty = true;
+        else if (!n) for (const x of this.followed.values()) if (x.dirPath === dir) x.dirty = true;
+      });
+      w.on('error', () => {
+        this.watchers.delete(dir);
+        this.watchBroken = true;
+      });
+      this.watchers.set(dir, w);
+    } catch (e) {
+      // No inotify (watch limit, a file system without it): the 250 ms sweep takes over.
+      this.watchBroken = true;
+      this.log(`fs.watch ${dir}: ${(e as Error).message}: polling every 250 ms`);
+    }
+  }
+
+  /** The device's rotation set now, oldest first; never through a symlink. */
+  private listFiles(f: Followed): SeenFile[] {
+    const out: SeenFile[] = [];
+    const look = (name: string, live: boolean): boolean => {
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(posix.join(f.dirPath, name));
+      } catch {
+        return false;
+      }
+      if (st.isFile())
+        out.unshift({
+          name,
+          live,
+          dev: st.dev,
+          ino: st.ino,
+          birth: Math.floor(st.birthtimeMs),
+          size: st.size,
+        });
+      return true;
+    };
+    look(f.base, true);
+    for (let i = 0; i < 1000 && look(`${f.base}.${i}`, false); i++);
+    return out;
+  }
+
+  private observe(f: Followed, now: number): void {
+    f.dirty = false;
+    const files = this.listFiles(f);
+    const lost = lostBytes(f.files, files, f.sealed);
+    if (lost > 0) {
+      f.stats.lostBytes += lost;
+      this.log(`${f.domain} ${f.device}: ${lost} bytes deleted by virtlogd before they were captured`);
+    }
+    const present = new Set(files.map(fileKey));
+    for (const k of [...f.times.keys()]) if (!present.has(k)) f.times.delete(k);
+    for (const file of files) {
+      const k = fileKey(file);
+      let t = f.times.get(k);
+      if (!t) f.times.set(k, (t = { birth: file.birth }));
+      const seen = t.pending ?? t.last;
+      if (file.size !== seen?.offset) {
+        if (file.size > (seen?.offset ?? 0)) f.stats.bytesSeen += file.size - (seen?.offset ?? 0);
+        if (file.size > 0) t.pending = { offset: file.size, time: now };
+      }
+    }
+    if (this.sinks.length) this.readLines(f, files, now);
+    f.files = files;
+    const d = decideSeal(files, f.sealed, this.policy, now - f.lastSeal);
+    if (d.seal && !f.sealing) {
+      const p = this.seal(f, d.why ?? 'unknown');
+      this.inflight.add(p);
+      void p.finally(() => this.inflight.delete(p));
+    }
+  }
+
+  /** Seals the device under the domain lock; learns the watermarks the seal left. */
+  private async seal(f: Followed, why: string): Promise<void> {
+    f.sealing = true;
+    const host = this.config.hostName;
+    try {
+      await withStore(this.config, f.uuid, (store) => {
+        const h = hostState(store.domain, host);
+        const d = h.devices[f.device];
+        if (!d || d.kind !== 'log' || d.truncating) return;
+        f.boot = d.boot?.id ?? f.boot;
+        const out = sealDeviceMakingRoom(
+          store,
+          {
+            host,
+            device: f.device,
+            path: d.path,
+            generation: h.generation,
+            reason: 'capture',
+            ...(d.boot ? { boot: d.boot } : {}),
+            truncateNext: false,
+            truncating: false,
+            compress: false,
+          },
+          new Date(),
+        );
+        for (const s of out.segments) f.stats.capturedBytes += s.bytes;
+        f.stats.seals++;
+        if (out.skipped && out.refused) f.error = out.skipped;
+        f.sealed = new Map(
+          store.seal.files
+            .filter((t) => t.host === host && t.device === f.device)
+            .map((t) => [fileKey({ ...t, birth: t.birthtimeMs }), t.offset]),
+        );
+      });
+      f.lastSeal = Date.now();
+      if (f.error && !f.error.includes('refused')) delete f.error;
+    } catch (e) {
+      f.error = `seal (${why}) failed: ${(e as Error).message}`;
+      this.log(`${f.domain} ${f.device}: ${f.error}`);
+      if (!(e instanceof LockTimeoutError)) f.lastSeal = Date.now();
+    } finally {
+      f.sealing = false;
+      f.dirty = true;
+    }
+  }
+
+  /** Appends due time points to the domain's times-<host>.jsonl (only this service writes it). */
+  private flushPoints(f: Followed, now: number, all = false): void {
+    let text = '';
+    for (const [k, t] of f.times) {
+      if (!(all ? !!t.pending : pointDue(t.last, t.pending, now))) continue;
+      const p = t.pending as TimePoint;
+      const [dev, ino] = k.split(':').map(Number) as [number, number];
+      text += pointLine({ dev, ino, birth: t.birth }, p);
+      t.last = p;
+      delete t.pending;
+    }
+    if (!text) return;
+    try {
+      const fd = this.timesFd(f.uuid);
+      fs.writeSync(fd, text);
+    } catch (e) {
+      f.error = `time index not written: ${(e as Error).message}`;
+    }
+  }
+
+  private timesFd(uuid: string): number {
+    let fd = this.timeFds.get(uuid);
+    if (fd !== undefined) return fd;
+    const dir = SafeDir.openBeneath(this.config.logRoot, [uuid]);
+    try {
+      fd = dir.open(
+        timesFileName(this.config.hostName),
+        C.O_WRONLY | C.O_APPEND | C.O_CREAT,
+        this.config.logFileMode,
+      );
+    } finally {
+      dir.close();
+    }
+    this.timeFds.set(uuid, fd);
+    return fd;
+  }
+
+  /** Hands whole lines past what the sinks got to each sink (a new service starts at the end). */
+  private readLines(f: Followed, files: readonly SeenFile[], now: number): void {
+    const first = !f.observed;
+    f.observed = true;
+    for (const file of files) {
+      const k = fileKey(file);
+      let from = f.readTo.get(k);
+      if (from === undefined) from = first ? file.size : 0;
+      if (file.size < from) from = 0;
+      if (file.size > from) {
+        let fd: number;
+        try {
+          fd = fs.openSync(posix.join(f.dirPath, file.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+        } catch {
+          continue;
+        }
+        try {
+          const st = fs.fstatSync(fd);
+          if (st.ino !== file.ino || st.dev !== file.dev) continue;
+          const buf = Buffer.allocUnsafe(Math.min(st.size - from, 1024 * 1024));
+          const n = fs.readSync(fd, buf, 0, buf.length, from);
+          this.split(f, buf.subarray(0, n), now);
+          from += n;
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      f.readTo.set(k, from);
+    }
+    for (const k of [...f.readTo.keys()]) if (!files.some((x) => fileKey(x) === k)) f.readTo.delete(k);
+    if (f.partial.length && now - f.partialSince >= TORN_LINE_MS) this.emit(f, Buffer.concat(f.partial), now);
+  }
+
+  private split(f: Followed, data: Buffer, now: number): void {
+    let from = 0;
+    for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, from)) {
+      const part = data.subarray(from, nl);
+      this.emit(f, f.partial.length ? Buffer.concat([...f.partial, part]) : Buffer.from(part), now);
+      from = nl + 1;
+    }
+    if (from < data.length) {
+      if (!f.partial.length) f.partialSince = now;
+      f.partial.push(Buffer.from(data.subarray(from)));
+      if (f.partial.reduce((n, b) => n + b.length, 0) >= MAX_LINE)
+        this.emit(f, Buffer.concat(f.partial), now);
+    }
+  }
+
+  private emit(f: Followed, text: Buffer, now: number): void {
+    f.partial = [];
+    const line = text.length && text[text.length - 1] === 13 ? text.subarray(0, text.length - 1) : text;
+    const marker = parseBootMarker(line.toString('latin1'));
+    if (marker) {
+      f.boot = marker.id;
+      return;
+    }
+    const captured: CapturedLine = {
+      time: now,
+      domain: f.domain,
+      uuid: f.uuid,
+      device: f.device,
+      boot: f.boot,
+      text: line,
+    };
+    for (const s of this.sinks) s.write(captured);
+  }
+
+  private writeStatus(now: number): void {
+    const devices: DeviceStatus[] = [...this.followed.values()].map((f) => ({
+      uuid: f.uuid,
+      domain: f.domain,
+      device: f.device,
+      bytesSeen: f.stats.bytesSeen,
+      capturedBytes: f.stats.capturedBytes,
+      lostBytes: f.stats.lostBytes,
+      seals: f.stats.seals,
+      bytesPerSecond: Math.round((f.stats.bytesSeen * 1000) / Math.max(1000, now - f.stats.since)),
+      unsealedBytes: f.files.reduce((n, x) => n + Math.max(0, x.size - (f.sealed.get(fileKey(x)) ?? 0)), 0),
+      lastSeal: f.lastSeal ? new Date(f.lastSeal).toISOString() : null,
+      ...(f.error ? { error: f.error } : {}),
+    }));
+    const status: CaptureStatus = {
+      pid: process.pid,
+      host: this.config.hostName,
+      started: new Date(this.started).toISOString(),
+      updated: new Date(now).toISOString(),
+      watch: this.watchBroken ? 'poll' : 'inotify',
+      sealAtBytes: this.policy.sealAtBytes,
+      flushMs: this.policy.flushMs,
+      lastRetention: new Date(this.lastRetention).toISOString(),
+      devices,
+    };
+    try {
+      writeCaptureStatus(this.config, status);
+    } catch (e) {
+      this.log(`status not written: ${(e as Error).message}`);
+    }
+  }
+
+  /** Retention as `prune --all` does it: each domain (cap, retention_days), then global_cap_bytes. */
+  private async retention(): Promise<void> {
+    const uuids = listDomainUuids(this.config);
+    const now = new Date();
+    for (const uuid of uuids) {
+      try {
+        await withStore(this.config, uuid, (store) => applyDomainRetention(store, now));
+      } catch (e) {
+        this.log(`retention ${uuid}: ${(e as Error).message}`);
+      }
+    }
+    await applyGlobalCap(this.config, now, this.log);
+  }
+
+  /** Resolves when the seals started so far have ended. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.inflight]);
+  }
+
+  async stop(): Promise<void> {
+    await this.settled();
+    const now = Date.now();
+    for (const f of this.followed.values()) {
+      if (f.partial.length) this.emit(f, Buffer.concat(f.partial), now);
+      this.flushPoints(f, now, true);
+    }
+    this.writeStatus(now);
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+    for (const fd of this.timeFds.values()) fs.closeSync(fd);
+    this.timeFds.clear();
+    await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,64 @@
+import test from 'ava';
+import {
+  decideSeal,
+  fileKey,
+  lostBytes,
+  policyFor,
+  virtlogdMaxSize,
+  type SeenFile,
+} from '../../src/capture/decide.js';
+
+const policy = policyFor(4096, 0);
+const f = (name: string, ino: number, size: number, live = !name.includes('.console.')): SeenFile => ({
+  name,
+  live,
+  dev: 1,
+  ino,
+  birth: 5,
+  size,
+});
+
+test('a backup with unsealed bytes is sealed at once, whatever its size', (t) => {
+  const files = [f('x.console.0', 7, 4096), f('x.console', 8, 10)];
+  const sealed = new Map([
+    [fileKey(files[0]!), 4000],
+    [fileKey(files[1]!), 0],
+  ]);
+  t.deepEqual(decideSeal(files, sealed, policy, 0), { seal: true, why: 'rotated', unsealed: 106 });
+});
+
+test('the live file is sealed from half of max_size, not before', (t) => {
+  const live = f('x.console', 8, 2047);
+  const sealed = new Map([[fileKey(live), 0]]);
+  t.false(decideSeal([live], sealed, policy, 10_000).seal);
+  t.is(decideSeal([{ ...live, size: 2048 }], sealed, policy, 0).why, 'size');
+});
+
+test('a file never seen sealed is sealed once to learn its watermark', (t) => {
+  t.is(decideSeal([f('x.console', 8, 5)], new Map(), policy, 0).why, 'unknown');
+  t.false(decideSeal([f('x.console', 8, 0)], new Map(), policy, 0).seal);
+});
+
+test('flush: unsealed bytes are sealed every flushMs, nothing sealed means nothing to do', (t) => {
+  const p = policyFor(4096, 2000);
+  const live = f('x.console', 8, 100);
+  t.false(decideSeal([live], new Map([[fileKey(live), 50]]), p, 1999).seal);
+  t.is(decideSeal([live], new Map([[fileKey(live), 50]]), p, 2000).why, 'flush');
+  t.false(decideSeal([live], new Map([[fileKey(live), 100]]), p, 60_000).seal);
+});
+
+test('lost bytes: a deleted file counts what was not sealed of it; a rename loses nothing', (t) => {
+  const before = [f('x.console.0', 7, 4096), f('x.console', 8, 4000)];
+  const renamed = [f('x.console.0', 8, 4100), f('x.console', 9, 10)];
+  const sealed = new Map([[fileKey(before[0]!), 1000]]);
+  t.is(lostBytes(before, renamed, sealed), 3096);
+  t.is(lostBytes(before, before, sealed), 0);
+  t.is(lostBytes(before, [before[0]!, f('x.console', 8, 4001)], new Map()), 0);
+});
+
+test('virtlogd max_size from its conf, default 2 MiB; 0 = no rotation', (t) => {
+  t.is(virtlogdMaxSize('max_size = 4096\nmax_backups = 1\n'), 4096);
+  t.is(virtlogdMaxSize(undefined), 2 * 1024 * 1024);
+  t.is(virtlogdMaxSize('#max_size = 4096\n'), 2 * 1024 * 1024);
+  t.is(policyFor(0, 0).sealAtBytes, 1024 * 1024);
+});
