@@ -2,7 +2,7 @@
 // lies in the text (so `disable` can put the original bytes back). Pure; built on src/xml/.
 import { chardevNodes, listChardevs, type ChardevInfo } from '../xml/chardevs.js';
 import { metadataElement } from '../xml/metadata.js';
-import { parseDomainDocument, type Element } from '../xml/doc.js';
+import { asDocument, type DomainXml, type Element } from '../xml/doc.js';
 
 export type { ChardevInfo };
 
@@ -15,13 +15,14 @@ export interface ChardevElement {
   text: string;
 }
 
-export function chardevElements(xml: string): ChardevElement[] {
-  return chardevNodes(parseDomainDocument(xml)).map((n) => ({
+export function chardevElements(xml: DomainXml): ChardevElement[] {
+  const doc = asDocument(xml);
+  return chardevNodes(doc).map((n) => ({
     info: n.info,
     name: n.info.element,
     start: n.el.start,
     end: n.el.end,
-    text: xml.slice(n.el.start, n.el.end),
+    text: doc.src.slice(n.el.start, n.el.end),
   }));
 }
 
@@ -35,7 +36,7 @@ export function captureOf(d: ChardevInfo): Capture {
 }
 
 /** The devices the rewrite is responsible for: serials, real consoles, parallels if configured. */
-export function loggableDevices(xml: string, rewriteParallel: boolean): ChardevInfo[] {
+export function loggableDevices(xml: DomainXml, rewriteParallel: boolean): ChardevInfo[] {
   return listChardevs(xml).filter((d) => !d.isSerialAlias && (d.element !== 'parallel' || rewriteParallel));
 }
 
@@ -43,8 +44,8 @@ export function loggableDevices(xml: string, rewriteParallel: boolean): ChardevI
 export const NOVA_NS_PREFIX = 'http://openstack.org/xmlns/libvirt/nova/';
 
 /** Nova marks every domain it generates with its own element in <metadata>. */
-export function isNovaManaged(xml: string): boolean {
-  const md = metadataElement(parseDomainDocument(xml));
+export function isNovaManaged(xml: DomainXml): boolean {
+  const md = metadataElement(asDocument(xml));
   const declares = (el: Element): boolean =>
     el.attrs.some(
       (a) => (a.name === 'xmlns' || a.name.startsWith('xmlns:')) && a.value.startsWith(NOVA_NS_PREFIX),

@@ -1,14 +1,14 @@
 // Planning `enable` and `disable` of a persistent definition: XML text in, XML text out. Pure.
 // The rewrite and our metadata are passed in (src/xml/ owns them) so this stays testable alone.
-import { splice } from '../xml/doc.js';
+import { parseDomainDocument, splice, type DomainXml } from '../xml/doc.js';
 import { captureOf, chardevElements, isNovaManaged, loggableDevices } from './devices.js';
 import { decodeOriginal, encodeOriginal, makeOriginal, type OriginalRecord } from './original.js';
 
 export interface DefinitionTools {
   /** The XML rewrite in 'define' mode (src/xml/rewrite.ts), bound to config and host facts. */
-  rewrite(xml: string): { xml: string; changed: boolean; warnings?: string[] };
+  rewrite(xml: DomainXml): { xml: string; changed: boolean; warnings?: string[] };
   /** Our `original` field (base64) if the XML carries our metadata with one; null if our metadata has none. */
-  readOriginal(xml: string): string | null | undefined;
+  readOriginal(xml: DomainXml): string | null | undefined;
   /** Sets our metadata's `original` field, keeping the rest of it. */
   writeOriginal(xml: string, original: string): string;
   /** Removes our metadata element. */
@@ -49,15 +49,16 @@ export function planEnable(
   now: Date,
   rewriteParallel = false,
 ): EnablePlan {
-  const existing = tools.readOriginal(xml);
+  const doc = parseDomainDocument(xml);
+  const existing = tools.readOriginal(doc);
   let record: OriginalRecord;
   if (existing) {
     // Keep the FIRST record: the elements now in the XML are ours, not the guest's.
     record = { ...decodeOriginal(existing), host };
   } else {
-    record = makeOriginal(chardevElements(xml), host, now);
+    record = makeOriginal(chardevElements(doc), host, now);
   }
-  const result = tools.rewrite(xml);
+  const result = tools.rewrite(doc);
   const out = tools.writeOriginal(result.xml, encodeOriginal(record));
   const devices = loggableDevices(out, rewriteParallel)
     .filter((d) => captureOf(d) === 'logged')
@@ -66,7 +67,7 @@ export function planEnable(
     xml: out,
     changed: out !== xml,
     devices,
-    nova: isNovaManaged(xml),
+    nova: isNovaManaged(doc),
     record,
     warnings: result.warnings ?? [],
   };
@@ -74,7 +75,8 @@ export function planEnable(
 
 /** Puts back the chardev elements `enable` recorded, byte for byte, and removes our metadata. */
 export function planDisable(xml: string, tools: DefinitionTools): DisablePlan {
-  const existing = tools.readOriginal(xml);
+  const doc = parseDomainDocument(xml);
+  const existing = tools.readOriginal(doc);
   if (existing === undefined)
     return { xml, changed: false, reason: 'not enabled by virt-consolelog', restored: 0 };
   if (existing === null)
@@ -83,7 +85,7 @@ export function planDisable(xml: string, tools: DefinitionTools): DisablePlan {
         '(the definition came with a migration, not from enable): nothing to restore',
     );
   const record = decodeOriginal(existing);
-  const spans = chardevElements(xml);
+  const spans = chardevElements(doc);
   const then = record.elements.map((e) => e.name).join(',');
   const now = spans.map((s) => s.name).join(',');
   if (then !== now)

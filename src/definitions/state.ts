@@ -1,6 +1,7 @@
 // Is a guest captured, and by which of its XMLs? For `status` and for the automatic mode. Pure.
 import { captureOf, isNovaManaged, loggableDevices, type Capture } from './devices.js';
 import { decodeOriginal } from './original.js';
+import { asDocument, type DomainXml } from '../xml/doc.js';
 
 export type XmlLevel =
   /** Every device logged in append mode, and `enable` recorded the guest's own elements. */
@@ -35,7 +36,7 @@ export interface CaptureState {
 export interface StateOptions {
   rewriteParallel?: boolean;
   /** Our metadata's `original` field (src/xml/metadata.ts); see DefinitionTools.readOriginal. */
-  readOriginal(xml: string): string | null | undefined;
+  readOriginal(xml: DomainXml): string | null | undefined;
 }
 
 const WHY: Record<Capture, string> = {
@@ -45,8 +46,9 @@ const WHY: Record<Capture, string> = {
   'not-logged': 'no <log>',
 };
 
-export function assessXml(xml: string | undefined, opts: StateOptions): XmlCapture {
-  if (xml === undefined) return { level: 'absent', devices: [], nova: false, reasons: [] };
+export function assessXml(input: DomainXml | undefined, opts: StateOptions): XmlCapture {
+  if (input === undefined) return { level: 'absent', devices: [], nova: false, reasons: [] };
+  const xml = asDocument(input);
   const devices = loggableDevices(xml, opts.rewriteParallel ?? false).map((d) => ({
     device: d.device,
     capture: captureOf(d),
@@ -120,7 +122,7 @@ export interface AutoDecision {
  * definition? Only when it cannot be already done on this host: a definition `enable` wrote
  * carries its record (with the host) into every start's live XML.
  */
-export function decideAutoEnable(hookXml: string, host: string, opts: StateOptions): AutoDecision {
+export function decideAutoEnable(hookXml: DomainXml, host: string, opts: StateOptions): AutoDecision {
   const x = assessXml(hookXml, opts);
   if (x.level === 'no-devices' || x.level === 'absent')
     return { schedule: false, reason: 'no serial or console' };

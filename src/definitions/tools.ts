@@ -1,13 +1,13 @@
 // Binds the pure planning to the XML rewrite and our metadata (src/xml/), for one host.
 import type { Config } from '../config/schema.js';
-import { parseDomainDocument, removeElement, splice } from '../xml/doc.js';
+import { asDocument, parseDomainDocument, removeElement, splice, type DomainXml } from '../xml/doc.js';
 import { metadataElement, readConsolelogMetadata, writeConsolelogMetadata } from '../xml/metadata.js';
 import { rewriteDomainXml, type HostFacts } from '../xml/rewrite.js';
 import type { DefinitionTools } from './plan.js';
 import type { StateOptions } from './state.js';
 
 /** Our `original` field: the value, null when our metadata has none, undefined without our metadata. */
-export function readOriginal(xml: string): string | null | undefined {
+export function readOriginal(xml: DomainXml): string | null | undefined {
   const meta = readConsolelogMetadata(xml);
   if (meta.original) return meta.original;
   return Object.values(meta).some((v) => v !== undefined) ? null : undefined;
@@ -17,8 +17,10 @@ export function definitionTools(config: Config, facts: HostFacts): DefinitionToo
   return {
     rewrite: (xml) => rewriteDomainXml(xml, { config, facts, mode: 'define' }),
     readOriginal,
-    writeOriginal: (xml, original) =>
-      writeConsolelogMetadata(xml, { ...readConsolelogMetadata(xml), original }),
+    writeOriginal: (xml, original) => {
+      const doc = asDocument(xml);
+      return writeConsolelogMetadata(doc, { ...readConsolelogMetadata(doc), original });
+    },
     removeMetadata: (xml) => dropEmptyMetadata(writeConsolelogMetadata(xml, {})),
   };
 }

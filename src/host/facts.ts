@@ -5,7 +5,7 @@ import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promis
 import { arch as nodeArch, hostname } from 'node:os';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { attrValue, child, parseDomainDocument } from '../xml/doc.js';
+import { asDocument, attrValue, child, type DomainXml } from '../xml/doc.js';
 import type { HostFacts } from '../xml/rewrite.js';
 
 /** libvirt >= 1.3.3 with QEMU >= 2.6 can log any chardev backend (docs/LIBVIRT-FACTS.md). */
@@ -68,12 +68,12 @@ function hostArch(): string {
 }
 
 /** QEMU binaries worth asking for this domain, best first. */
-export function qemuCandidates(domainXml: string | undefined, dirs: readonly string[]): string[] {
+export function qemuCandidates(domainXml: DomainXml | undefined, dirs: readonly string[]): string[] {
   let arch = hostArch();
   let emulator: string | undefined;
   if (domainXml) {
     try {
-      const doc = parseDomainDocument(domainXml);
+      const doc = asDocument(domainXml);
       const type = child(child(doc.root, 'os'), 'type');
       arch = (type && attrValue(type, 'arch')) || arch;
       emulator = child(child(doc.root, 'devices'), 'emulator')?.text.trim();
@@ -154,7 +154,7 @@ async function binaryVersion(
 /** This host's facts; `paths` only for tests that point at other binaries. */
 export async function getHostFacts(
   config: Config,
-  domainXml?: string,
+  domainXml?: DomainXml,
   paths: ProbePaths = { libvirtDaemons: LIBVIRT_DAEMONS, qemuDirs: QEMU_DIRS },
 ): Promise<HostFacts> {
   const cachePath = posix.join(config.stateDir, CACHE_FILE);

@@ -6,13 +6,13 @@ import { isOptedOutSync } from '../definitions/optout.js';
 import { decideAutoEnable } from '../definitions/state.js';
 import { stateOptions } from '../definitions/tools.js';
 import { cliBundle, spawnDetached } from '../util/jobs.js';
-import type { HookContext } from './context.js';
+import { domainOf, type HookContext } from './context.js';
 
 /** Starts `virt-consolelog auto-enable UUID` when the XML being started is not enabled on this host. */
 export async function scheduleAutoEnable(ctx: HookContext, uuid: string, name: string): Promise<void> {
   const { config } = ctx;
   if (!config.autoEnable) return;
-  const decision = decideAutoEnable(ctx.xml, config.hostName, stateOptions(config));
+  const decision = decideAutoEnable(domainOf(ctx), config.hostName, stateOptions(config));
   if (!decision.schedule) {
     ctx.note(`auto-enable: not needed (${decision.reason})`);
     return;

@@ -5,14 +5,14 @@ import { XmlRewriteError, rewriteDomainXml } from '../xml/rewrite.js';
 import { markIncomingMigration } from '../transfer/start.js';
 import { startHistoryFetch } from './history-fetch.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
-import type { HandlerResult, HookContext } from './context.js';
+import { domainOf, type HandlerResult, type HookContext } from './context.js';
 
 export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
   const mode = ctx.event.op === 'restore' ? 'restore' : 'migrate';
-  const facts = await getHostFacts(ctx.config, ctx.xml);
+  const facts = await getHostFacts(ctx.config, 'doc' in ctx.domain ? ctx.domain.doc : undefined);
   let result;
   try {
-    result = rewriteDomainXml(ctx.xml, { config: ctx.config, facts, mode });
+    result = rewriteDomainXml(domainOf(ctx), { config: ctx.config, facts, mode });
   } catch (e) {
     if (!(e instanceof XmlRewriteError)) throw e;
     // Bad input is reported and passed through unchanged: libvirt decides about it, not us.
@@ -38,7 +38,7 @@ export async function handleFilter(ctx: HookContext): Promise<HandlerResult> {
     // The restored guest continues its saved boot: prepare begin must not mark a new one. A state
     // write that fails must not cost the rewrite (it would if it reached run.ts's fail-open).
     try {
-      markIncomingMigration(ctx.config, readDomainIdentity(ctx.xml).uuid, ctx.now());
+      markIncomingMigration(ctx.config, readDomainIdentity(domainOf(ctx)).uuid, ctx.now());
     } catch (e) {
       ctx.report(`restore not marked as continuing its boot: ${(e as Error).message}`);
     }

@@ -10,7 +10,7 @@ import { fetchCandidates, markIncomingMigration } from '../transfer/start.js';
 import { readFetchRecord, writeFetchRecord, type FetchRecord } from '../transfer/state.js';
 import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { pidAlive } from '../util/pid.js';
-import type { HookContext } from './context.js';
+import { domainOf, type HookContext } from './context.js';
 
 /**
  * Starts `virt-consolelog sync UUID --job` (first fetch: polls for the source's final seal) or
@@ -44,7 +44,7 @@ export async function startHistoryFetch(
 ): Promise<FetchRecord | undefined> {
   if (ctx.event.op !== 'migrate') return undefined;
   const { config } = ctx;
-  const { uuid, name } = readDomainIdentity(ctx.xml); // the input: already parsed, same UUID
+  const { uuid, name } = readDomainIdentity(domainOf(ctx)); // the input: already parsed, same UUID
   markIncomingMigration(config, uuid, ctx.now());
   const previous = readFetchRecord(config.stateDir, uuid);
   const unfinished = previous && previous.status !== 'complete' && previous.status !== 'nothing';

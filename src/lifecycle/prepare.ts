@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { HandlerResult, HookContext } from './context.js';
+import { domainOf, type HandlerResult, type HookContext } from './context.js';
 import { decidePrepare, markerTargets } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';
 import { readConsolelogMetadata, type ConsolelogMetadata } from '../xml/metadata.js';
@@ -87,11 +87,12 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   let chardevs: ChardevInfo[] | undefined;
   let metadata: ConsolelogMetadata = {};
   try {
-    const id = readDomainIdentity(ctx.xml);
+    const doc = domainOf(ctx);
+    const id = readDomainIdentity(doc);
     uuid = id.uuid;
     name = id.name || name;
-    chardevs = listChardevs(ctx.xml);
-    metadata = readConsolelogMetadata(ctx.xml);
+    chardevs = listChardevs(doc);
+    metadata = readConsolelogMetadata(doc);
   } catch (e) {
     ctx.fail(`domain XML not understood (${(e as Error).message}): sealing every source the store knows`);
     uuid = fallbackUuid(config, ctx.xml, name);

@@ -1,7 +1,7 @@
 // The hook's shell: argv + stdin in, stdout + exit code out. Fail-open is the law (docs/DESIGN.md).
 import { describeConfigError, loadConfig } from '../config/load.js';
 import { classifyEvent, parseHookArgv, type EventKind } from './event.js';
-import type { Handler, HookContext } from './context.js';
+import { parseDomain, type Handler, type HookContext } from './context.js';
 import { recordHookRun } from '../journal/journal.js';
 
 // Each event loads only its own handler: evaluating modules an event does not need is a good part of a
@@ -60,9 +60,13 @@ export async function runHook(io: HookIO): Promise<number> {
     if (!xml && input.bytes)
       report(`domain XML of ${input.bytes} bytes is over libvirt's own 4 MiB limit: not parsed`);
     strict = loaded.config.strict;
+    const handler = await HANDLERS[kind]();
+    // The one parse of the domain XML in a hook run (after the filter's compiler flags are set):
+    // every handler reads this document; one that does not parse fails open where it is needed.
     ctx = {
       event,
       xml,
+      domain: parseDomain(xml),
       config: loaded.config,
       report,
       fail: (m) => {
@@ -73,7 +77,7 @@ export async function runHook(io: HookIO): Promise<number> {
       env: io.env,
       now: () => new Date(),
     };
-    const result = await (await HANDLERS[kind]())(ctx);
+    const result = await handler(ctx);
     output = result.xml;
   } catch (e) {
     failed = true;

@@ -1,6 +1,6 @@
 // release end: seal this host's part of the history, then retention. Only release end (not also
 // stopped end, which comes just before it): one Node run per stop or outgoing migration.
-import type { HandlerResult, HookContext } from './context.js';
+import { domainOf, type HandlerResult, type HookContext } from './context.js';
 import { decideStop } from './decide-stop.js';
 import { readDomainIdentity } from '../xml/chardevs.js';
 import { hostState, withHost } from '../store/domain-state.js';
@@ -14,7 +14,7 @@ import { storeUnusable, withStore } from '../store/session.js';
 
 function uuidOf(ctx: HookContext): string | undefined {
   try {
-    return readDomainIdentity(ctx.xml).uuid;
+    return readDomainIdentity(domainOf(ctx)).uuid;
   } catch {
     const m = /<uuid>\s*([0-9A-Fa-f-]{32,36})\s*<\/uuid>/.exec(ctx.xml);
     return (m && normaliseUuid(m[1] as string)) || resolveDomain(ctx.config, ctx.event.domain)[0]?.uuid;

@@ -5,8 +5,9 @@ import {
   attrValue,
   child,
   childrenNamed,
-  parseDomainDocument,
+  asDocument,
   type DomainDocument,
+  type DomainXml,
   type Element,
 } from './doc.js';
 
@@ -117,8 +118,8 @@ export function rewrittenChardev(doc: DomainDocument, node: ChardevNode, el: Ele
 }
 
 /** Serials, consoles and parallel ports in document order (channels are never listed). */
-export function listChardevs(xml: string): ChardevInfo[] {
-  return chardevNodes(parseDomainDocument(xml)).map((n) => n.info);
+export function listChardevs(xml: DomainXml): ChardevInfo[] {
+  return chardevNodes(asDocument(xml)).map((n) => n.info);
 }
 
 export function domainIdentity(doc: DomainDocument): { uuid: string; name: string } {
@@ -130,6 +131,6 @@ export function domainIdentity(doc: DomainDocument): { uuid: string; name: strin
 }
 
 /** The domain's UUID (lower case, with dashes) and name. */
-export function readDomainIdentity(xml: string): { uuid: string; name: string } {
-  return domainIdentity(parseDomainDocument(xml));
+export function readDomainIdentity(xml: DomainXml): { uuid: string; name: string } {
+  return domainIdentity(asDocument(xml));
 }

@@ -284,21 +284,21 @@ function build(nodes: FxpNode[], src: string, parent: Element | undefined, out: 
   }
 }
 
-// One hook run parses the same text several times (host facts, rewrite, identity, metadata): documents
-// are never mutated (edits splice the source text), so the last few parsed are reused.
-const recent: DomainDocument[] = [];
+/** Domain XML as text, or already parsed (the hook parses its input once: src/lifecycle/run.ts). */
+export type DomainXml = string | DomainDocument;
+
+/** The document of `xml`: parsed now when it is text. */
+export function asDocument(xml: DomainXml): DomainDocument {
+  return typeof xml === 'string' ? parseDomainDocument(xml) : xml;
+}
+
+/** The text of `xml`. */
+export function sourceOf(xml: DomainXml): string {
+  return typeof xml === 'string' ? xml : xml.src;
+}
 
 /** Parses domain XML: one `<domain>` root, no DTD; throws XmlRewriteError naming the problem. */
 export function parseDomainDocument(src: string): DomainDocument {
-  const seen = recent.find((d) => d.src === src);
-  if (seen) return seen;
-  const doc = parseUncached(src);
-  recent.unshift(doc);
-  recent.length = Math.min(recent.length, 4);
-  return doc;
-}
-
-function parseUncached(src: string): DomainDocument {
   if (typeof src !== 'string' || src.trim() === '')
     throw new XmlRewriteError('empty input: expected domain XML');
   screen(src);
@@ -380,7 +380,7 @@ function scopeDeclarations(doc: DomainDocument, el: Element): string {
 /** Parses `content` as the only content of a `<domain>` with the given declarations: the full checks, on a fragment. */
 function parseFragment(decls: string, content: string, what: string): Element[] {
   try {
-    return parseUncached(`<domain${decls}>${content}</domain>`).root.children;
+    return parseDomainDocument(`<domain${decls}>${content}</domain>`).root.children;
   } catch (e) {
     throw new XmlRewriteError(`${what}: ${(e as Error).message}`);
   }

@@ -6,10 +6,11 @@ import {
   escapeAttr,
   indentUnit,
   lineIndent,
-  parseDomainDocument,
+  asDocument,
   removeElement,
   splice,
   type DomainDocument,
+  type DomainXml,
   type Edit,
   type Element,
 } from './doc.js';
@@ -72,8 +73,8 @@ export function readMetadataOf(doc: DomainDocument): ConsolelogMetadata {
   return meta;
 }
 
-export function readConsolelogMetadata(xml: string): ConsolelogMetadata {
-  return readMetadataOf(parseDomainDocument(xml));
+export function readConsolelogMetadata(xml: DomainXml): ConsolelogMetadata {
+  return readMetadataOf(asDocument(xml));
 }
 
 function sameMetadata(a: ConsolelogMetadata, b: ConsolelogMetadata): boolean {
@@ -161,7 +162,7 @@ export function metadataEdits(doc: DomainDocument, meta: ConsolelogMetadata): Ed
 }
 
 /** Writes our metadata element; everything else stays byte-identical. */
-export function writeConsolelogMetadata(xml: string, meta: ConsolelogMetadata): string {
-  const doc = parseDomainDocument(xml);
-  return splice(xml, metadataEdits(doc, meta));
+export function writeConsolelogMetadata(xml: DomainXml, meta: ConsolelogMetadata): string {
+  const doc = asDocument(xml);
+  return splice(doc.src, metadataEdits(doc, meta));
 }

@@ -15,12 +15,14 @@ import {
   appendChild,
   checkEdits,
   child,
+  asDocument,
   escapeAttr,
   parseDomainDocument,
   removeElement,
   setAttr,
   splice,
   type DomainDocument,
+  type DomainXml,
   type Edit,
   type EditGroup,
   type Element,
@@ -75,11 +77,12 @@ function cleanPath(p: string | undefined): string | undefined {
   return posix.normalize(p);
 }
 
-export function rewriteDomainXml(xml: string, opts: RewriteOptions): RewriteResult {
+export function rewriteDomainXml(input: DomainXml, opts: RewriteOptions): RewriteResult {
   const { config, facts } = opts;
   if (!isSafeComponent(facts.host))
     throw new Error(`host name ${JSON.stringify(facts.host)} cannot name a store folder (set host_name)`);
-  const doc = parseDomainDocument(xml);
+  const doc = asDocument(input);
+  const xml = doc.src;
   const nodes = chardevNodes(doc);
   const managed = nodes.filter((n) => n.info.element !== 'parallel' || config.rewriteParallel);
   const warnings: string[] = [];

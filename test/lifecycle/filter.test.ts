@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { HookContext } from '../../src/lifecycle/context.js';
+import { parseDomain, type HookContext } from '../../src/lifecycle/context.js';
 import { handleFilter } from '../../src/lifecycle/filter.js';
 import { listChardevs } from '../../src/xml/chardevs.js';
 import { config, domain, live, validate } from '../xml/helpers.js';
@@ -20,6 +20,7 @@ async function ctx(op: string, xml: string) {
   const c: HookContext = {
     event: { domain: 'guest1', op, subop: 'begin', extra: '-' },
     xml,
+    domain: parseDomain(xml),
     config: config({ stateDir: state }),
     report: (m) => reports.push(m),
     fail: (m) => reports.push(m),

@@ -13,7 +13,7 @@ import { retryPendingFetch, startHistoryFetch } from '../../src/lifecycle/histor
 import { sharedWith } from '../../src/transfer/shared.js';
 import { withStore } from '../../src/store/session.js';
 import { withHost } from '../../src/store/domain-state.js';
-import type { HookContext } from '../../src/lifecycle/context.js';
+import { parseDomain, type HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
 import { CLI_JS, cli, lines, makeWorld, seal, write, type TestHost } from './helpers.js';
 
@@ -186,6 +186,7 @@ function hookContext(h: TestHost, op: string, notes: string[]): HookContext {
   return {
     event: { domain: 'guest1', op, subop: 'begin', extra: '-' },
     xml: GUEST_XML,
+    domain: parseDomain(GUEST_XML),
     config: h.config,
     report: (m) => notes.push(`report: ${m}`),
     fail: (m) => notes.push(`report: ${m}`),

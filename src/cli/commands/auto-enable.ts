@@ -58,6 +58,7 @@ domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domai
     const jctx: HookContext = {
       event: { domain: uuid, op: 'auto-enable', subop: 'job', extra: '-' },
       xml: '',
+      domain: { error: 'a job, not a hook run: no domain XML' },
       config,
       report: (m) => problems.push(m),
       fail: (m) => problems.push(m),

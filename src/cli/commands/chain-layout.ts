@@ -36,6 +36,7 @@ after a migration's history fetch. Writes what it did to the plugin's journal.`,
     const jctx: HookContext = {
       event: { domain: uuid, op: 'chain-layout', subop: 'job', extra: '-' },
       xml: '',
+      domain: { error: 'a job, not a hook run: no domain XML' },
       config,
       report: (m) => problems.push(m),
       fail: (m) => problems.push(m),
