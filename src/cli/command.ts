@@ -1,6 +1,21 @@
 // The shape of a CLI command; each lives in src/cli/commands/<name>.ts and is listed in registry.ts.
 import type { LoadedConfig } from '../config/load.js';
-import type { OptionTable, ParsedArgs } from './options.js';
+
+/** One option of a command (parsed by options.ts on util.parseArgs). */
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  /** One letter; must mean the same option in every command (SHORT_OPTIONS). */
+  short?: string;
+  /** The value may be left out (`-b`, `-b -1`, `--boot=-2`): then it is "". */
+  optionalValue?: (next: string) => boolean;
+}
+
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
 
 export interface CliIO {
   stdin: NodeJS.ReadableStream;

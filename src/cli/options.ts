@@ -3,22 +3,9 @@
 // first: every option that takes a value becomes `--name=value` (so values may start with "-",
 // as in `--since -2h` or `-b -1`), and `-b`/`--boot` takes its value only when one follows.
 import { parseArgs } from 'node:util';
-import { UsageError } from './command.js';
+import { UsageError, type OptionSpec, type OptionTable, type ParsedArgs } from './command.js';
 
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  /** One letter; must mean the same option in every command (SHORT_OPTIONS). */
-  short?: string;
-  /** The value may be left out (`-b`, `-b -1`, `--boot=-2`): then it is "". */
-  optionalValue?: (next: string) => boolean;
-}
-
-export type OptionTable = Readonly<Record<string, OptionSpec>>;
-
-export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-}
+export type { OptionSpec, OptionTable, ParsedArgs } from './command.js';
 
 /** Every short option of the CLI and the one long option it stands for, in every command. */
 export const SHORT_OPTIONS: Readonly<Record<string, string>> = {

@@ -5,8 +5,8 @@ import type { Config } from '../config/schema.js';
 import { HistoryError, knownDevices, type ReadOptions } from '../history/reader.js';
 import { currentName } from '../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../store/find.js';
-import type { ShowArgs, ShowPlan } from './commands/show.js';
-import { printDomain } from './commands/show.js';
+import type { ShowArgs, ShowPlan } from './show-print.js';
+import { printDomain } from './show-print.js';
 
 /** How often -f looks for domains that appeared in the store since (a new guest's first start). */
 export const RESCAN_MS = 2000;
