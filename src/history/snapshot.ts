@@ -126,7 +126,6 @@ function snapshotHistory(
         first &&
         resumedBoot(
           d.boot,
-          d.truncating,
           first.start,
           (id) =>
             r.tails.some((x) => x.boots.some((b) => b.id === id)) ||
@@ -202,14 +201,16 @@ function liveTails(
         ctimeMs: st.ctimeMs,
       };
       const tracked = findTracked(seal, id, host);
-      const { start, rewritten } = unsealedStart(tracked, id, (len) => headHash(readAt(fd, len, 0)));
+      const { start, rewritten, truncated } = unsealedStart(tracked, id, (len) =>
+        headHash(readAt(fd, len, 0)),
+      );
       if (st.size <= start) return;
       const scan = new MarkerScanner(start);
       for (const chunk of plainBytes(fd, start, st.size, buf)) scan.feed(chunk);
       const boots: BootMark[] = scan.marks.filter((m) => known.has(m.id));
-      const isBase = file === opened.name;
-      const bootAt0 = d.truncating && isBase && (rewritten || (start === 0 && !tracked));
-      if (bootAt0 && d.boot && boots[0]?.offset !== start)
+      // Only the file the start truncated begins the boot (any later file begins where virtlogd's
+      // rotation cut, often mid-line); a boot whose start is in no kept file resumes (resumedBoot).
+      if (d.truncating && truncated && d.boot && boots[0]?.offset !== start)
         boots.unshift({ offset: start, id: d.boot.id, host: d.boot.host, at: d.boot.at, markerBytes: 0 });
       out.push({
         host,

@@ -42,18 +42,18 @@ export function parseMarkerLine(line: Buffer): { id: string; host: string; at: s
 }
 
 /**
- * The boundary of a boot whose marker virtlogd rotated away (a guest that printed more than virtlogd
- * keeps): the boot is still known (domain.json), so it begins at `offset`, where its kept output
- * resumes. None for a truncating source (its content from 0 is the boot, an implicit boundary) or
- * when `marked(id)` finds the boot's marker or boundary elsewhere (asked last: it may have to read).
+ * The boundary of a boot whose start virtlogd rotated away (a guest that printed more than virtlogd
+ * keeps; for a truncating source: the file the start truncated is gone, or the start created a new
+ * file): the boot is still known (domain.json), so it begins at `offset`, where its kept output
+ * resumes. None when `marked(id)` finds the boot's marker or boundary elsewhere (asked last: it may
+ * have to read).
  */
 export function resumedBoot(
   boot: { id: string; host: string; at: string } | undefined,
-  truncating: boolean,
   offset: number,
   marked: (id: string) => boolean,
 ): BootMark | undefined {
-  if (!boot || truncating || marked(boot.id)) return undefined;
+  if (!boot || marked(boot.id)) return undefined;
   return { offset, id: boot.id, host: boot.host, at: boot.at, markerBytes: 0 };
 }
 

@@ -90,17 +90,14 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
           );
         const isBase = file === name;
         if (id.size > start) {
-          // Only a source truncated at each start begins a boot at 0; a log file rewritten from 0 is
-          // virtlogd's next file after a rotation (an inode reused), not a new boot. Bytes after
-          // ones already sealed continue their boot.
-          const bootAt0 =
-            !!req.truncating &&
-            isBase &&
-            start === unsealed.start &&
-            (unsealed.rewritten || (start === 0 && !tracked && !!req.boot));
+          // A truncating source's boot begins at byte 0 of the file its start truncated, wherever
+          // rotation moved it; a later file begins where virtlogd cut (often mid-line), and a log
+          // file rewritten from 0 without a start (an inode reused) is not a new boot either.
+          const bootAt0 = !!req.truncating && start === unsealed.start && !!unsealed.truncated;
           const markedElsewhere = oldestRange
             ? (bootId: string) =>
                 markerUnsealed(store, req.host, files.slice(i + 1), bootId) ||
+                (!!req.truncating && truncatedUnsealed(store, req.host, files.slice(i + 1))) ||
                 listArchive(store.archive).some(
                   (s) => s.device === req.device && s.boots.some((b) => b.id === bootId),
                 )
@@ -244,7 +241,6 @@ function sealRange(
   } else if (markedElsewhere) {
     const resumed = resumedBoot(
       req.boot,
-      !!req.truncating,
       0,
       (bootId) => boots.some((b) => b.id === bootId) || markedElsewhere(bootId),
     );
@@ -307,6 +303,15 @@ function markerUnsealed(
       pos += chunk.length;
     }
     return scan.marks.some((m) => m.id === bootId);
+  });
+}
+
+/** Whether a start truncated one of `host`'s `files` in place (its boot begins there). */
+function truncatedUnsealed(store: LockedStore, host: string, files: readonly OpenedFile[]): boolean {
+  return files.some(({ fd, st }) => {
+    const id = identity(st);
+    return !!unsealedStart(findTracked(store.seal, id, host), id, (len) => headHash(readAt(fd, len, 0)))
+      .truncated;
   });
 }
 

@@ -144,6 +144,11 @@ export interface UnsealedStart {
   start: number;
   /** The content was rewritten from 0 (truncated in place, or a reused inode): a new boot began there. */
   rewritten: boolean;
+  /**
+   * Rewritten in place after a seal that expected it (`truncateAfter`): a truncating source's start.
+   * Its byte 0 is where the new boot begins, wherever virtlogd's rotation has moved the file since.
+   */
+  truncated?: true;
 }
 
 /**
@@ -158,10 +163,15 @@ export function unsealedStart(
 ): UnsealedStart {
   if (!tracked) return { start: 0, rewritten: false };
   const sameBirth = !tracked.birthtimeMs || !id.birthtimeMs || tracked.birthtimeMs === id.birthtimeMs;
-  if (!sameBirth || id.size < tracked.offset) return { start: 0, rewritten: true };
-  if (tracked.truncateAfter && tracked.truncateAfter.ctimeMs !== id.ctimeMs)
-    return { start: 0, rewritten: true };
-  if (tracked.headLen > 0 && headOf(tracked.headLen) !== tracked.head) return { start: 0, rewritten: true };
+  if (!sameBirth) return { start: 0, rewritten: true };
+  const rewritten = {
+    start: 0,
+    rewritten: true,
+    ...(tracked.truncateAfter ? { truncated: true as const } : {}),
+  };
+  if (id.size < tracked.offset) return rewritten;
+  if (tracked.truncateAfter && tracked.truncateAfter.ctimeMs !== id.ctimeMs) return rewritten;
+  if (tracked.headLen > 0 && headOf(tracked.headLen) !== tracked.head) return rewritten;
   return { start: tracked.offset, rewritten: false };
 }
 

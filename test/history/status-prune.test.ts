@@ -20,7 +20,9 @@ test('status reports capture mode, bytes, boots and the last problem', async (t)
   await hook(env, ['guest1', 'prepare', 'begin', '-'], xml);
   const r = await cli(env, ['status', '--json', 'guest1']);
   t.is(r.code, 0, r.err);
-  const s = JSON.parse(r.out);
+  const list = JSON.parse(r.out);
+  t.true(Array.isArray(list) && list.length === 1, 'an array with DOMAIN too');
+  const s = list[0];
   t.is(s.uuid, UUID);
   t.is(s.hosts[0].mode, 'degraded');
   t.regex(s.hosts[0].why.join(' '), /outside the allowed roots/);

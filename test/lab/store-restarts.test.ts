@@ -73,7 +73,7 @@ test.serial('file serial: 5 destroy+start and 2 shutdown+start keep every boot, 
   );
   const status = await a.cli('status', '--json', g.name);
   t.is(status.exitCode, 0, status.stderr);
-  const st = JSON.parse(status.stdout);
+  const [st] = JSON.parse(status.stdout);
   t.is(st.hosts[0].mode, 'sealed-only');
   t.is(st.boots, tokens.length);
 });

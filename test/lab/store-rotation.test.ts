@@ -245,7 +245,7 @@ test.serial(
     }
     await s.sleep(3000);
     maxSeen = Math.max(maxSeen, duDomain());
-    const status = JSON.parse((await a.cli('status', '--json', g.name)).stdout);
+    const [status] = JSON.parse((await a.cli('status', '--json', g.name)).stdout);
     t.log(
       `largest disk use seen: ${maxSeen} bytes (cap ${CAP}); archive ${status.archivedBytes} bytes holding ${status.archivedPlainBytes}`,
     );

@@ -220,8 +220,8 @@ const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: Ex
       if (status.exitCode !== 0)
         failedOps.push(`${f.name}: status exit ${status.exitCode}: ${status.stderr}`);
       else {
-        const last = (JSON.parse(status.stdout) as { lastProblem?: { problems: string[] } | null })
-          .lastProblem;
+        const last = (JSON.parse(status.stdout) as { lastProblem?: { problems: string[] } | null }[])[0]
+          ?.lastProblem;
         statusSeen[f.name] = last ? last.problems.join('; ').slice(0, 300) : '(none)';
       }
     } finally {

@@ -28,7 +28,8 @@ Per domain (all domains of the store without DOMAIN): capture mode on each host
 live and archived bytes against domain_cap_bytes, boots, hosts, last event, last problem (journal),
 and, when libvirt knows the domain, whether its persistent definition, its live XML, or neither
 captures the console, and why not (definition: ...); with the capture service running, the bytes/s it
-sends to the host journal and the lines the per-guest bound held back (journal: ...).`;
+sends to the host journal and the lines the per-guest bound held back (journal: ...).
+  --json       a JSON array of these objects, one per domain (one element with DOMAIN)`;
 
 export interface DomainStatus {
   uuid: string;
@@ -226,7 +227,8 @@ export const statusCommand: Command = {
       all.push(s);
       if (!json) ctx.io.stdout.write(formatStatus(s));
     }
-    if (json) ctx.io.stdout.write(JSON.stringify(rest[0] ? all[0] : all, null, 2) + '\n');
+    // One shape with or without DOMAIN: an array (of one domain, or of every domain).
+    if (json) ctx.io.stdout.write(JSON.stringify(all, null, 2) + '\n');
     else if (!all.length) ctx.io.stdout.write(`no domains in ${config.logRoot}\n`);
     return EXIT.ok;
   },
