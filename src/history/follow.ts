@@ -6,6 +6,7 @@ import { parseDomainState } from '../store/domain-state.js';
 import { DOMAIN_STATE_FILE } from '../store/layout.js';
 import { mayBeMarkerStart, parseMarkerLine } from '../store/markers.js';
 import { openLiveParent, openLiveRotationSet, readAt } from '../store/files.js';
+import { CHAIN_STATE_FILE, isOurs, parseChainState, type ChainRecord } from '../store/chain-files.js';
 import { openDomainDir } from '../store/store.js';
 import { CHUNK, type History, type HistoryEvent, type ReadOptions } from './types.js';
 
@@ -57,6 +58,7 @@ export async function* followLive(h: History, raw: boolean, o: ReadOptions): Asy
   };
   while (!o.signal?.aborted) {
     let d: DeviceState | undefined;
+    let chainFiles: ChainRecord[] = [];
     try {
       const dir = openDomainDir(config, h.uuid);
       if (dir) {
@@ -64,6 +66,7 @@ export async function* followLive(h: History, raw: boolean, o: ReadOptions): Asy
           d = parseDomainState(h.uuid, dir.readText(DOMAIN_STATE_FILE)).hosts[config.hostName]?.devices[
             h.device
           ];
+          chainFiles = parseChainState(dir.readText(CHAIN_STATE_FILE));
         } finally {
           dir.close();
         }
@@ -77,7 +80,12 @@ export async function* followLive(h: History, raw: boolean, o: ReadOptions): Asy
       const opened = openLiveParent(config, d.path);
       if ('dir' in opened) {
         try {
-          files = openLiveRotationSet(opened.dir, opened.name).files;
+          // A reader-chain file the plugin wrote holds earlier history, not output to follow.
+          files = openLiveRotationSet(opened.dir, opened.name).files.filter((f) => {
+            if (!isOurs(chainFiles, f.st, config.hostName)) return true;
+            fs.closeSync(f.fd);
+            return false;
+          });
           baseName = opened.name;
         } finally {
           opened.dir.close();
