@@ -111,8 +111,11 @@ export async function* followLive(h: History, raw: boolean, o: ReadOptions): Asy
       yield* drain(cur);
       const c = cur;
       const idx = files.findIndex((f) => f.st.ino === c.ino && f.st.dev === c.dev);
+      // A truncating start replaced the log (a new boot): what is left beside it is earlier history.
+      const replaced = d?.truncating && d.boot && d.boot.id !== lastBoot && base && base.st.ino !== c.ino;
       // The next newer file: after ours in the set, or the oldest kept if ours was deleted already.
       if (idx >= 0 && idx < files.length - 1) next = files[idx + 1];
+      else if (idx < 0 && replaced) next = base;
       else if (idx < 0 && files.length) next = files[0];
     } else {
       next = files.find((f) => f.file === baseName);
