@@ -60,7 +60,10 @@ test('scriptlets pass sh -n and %post runs the shared configure step', async (t)
     ['postinstall', 'preuninstall', 'postuninstall'],
   );
   // An erase (not an upgrade) takes the hook's snapshot cache along.
-  t.regex(bodies[1]?.[2] ?? '', /^if \[ "\$1" = 0 \]; then\n\s*vcl_remove_cache\nfi$/m);
+  const body = (name: string) => bodies.find((m) => m[1] === name)?.[2] ?? '';
+  t.regex(body('postuninstall'), /^if \[ "\$1" = 0 \]; then\n\s*vcl_remove_cache\nfi$/m);
+  // An erase stops the capture service; an upgrade leaves it to %post's restart.
+  t.regex(body('preuninstall'), /systemctl disable --now virt-consolelog-collect\.service/);
   const dir = mkdtempSync(join(tmpdir(), 'vcl-rpm-sh-'));
   try {
     for (const [, name, body] of bodies) {
