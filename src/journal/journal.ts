@@ -105,3 +105,26 @@ export function readJournal(config: Config, match?: { uuid?: string; names?: str
   }
   return out;
 }
+
+/** What a detached job (auto-enable, chain-layout) did, journalled as event "<kind> job". */
+export async function recordJobRun(
+  config: Config,
+  uuid: string,
+  env: NodeJS.ProcessEnv,
+  record: HookRunRecord,
+  onError: (e: Error) => void,
+): Promise<void> {
+  // The journal's contract takes a hook context: a job has no domain XML.
+  const jctx: HookContext = {
+    event: { domain: uuid, op: record.kind, subop: 'job', extra: '-' },
+    xml: '',
+    domain: { error: 'a job, not a hook run: no domain XML' },
+    config,
+    report: () => undefined,
+    fail: () => undefined,
+    note: () => undefined,
+    env,
+    now: () => new Date(),
+  };
+  await recordHookRun(jctx, record).catch(onError);
+}

@@ -1,7 +1,6 @@
 // virt-consolelog auto-enable UUID: the automatic mode's detached job (started by the hook, not
 // listed in --help; documented in the man page). Writes what it did to the plugin's journal.
-import type { HookContext } from '../../lifecycle/context.js';
-import { recordHookRun } from '../../journal/journal.js';
+import { recordJobRun } from '../../journal/journal.js';
 import { AUTO_DEFAULTS, runAutoEnable } from '../../definitions/auto.js';
 import { takeJobLock } from '../../definitions/job-lock.js';
 import { uriFrom } from '../../definitions/virsh.js';
@@ -54,25 +53,13 @@ domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domai
     } finally {
       await release();
     }
-    // The journal's contract takes a hook context: this job is journalled as event "auto-enable job".
-    const jctx: HookContext = {
-      event: { domain: uuid, op: 'auto-enable', subop: 'job', extra: '-' },
-      xml: '',
-      domain: { error: 'a job, not a hook run: no domain XML' },
+    await recordJobRun(
       config,
-      report: (m) => problems.push(m),
-      fail: (m) => problems.push(m),
-      note: (m) => notes.push(m),
-      env: ctx.io.env,
-      now: () => new Date(),
-    };
-    await recordHookRun(jctx, {
-      kind: 'auto-enable',
-      ms: Date.now() - started,
-      problems,
-      notes,
-      failed,
-    }).catch((e: Error) => ctx.io.stderr.write(`virt-consolelog auto-enable: journal: ${e.message}\n`));
+      uuid,
+      ctx.io.env,
+      { kind: 'auto-enable', ms: Date.now() - started, problems, notes, failed: failed },
+      (e) => ctx.io.stderr.write(`virt-consolelog auto-enable: journal: ${e.message}\n`),
+    );
     return failed ? EXIT.failure : EXIT.ok;
   },
 };

@@ -1,7 +1,6 @@
 // virt-consolelog chain-layout UUID: the reader-chain job the hook starts at `prepare begin` of a
 // start that truncates a log read in place (not listed in --help; documented in the man page).
-import type { HookContext } from '../../lifecycle/context.js';
-import { recordHookRun } from '../../journal/journal.js';
+import { recordJobRun } from '../../journal/journal.js';
 import { layoutAfterStart } from '../../chain/events.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';
@@ -32,25 +31,13 @@ after a migration's history fetch. Writes what it did to the plugin's journal.`,
     } catch (e) {
       problems.push((e as Error).message);
     }
-    // The journal's contract takes a hook context: this job is journalled as event "chain-layout job".
-    const jctx: HookContext = {
-      event: { domain: uuid, op: 'chain-layout', subop: 'job', extra: '-' },
-      xml: '',
-      domain: { error: 'a job, not a hook run: no domain XML' },
+    await recordJobRun(
       config,
-      report: (m) => problems.push(m),
-      fail: (m) => problems.push(m),
-      note: (m) => notes.push(m),
-      env: ctx.io.env,
-      now: () => new Date(),
-    };
-    await recordHookRun(jctx, {
-      kind: 'chain-layout',
-      ms: Date.now() - started,
-      problems,
-      notes,
-      failed: problems.length > 0,
-    }).catch((e: Error) => ctx.io.stderr.write(`virt-consolelog chain-layout: journal: ${e.message}\n`));
+      uuid,
+      ctx.io.env,
+      { kind: 'chain-layout', ms: Date.now() - started, problems, notes, failed: problems.length > 0 },
+      (e) => ctx.io.stderr.write(`virt-consolelog chain-layout: journal: ${e.message}\n`),
+    );
     return problems.length ? EXIT.failure : EXIT.ok;
   },
 };
