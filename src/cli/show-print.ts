@@ -26,7 +26,6 @@ import {
 } from './show-output.js';
 import { useColour } from '../terminal/colour.js';
 import { TerminalSanitizer, sanitizeForTerminal } from '../terminal/sanitize.js';
-import { readTimedHistory } from '../capture/line-times.js';
 
 export const SHOW_OPTIONS: OptionTable = {
   lines: { type: 'string', short: 'n' },
@@ -331,7 +330,8 @@ export async function printDomain(
   p: ShowPlan,
 ): Promise<void> {
   // Timed: each line with its own time, and --since/--until select lines (issue 17).
-  const read = p.timed ? readTimedHistory : readHistory;
+  // Loaded only when asked for: a plain `show` pays no start-up for the time index.
+  const read = p.timed ? (await import('../capture/line-times.js')).readTimedHistory : readHistory;
   if (!p.linewise) return printStream(p.sink, read(config, domain, o), source);
   return printLines(
     p.sink,

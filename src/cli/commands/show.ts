@@ -1,7 +1,7 @@
 // virt-consolelog show: everything a guest printed, oldest first, journalctl-like.
 import type { Writable } from 'node:stream';
 import { EXIT, type Command } from '../command.js';
-import { HistoryError, openHistory } from '../../history/reader.js';
+import { HistoryError, openHistory, resolveOne } from '../../history/reader.js';
 import { type LineSource } from '../show-output.js';
 import { choosePager, startPager } from '../../terminal/pager.js';
 import { assertStoreReadable } from '../store-access.js';
@@ -93,9 +93,9 @@ export const showCommand: Command = {
         await listBoots(config, domain, o, p.sink);
         return EXIT.ok;
       }
-      const h = await openHistory(config, domain, o.device);
-      const source: LineSource = { name: h.name, uuid: h.uuid };
-      h.close();
+      // The name lookup alone: the reader takes the one snapshot (a second doubled show's cost).
+      const { uuid, name } = resolveOne(config, domain);
+      const source: LineSource = { name, uuid };
       await printDomain(config, domain, source, readOptionsOf(o, controller.signal), p);
       return EXIT.ok;
     } catch (e) {
