@@ -250,8 +250,27 @@ export async function benchReader(
   const node = process.execPath;
   const show = (...a: string[]) => [node, cli, '--config', d.configPath, 'show', ...a, UUID];
   const out = (n: string) => join(CACHE, `out-${n}`);
+  // VCL_BENCH_BASELINE_CLI: an older build's dist/virt-consolelog.mjs, run in the same rounds (issue 21:
+  // "not slower than before" is a ratio between two builds measured interleaved, not two runs apart).
+  const baselineCli = process.env.VCL_BENCH_BASELINE_CLI;
+  const baseShow = (...a: string[]) => [
+    node,
+    baselineCli ?? '',
+    '--config',
+    d.configPath,
+    'show',
+    ...a,
+    UUID,
+  ];
+  const baselineCases = baselineCli
+    ? [
+        { name: 'show -c 102400 (baseline build)', argv: baseShow('-c', '102400'), out: out('base-c') },
+        { name: 'show -n 1000 (baseline build)', argv: baseShow('-n', '1000'), out: out('base-n') },
+      ]
+    : [];
   const small = measure(
     [
+      ...baselineCases,
       { name: 'show -c 102400', argv: show('-c', '102400'), out: out('show-c') },
       { name: 'tail -c 102400', argv: ['tail', '-c', '102400', d.plainPath], out: out('tail-c') },
       { name: 'show -n 1000', argv: show('-n', '1000'), out: out('show-n') },
@@ -335,6 +354,18 @@ export async function benchReader(
       met: ok(showAll) && mibps(showAll.ms.median) >= 200,
     },
   ];
+  if (baselineCli)
+    for (const [id, c, b] of [
+      ['show-c', showC, get(small, 'show -c 102400 (baseline build)')],
+      ['show-n', showN, get(small, 'show -n 1000 (baseline build)')],
+    ] as const)
+      targets.push({
+        id: `reader.vs-baseline.${id}`,
+        what: `\`${c.name}\` of this build vs the baseline build (${baselineCli}), median wall time`,
+        limit: '<= 1.05x',
+        measured: `${c.ms.median} ms vs ${b.ms.median} ms = ${ratio(c.ms.median, b.ms.median)}x; output ${readFileSync(out(id === 'show-c' ? 'base-c' : 'base-n')).equals(readFileSync(out(id === 'show-c' ? 'show-c' : 'show-n'))) ? 'identical' : 'DIFFERENT'}`,
+        met: ok(c) && ok(b) && c.ms.median <= 1.05 * b.ms.median,
+      });
   const cases = [...small.values(), ...whole.values()];
   const lib = [
     ['readHistory({ bytes: 102400 })', libC],

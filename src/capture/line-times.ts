@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import type { Piece } from '../history/merge.js';
 import {
-  openHistory,
+  readOpenHistory,
   selectRange,
   streamRange,
   type BootInfo,
@@ -115,12 +115,7 @@ export async function* readTimedLines(
   domain: string,
   o: ReadOptions = {},
 ): AsyncGenerator<TimedEvent> {
-  const h = await openHistory(config, domain, o.device);
-  try {
-    yield* timedLines(h, o);
-  } finally {
-    h.close();
-  }
+  yield* readOpenHistory(config, domain, o.device, (h) => timedLines(h, o));
 }
 
 /**
@@ -133,8 +128,7 @@ export async function* readTimedHistory(
   domain: string,
   o: ReadOptions = {},
 ): AsyncGenerator<HistoryEvent> {
-  const h = await openHistory(config, domain, o.device);
-  try {
+  yield* readOpenHistory(config, domain, o.device, async function* (h): AsyncGenerator<HistoryEvent> {
     for await (const e of timedLines(h, o))
       yield e.type === 'boot'
         ? e
@@ -143,9 +137,7 @@ export async function* readTimedHistory(
       o.onLive?.();
       yield* followLive(h, false, o);
     }
-  } finally {
-    h.close();
-  }
+  });
 }
 
 async function* timedLines(h: History, o: ReadOptions): AsyncGenerator<TimedEvent> {

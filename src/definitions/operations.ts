@@ -129,22 +129,36 @@ async function enableXml(
       message: `${domain}: already enabled, nothing changed`,
       changed: false,
     };
-  if (opts.dryRun) {
-    const diff = await unifiedDiff(xml, plan.xml, `${domain} (persistent definition)`, `${domain} (enabled)`);
-    return {
-      domain,
-      outcome: 'would-change',
-      message: `${domain}: would enable ${plan.devices.join(', ') || 'no device'}${nova}`,
-      diff,
-      changed: true,
-    };
-  }
-  await defineXml(plan.xml, opts.virsh, opts.beforeDefine);
   const devices = plan.devices.length ? plan.devices.join(', ') : 'no device';
+  return defineOrPreview(domain, xml, plan.xml, opts, {
+    outcome: 'enabled',
+    would: `would enable ${devices}${nova}`,
+    done: `enabled (${devices} logged in append mode)${nova}`,
+  });
+}
+
+/** --dry-run: the diff of the planned definition; else defines it and says what changed. */
+async function defineOrPreview(
+  domain: string,
+  xml: string,
+  planned: string,
+  opts: RunOptions,
+  o: { outcome: 'enabled' | 'disabled'; would: string; done: string },
+): Promise<DomainResult> {
+  if (opts.dryRun) {
+    const diff = await unifiedDiff(
+      xml,
+      planned,
+      `${domain} (persistent definition)`,
+      `${domain} (${o.outcome})`,
+    );
+    return { domain, outcome: 'would-change', message: `${domain}: ${o.would}`, diff, changed: true };
+  }
+  await defineXml(planned, opts.virsh, opts.beforeDefine);
   return {
     domain,
-    outcome: 'enabled',
-    message: `${domain}: enabled (${devices} logged in append mode)${nova}${await runningNote(domain, opts.virsh)}`,
+    outcome: o.outcome,
+    message: `${domain}: ${o.done}${await runningNote(domain, opts.virsh)}`,
     changed: true,
   };
 }
@@ -175,28 +189,11 @@ async function disableXml(
       message: `${domain}: ${plan.reason ?? 'nothing to restore'}`,
       changed: false,
     };
-  if (opts.dryRun) {
-    const diff = await unifiedDiff(
-      xml,
-      plan.xml,
-      `${domain} (persistent definition)`,
-      `${domain} (disabled)`,
-    );
-    return {
-      domain,
-      outcome: 'would-change',
-      message: `${domain}: would restore ${plan.restored} original chardev element(s)`,
-      diff,
-      changed: true,
-    };
-  }
-  await defineXml(plan.xml, opts.virsh, opts.beforeDefine);
-  return {
-    domain,
+  return defineOrPreview(domain, xml, plan.xml, opts, {
     outcome: 'disabled',
-    message: `${domain}: disabled (${plan.restored} original chardev element(s) restored)${await runningNote(domain, opts.virsh)}`,
-    changed: true,
-  };
+    would: `would restore ${plan.restored} original chardev element(s)`,
+    done: `disabled (${plan.restored} original chardev element(s) restored)`,
+  });
 }
 
 /**

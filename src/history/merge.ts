@@ -8,13 +8,11 @@ export type PieceSource =
   | { kind: 'segment'; key: string; compressed: boolean }
   | { kind: 'live'; path: string; dev: number; ino: number };
 
-export interface Piece {
-  source: PieceSource;
+/** A byte range of one source's plain content with what the merge knows of it without reading it. */
+interface Span {
   host: string;
   device: string;
-  /** Sorts in history order (segment key; live tails after every segment of their generation). */
-  sortKey: string;
-  /** Byte range of the source's plain content this piece covers. */
+  /** Byte range of the source's plain content. */
   start: number;
   end: number;
   /** Newlines in [start, end), marker lines included. */
@@ -25,23 +23,20 @@ export interface Piece {
   lastTime: string;
 }
 
-export interface LiveTail {
-  host: string;
-  device: string;
+export interface Piece extends Span {
+  source: PieceSource;
+  /** Sorts in history order (segment key; live tails after every segment of their generation). */
+  sortKey: string;
+}
+
+/** The unsealed range of a live file; its boots include an implicit boundary at `start` for a rewritten file. */
+export interface LiveTail extends Span {
   generation: number;
   path: string;
   dev: number;
   ino: number;
   /** Index in the rotation set, oldest first. */
   order: number;
-  /** Unsealed range of the file. */
-  start: number;
-  end: number;
-  lines: number;
-  /** Markers found in [start, end), plus an implicit boundary at `start` for a rewritten file. */
-  boots: BootMark[];
-  firstTime: string;
-  lastTime: string;
 }
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');

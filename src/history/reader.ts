@@ -4,10 +4,10 @@
 import type { Config } from '../config/schema.js';
 import { followLive } from './follow.js';
 import { selectRange, streamRange } from './range.js';
-import { openHistory } from './snapshot.js';
+import { readOpenHistory } from './snapshot.js';
 import type { HistoryEvent, ReadOptions } from './types.js';
 
-export { knownDevices, openHistory, resolveOne } from './snapshot.js';
+export { knownDevices, openHistory, readOpenHistory, resolveOne } from './snapshot.js';
 export { storeStamp } from '../store/view.js';
 export { selectRange, streamRange } from './range.js';
 export { tailLinesStart } from './tail.js';
@@ -22,15 +22,12 @@ export async function* readHistory(
   domain: string,
   o: ReadOptions = {},
 ): AsyncGenerator<HistoryEvent> {
-  const h = await openHistory(config, domain, o.device);
-  try {
+  yield* readOpenHistory(config, domain, o.device, async function* (h) {
     const { from, to, raw } = await selectRange(h, o);
     yield* streamRange(h, from, to, raw);
     if (o.follow) {
       o.onLive?.();
       yield* followLive(h, raw, o);
     }
-  } finally {
-    h.close();
-  }
+  });
 }

@@ -65,6 +65,21 @@ export async function openHistory(config: Config, domain: string, device?: strin
   }
 }
 
+/** Opens the history, streams what `read` yields from it, and closes it however the stream ends. */
+export async function* readOpenHistory<T>(
+  config: Config,
+  domain: string,
+  device: string | undefined,
+  read: (h: History) => AsyncIterable<T>,
+): AsyncGenerator<T> {
+  const h = await openHistory(config, domain, device);
+  try {
+    yield* read(h);
+  } finally {
+    h.close();
+  }
+}
+
 /**
  * Takes a snapshot. `optimistic` (no lock held): 'locked' when a writer holds the lock, 'changed'
  * when one wrote while the snapshot was taken (the caller tries again).

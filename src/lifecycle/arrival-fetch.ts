@@ -7,7 +7,7 @@ import type { DomainState } from '../store/domain-state.js';
 import type { ConsolelogMetadata } from '../xml/metadata.js';
 import { pidAlive } from '../util/pid.js';
 import { decideArrival } from '../transfer/decide-arrival.js';
-import { readFetchRecord, writeFetchRecord, type FetchRecord } from '../transfer/state.js';
+import { newFetchRecord, readFetchRecord, writeFetchRecord } from '../transfer/state.js';
 import { retryPendingFetch, spawnFetchJob } from './history-fetch.js';
 
 export interface ArrivalFacts {
@@ -42,21 +42,15 @@ export async function startArrivalFetch(ctx: HookContext, facts: ArrivalFacts): 
     await retryPendingFetch(ctx, facts.uuid);
     return;
   }
-  const now = ctx.now().toISOString();
-  const rec: FetchRecord = {
+  const rec = newFetchRecord({
     uuid: facts.uuid,
     domain: facts.name,
     ...(plan.previousHost ? { previousHost: plan.previousHost } : {}),
     ...(plan.previousGeneration !== undefined ? { previousGeneration: plan.previousGeneration } : {}),
     candidates: plan.candidates,
-    since: now,
-    status: 'running',
-    attempts: 0,
-    segmentsFetched: 0,
-    bytesFetched: 0,
-    updated: now,
+    now: ctx.now(),
     arrival: plan.why,
-  };
+  });
   writeFetchRecord(config.stateDir, rec);
   const pid = await spawnFetchJob(facts.uuid, ctx.env, '--job');
   ctx.note(

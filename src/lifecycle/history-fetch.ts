@@ -7,7 +7,7 @@ import { readDomainIdentity } from '../xml/chardevs.js';
 import type { RewriteResult } from '../xml/rewrite.js';
 import { sharedWith } from '../transfer/shared.js';
 import { fetchCandidates, markIncomingMigration } from '../transfer/start.js';
-import { readFetchRecord, writeFetchRecord, type FetchRecord } from '../transfer/state.js';
+import { newFetchRecord, readFetchRecord, writeFetchRecord, type FetchRecord } from '../transfer/state.js';
 import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { pidAlive } from '../util/pid.js';
 import { domainOf, type HookContext } from './context.js';
@@ -55,20 +55,14 @@ export async function startHistoryFetch(
       ...(unfinished ? previous.candidates : []),
     ]),
   ].filter((h) => h !== config.hostName);
-  const now = ctx.now().toISOString();
-  const rec: FetchRecord = {
+  const rec = newFetchRecord({
     uuid,
-    domain: name,
+    ...(name !== undefined ? { domain: name } : {}),
     ...(rewrite.previousHost ? { previousHost: rewrite.previousHost } : {}),
     ...(rewrite.generation > 0 ? { previousGeneration: rewrite.generation - 1 } : {}),
     candidates,
-    since: now,
-    status: 'running',
-    attempts: 0,
-    segmentsFetched: 0,
-    bytesFetched: 0,
-    updated: now,
-  };
+    now: ctx.now(),
+  });
   if (candidates.length === 0) {
     rec.status = 'nothing';
     rec.lastError = rewrite.previousHost

@@ -52,6 +52,33 @@ export interface FetchRecord {
   notMine?: string[];
 }
 
+/** A new fetch record, owed from now: running, nothing fetched yet. */
+export function newFetchRecord(o: {
+  uuid: string;
+  domain?: string;
+  previousHost?: string;
+  previousGeneration?: number;
+  candidates: string[];
+  now: Date;
+  arrival?: string;
+}): FetchRecord {
+  const at = o.now.toISOString();
+  return {
+    uuid: o.uuid,
+    ...(o.domain !== undefined ? { domain: o.domain } : {}),
+    ...(o.previousHost ? { previousHost: o.previousHost } : {}),
+    ...(o.previousGeneration !== undefined ? { previousGeneration: o.previousGeneration } : {}),
+    candidates: o.candidates,
+    since: at,
+    status: 'running',
+    attempts: 0,
+    segmentsFetched: 0,
+    bytesFetched: 0,
+    updated: at,
+    ...(o.arrival !== undefined ? { arrival: o.arrival } : {}),
+  };
+}
+
 export function recordPath(stateDir: string, uuid: string): string {
   return domainFile(stateDir, uuid, 'fetchRecord');
 }
