@@ -2,6 +2,7 @@
 // cwd /) in a private mount namespace, under strace: it never crashes, never hangs, never prints
 // XML libvirt would reject, and never touches a path outside the store, state and allowed roots.
 import test from 'ava';
+import { patient } from '../lab/patience.js';
 import { existsSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fuzzSeed, hostileCases, mutationCases, repoRoot, type FuzzCase } from './generate.js';
@@ -20,7 +21,7 @@ const STORE_EVENTS: [string, string, string][] = [
 ];
 
 test('hook: hostile XML never crashes, hangs, emits bad XML or touches paths outside the store', async (t) => {
-  t.timeout(240_000);
+  t.timeout(patient(240_000));
   const sb = await Sandbox.create({ prefix: 'vcl-fuzz-hook-' });
   t.teardown(() => sb.destroy());
   sb.writeConfig('host_name = "fuzzhost"\nlog_file_mode = 0640\nlock_wait_ms = 2000\n');
@@ -65,7 +66,8 @@ test('hook: hostile XML never crashes, hangs, emits bad XML or touches paths out
     const label = `${c.name} [${event.join(' ')}]`;
     const r = await sb.hook([name, ...event], { stdin: c.xml, strace: true, timeoutMs: HOOK_TIMEOUT_MS });
     longest = Math.max(longest, r.ms);
-    if (r.timedOut) return void failures.push(`${label}: hung (killed after ${HOOK_TIMEOUT_MS} ms)`);
+    if (r.timedOut)
+      return void failures.push(`${label}: hung (killed after ${HOOK_TIMEOUT_MS} ms x patience)`);
     if (r.code !== 0)
       return void failures.push(`${label}: exit ${r.code} signal ${r.signal}: ${r.stderr.slice(0, 400)}`);
     if (

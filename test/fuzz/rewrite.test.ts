@@ -2,6 +2,7 @@
 // a well-formed, idempotent document with the same devices, no DTD, log paths only in the store or
 // kept where they were, and schema-valid whenever the input was. Seeded, bounded in cases.
 import test from 'ava';
+import { patient } from '../lab/patience.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,7 +73,7 @@ function xmllintBatch(files: string[], args: string[]): Map<string, string> {
 }
 
 test('rewrite: hostile and mutated XML is refused cleanly or rewritten into valid, idempotent XML', (t) => {
-  t.timeout(240_000);
+  t.timeout(patient(240_000));
   const seed = fuzzSeed();
   // Larger inputs never reach the rewrite: the hook passes them over unparsed (run.ts).
   const cases: FuzzCase[] = [...corpusCases(), ...hostileCases(), ...mutationCases(seed, MUTATIONS)].filter(

@@ -2,6 +2,7 @@
 // store and over a file serial while hooks seal (TOCTOU), names with shell metacharacters and
 // newlines, a file serial aimed at /etc/shadow; and the modes of what the hook creates.
 import test from 'ava';
+import { patient } from '../lab/patience.js';
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../fuzz/generate.js';
@@ -29,7 +30,7 @@ function leaks(dir: string): string[] {
 }
 
 test('symlinks swapped in while hooks seal: nothing outside the store is read or written', async (t) => {
-  t.timeout(300_000);
+  t.timeout(patient(300_000));
   const sb = await Sandbox.create({
     prefix: 'vcl-toctou-',
     config: 'host_name = "sandbox"\nauto_enable = 0\nlog_file_mode = 0600\n',
@@ -124,7 +125,7 @@ test('symlinks swapped in while hooks seal: nothing outside the store is read or
 });
 
 test('names with shell metacharacters and newlines, a file serial on /etc/shadow: metadata only, nothing read', async (t) => {
-  t.timeout(180_000);
+  t.timeout(patient(180_000));
   const sb = await Sandbox.create({
     prefix: 'vcl-names-',
     config: 'host_name = "sandbox"\nauto_enable = 0\nlog_file_mode = 0640\n',

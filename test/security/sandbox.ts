@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { patient } from '../lab/patience.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOOK = path.join(repoRoot, 'dist/virt-consolelog-hook');
@@ -208,11 +209,15 @@ export class Sandbox {
         }
       };
       const timers: NodeJS.Timeout[] = [];
+      // A hang ceiling, not a pace: stretched on a slow or busy machine (test/lab/patience.ts).
       timers.push(
-        setTimeout(() => {
-          timedOut = true;
-          killGroup();
-        }, opts.timeoutMs ?? 30_000),
+        setTimeout(
+          () => {
+            timedOut = true;
+            killGroup();
+          },
+          patient(opts.timeoutMs ?? 30_000),
+        ),
       );
       if (opts.killAfterMs !== undefined)
         timers.push(
