@@ -37,16 +37,15 @@ export async function applyUndefinedRetention(
   const listed = new Set('uuids' in defined ? defined.uuids.map((u) => u.toLowerCase()) : []);
   for (const f of plan.forget) {
     const lastTime = new Date(f.lastTime).toISOString();
-    if (opts.dryRun) {
-      result.forgotten.push({ uuid: f.uuid, lastTime });
-      continue;
-    }
     try {
-      const kept = await forgetDomain(config, f.uuid, listed, graceDays, now);
+      const kept = await forgetDomain(config, f.uuid, listed, graceDays, now, opts.dryRun);
       if (kept) log(`undefined_retention_days: ${f.uuid} kept: ${kept}`);
       else {
         result.forgotten.push({ uuid: f.uuid, lastTime });
-        log(`undefined_retention_days: forgot ${f.uuid} (not listed by libvirt, history ended ${lastTime})`);
+        if (!opts.dryRun)
+          log(
+            `undefined_retention_days: forgot ${f.uuid} (not listed by libvirt, history ended ${lastTime})`,
+          );
       }
     } catch (e) {
       result.failed.push({ uuid: f.uuid, message: (e as Error).message });

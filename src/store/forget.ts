@@ -29,7 +29,8 @@ export function storedHistories(config: Config): StoredHistory[] {
 
 /**
  * Deletes a domain's folder when, looked at again under its lock, it is still to be forgotten
- * (`defined`: the UUIDs libvirt listed). Returns why it was kept, or undefined once deleted.
+ * (`defined`: the UUIDs libvirt listed). Returns why it was kept, or undefined once deleted (with
+ * dryRun: undefined when it would be deleted).
  */
 export async function forgetDomain(
   config: Config,
@@ -37,6 +38,7 @@ export async function forgetDomain(
   defined: ReadonlySet<string>,
   graceDays: number,
   now: Date,
+  dryRun = false,
 ): Promise<string | undefined> {
   const kept = await withStore(config, uuid, (store) => {
     const host = config.hostName;
@@ -46,7 +48,7 @@ export async function forgetDomain(
       unsealedBytes(store, host),
     );
     const why = keepReason(h, defined, graceDays, now, host);
-    if (why) return why;
+    if (why || dryRun) return why;
     if (store.signal.aborted) return 'the domain lock was lost';
     store.forgotten = true;
     // Segments first, state files last: a crash in between leaves a folder the next run forgets.
@@ -62,7 +64,7 @@ export async function forgetDomain(
     store.dir.fsync();
     return undefined;
   });
-  if (kept) return kept;
+  if (kept || dryRun) return kept;
   // The lock is released: its owner record and the empty folder go, unless someone holds it again.
   const dir = domainDir(config.logRoot, uuid);
   if (!fs.existsSync(`${dir}/${LOCK_NAME}`)) fs.rmSync(`${dir}/${LOCK_NAME}.owner`, { force: true });

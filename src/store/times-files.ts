@@ -21,7 +21,7 @@ export function timesBytes(dir: SafeDir): number {
   return total;
 }
 
-/** Origin files of this host whose points still time something: segments kept, tracked or live files. */
+/** Origin files of this host whose points still time something: those of segments kept, and live files. */
 function filesInUse(store: LockedStore): Set<string> {
   const host = store.config.hostName;
   const keys = new Set<string>();
@@ -29,8 +29,6 @@ function filesInUse(store: LockedStore): Set<string> {
     if (s.importedFrom || s.origin.host !== host) continue;
     keys.add(pointFileKey({ dev: s.origin.dev, ino: s.origin.ino, birth: s.watermark?.birthtimeMs ?? 0 }));
   }
-  for (const f of store.seal.files)
-    if (f.host === host) keys.add(pointFileKey({ dev: f.dev, ino: f.ino, birth: f.birthtimeMs }));
   for (const d of Object.values(store.domain.hosts[host]?.devices ?? {})) {
     const opened = openParentSafely(store.config, d.path);
     if (!('dir' in opened)) continue;
@@ -48,9 +46,9 @@ function filesInUse(store: LockedStore): Set<string> {
 }
 
 /**
- * Under the lock: rewrites this host's times file without the points of files no segment, seal
- * record or live file refers to any more (temp file, fsync, rename, fsync of the folder). Only this
- * host's file: another host's live files cannot be seen from here. Returns the bytes saved.
+ * Under the lock: rewrites this host's times file without the points of files no segment refers
+ * to any more and that left the live rotation set (temp file, fsync, rename, fsync of the folder).
+ * Only this host's file: another host's live files cannot be seen from here. Returns bytes saved.
  */
 export function compactTimesFile(store: LockedStore): number {
   const name = timesFileName(store.config.hostName);
