@@ -1,6 +1,9 @@
+// undefined_retention_days on a real temp store: the host-wide step, prune --all, the hook's turn, the service.
 import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { hookGlobalRetention } from '../../src/capture/global-retention.js';
+import { Collector } from '../../src/capture/service.js';
 import { applyUndefinedRetention } from '../../src/capture/undefined-retention.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { listDomainUuids } from '../../src/store/find.js';
@@ -87,4 +90,44 @@ test('prune --all forgets, with libvirt asked (its test driver), what the grace 
   t.regex(real.out, new RegExp(`${UUID} forgot its whole history`));
   t.regex(real.out, /forgot 1 domain\(s\)/);
   t.deepEqual(listDomainUuids(config), [UUID2]);
+});
+
+test('the hook starts the forget job in its hourly turn, and only when some history is old enough', async (t) => {
+  const { config } = await store();
+  const stamp = join(config.stateDir, 'capture', 'global-retention');
+  let jobs = 0;
+  const job = async () => void jobs++;
+  // Nothing older than 30 days: no job.
+  fs.rmSync(stamp, { force: true });
+  await hookGlobalRetention(config, new Date(), () => undefined, job);
+  t.is(jobs, 0);
+  // 31 days on: a job; the hook deleted nothing itself (it may not ask libvirt).
+  fs.rmSync(stamp, { force: true });
+  await hookGlobalRetention(config, later(31), () => undefined, job);
+  t.is(jobs, 1);
+  t.deepEqual(listDomainUuids(config), [UUID, UUID2].sort());
+  // Not again within the hour (the stamp was just written).
+  await hookGlobalRetention(config, new Date(), () => undefined, job);
+  t.is(jobs, 1);
+  // undefined_retention_days = 0 (and no global cap): the hook does nothing at all.
+  fs.rmSync(stamp, { force: true });
+  await hookGlobalRetention({ ...config, undefinedRetentionDays: 0 }, later(31), () => undefined, job);
+  t.is(jobs, 1);
+  t.false(fs.existsSync(stamp));
+});
+
+test('the capture service forgets, in its retention run, a domain libvirt does not list', async (t) => {
+  const { config } = await store();
+  const created = Date.now();
+  process.env.LIBVIRT_DEFAULT_URI = 'test:///default'; // libvirt's test driver: lists only its "test"
+  t.teardown(() => delete process.env.LIBVIRT_DEFAULT_URI);
+  const grace = { ...config, undefinedRetentionDays: 0.00001 }; // 0.864 s
+  await new Promise((r) => setTimeout(r, Math.max(0, created + 1000 - Date.now())));
+  const logs: string[] = [];
+  const c = new Collector(grace, { retentionMs: 0, pollMs: 0, virtlogdConf: '', log: (m) => logs.push(m) });
+  await c.tick(Date.now());
+  await c.settled();
+  await c.stop();
+  t.false(listDomainUuids(config).includes(UUID), logs.join('\n'));
+  t.true(logs.some((l) => l.includes(`forgot ${UUID}`)));
 });
