@@ -13,6 +13,8 @@ import { LockTimeoutError } from '../store/lock.js';
 import { parseBootMarker } from '../store/markers.js';
 import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
 import { applyGlobalCap } from './global-retention.js';
+import { applyUndefinedRetention } from './undefined-retention.js';
+import { listedDomains, uriFrom } from '../definitions/virsh.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { sealDeviceMakingRoom } from '../store/seal.js';
 import { withStore } from '../store/session.js';
@@ -88,7 +90,7 @@ export class Collector {
   /** Live file path -> its device, for watch events. */
   private readonly byFile = new Map<string, Followed>();
   private readonly watchers = new Map<string, fs.FSWatcher>();
-  private readonly timeFds = new Map<string, number>();
+  private readonly timeFds = new Map<string, { fd: number; dev: number; ino: number }>();
   private readonly sinks: LineSink[];
   private readonly policy: CapturePolicy;
   private readonly log: (msg: string) => void;
@@ -357,10 +359,19 @@ export class Collector {
     }
   }
 
+  /** The open times file of a domain, opened again when retention replaced (compacted) or removed it. */
   private timesFd(uuid: string): number {
-    let fd = this.timeFds.get(uuid);
-    if (fd !== undefined) return fd;
+    const had = this.timeFds.get(uuid);
+    if (had !== undefined) {
+      const st = fs.lstatSync(posix.join(this.config.logRoot, uuid, timesFileName(this.config.hostName)), {
+        throwIfNoEntry: false,
+      });
+      if (st && st.ino === had.ino && st.dev === had.dev) return had.fd;
+      fs.closeSync(had.fd);
+      this.timeFds.delete(uuid);
+    }
     const dir = SafeDir.openBeneath(this.config.logRoot, [uuid]);
+    let fd: number;
     try {
       fd = dir.open(
         timesFileName(this.config.hostName),
@@ -370,7 +381,8 @@ export class Collector {
     } finally {
       dir.close();
     }
-    this.timeFds.set(uuid, fd);
+    const st = fs.fstatSync(fd);
+    this.timeFds.set(uuid, { fd, dev: st.dev, ino: st.ino });
     return fd;
   }
 
@@ -473,7 +485,10 @@ export class Collector {
     }
   }
 
-  /** Retention as `prune --all` does it: each domain (cap, retention_days), then global_cap_bytes. */
+  /**
+   * Retention as `prune --all` does it: each domain (cap, retention_days), then global_cap_bytes,
+   * then the history of domains libvirt no longer lists (undefined_retention_days).
+   */
   private async retention(): Promise<void> {
     const uuids = listDomainUuids(this.config);
     const now = new Date();
@@ -485,6 +500,10 @@ export class Collector {
       }
     }
     await applyGlobalCap(this.config, now, this.log);
+    if (this.config.undefinedRetentionDays > 0) {
+      const defined = await listedDomains({ uri: uriFrom(undefined, process.env) });
+      await applyUndefinedRetention(this.config, now, defined, this.log);
+    }
   }
 
   /** Resolves when the seals started so far have ended. */
@@ -502,7 +521,7 @@ export class Collector {
     this.writeStatus(now);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
-    for (const fd of this.timeFds.values()) fs.closeSync(fd);
+    for (const t of this.timeFds.values()) fs.closeSync(t.fd);
     this.timeFds.clear();
     await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));
   }

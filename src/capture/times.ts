@@ -93,3 +93,31 @@ export function timeAt(run: readonly TimePoint[] | undefined, end: number): numb
 export function timesFileName(host: string): string {
   return `times-${host}.jsonl`;
 }
+
+/** The identity of an origin file within one host's times file: `dev:ino:birth`. */
+export const pointFileKey = (f: Omit<TimedFile, 'host'>): string => `${f.dev}:${f.ino}:${f.birth}`;
+
+/**
+ * The times file without the points of origin files `keep` rejects (their segments were deleted
+ * and they are no longer live); undefined when nothing would go. Lines that do not parse go too:
+ * they never gave a time.
+ */
+export function compactTimes(text: string, keep: (fileKey: string) => boolean): string | undefined {
+  let out = '';
+  let dropped = false;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      v = undefined;
+    }
+    const ok =
+      Array.isArray(v) && v.length === 5 && v.every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+    const [dev, ino, birth] = (ok ? v : []) as number[];
+    if (ok && keep(pointFileKey({ dev: dev!, ino: ino!, birth: birth! }))) out += line + '\n';
+    else dropped = true;
+  }
+  return dropped ? out : undefined;
+}

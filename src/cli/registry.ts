@@ -21,7 +21,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'prune',
-    summary: 'apply the disk caps and retention_days now (normally done at each guest stop)',
+    summary: 'apply the disk caps, retention_days and undefined_retention_days now (normally automatic)',
     load: async () => (await import('./commands/prune.js')).pruneCommand,
   },
   {
@@ -76,5 +76,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: "internal: lays a log's earlier history out as a reader chain after a truncating start",
     hidden: true,
     load: async () => (await import('./commands/chain-layout.js')).chainLayoutCommand,
+  },
+  {
+    name: 'forget-undefined',
+    summary: 'internal: forgets the history of domains libvirt no longer lists (undefined_retention_days)',
+    hidden: true,
+    load: async () => (await import('./commands/forget-undefined.js')).forgetUndefinedCommand,
   },
 ];

@@ -96,6 +96,13 @@ function parseValue(spec: KeySpec, raw: string): string | number | boolean | str
       if (!Number.isSafeInteger(n) || n < -1) throw new Error(`out of range: ${raw}`);
       return n;
     }
+    case 'number': {
+      if (!/^\d+(\.\d+)?$/.test(raw))
+        throw new Error(`expected a number of at least 0 such as 30 or 0.5, got ${raw}`);
+      const n = Number(raw);
+      if (!Number.isFinite(n)) throw new Error(`out of range: ${raw}`);
+      return n;
+    }
     case 'mode': {
       const s = raw.startsWith('"') ? parseString(raw) : raw;
       if (!/^0?[0-7]{3}$/.test(s)) throw new Error(`expected an octal file mode such as 0640, got ${raw}`);

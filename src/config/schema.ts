@@ -36,6 +36,11 @@ export interface Config {
   compressMinBytes: number;
   /** Sealed history older than this many days is pruned; 0 = keep until a cap removes it. */
   retentionDays: number;
+  /**
+   * History of a domain libvirt no longer lists on this host (undefined, migrated away) is forgotten
+   * this many days after its last event or segment; decimals allowed; 0 = keep for ever.
+   */
+  undefinedRetentionDays: number;
   /** Strict mode: a hook error (a crash, or an event not logged as it should be) fails the guest operation. */
   strict: boolean;
   /** After a hook event, a detached job upgrades the persistent definition (virt-consolelog enable). */
@@ -66,7 +71,7 @@ export interface Config {
   journaldBurstLines: number;
 }
 
-export type KeyKind = 'string' | 'bool' | 'int' | 'mode' | 'list' | 'enum';
+export type KeyKind = 'string' | 'bool' | 'int' | 'number' | 'mode' | 'list' | 'enum';
 
 export interface KeySpec {
   key: keyof Config;
@@ -92,6 +97,9 @@ export const DEFAULTS: Readonly<Config> = Object.freeze({
   globalCapBytes: 0,
   compressMinBytes: 4096,
   retentionDays: 0,
+  // A month: longer than a host's usual maintenance window (a guest migrated away for a host
+  // upgrade and back keeps its history), short enough that deleted guests do not fill the store.
+  undefinedRetentionDays: 30,
   strict: false,
   autoEnable: true,
   peers: [],
@@ -161,6 +169,11 @@ export const KEYS: Readonly<Record<string, KeySpec>> = {
     key: 'retentionDays',
     kind: 'int',
     doc: 'prune sealed history older than this; 0 = caps only',
+  },
+  undefined_retention_days: {
+    key: 'undefinedRetentionDays',
+    kind: 'number',
+    doc: 'forget the history of domains libvirt no longer lists here this many days after it ends (decimals allowed); 0 = never',
   },
   strict: { key: 'strict', kind: 'bool', doc: 'hook errors fail the guest operation (default: fail open)' },
   auto_enable: { key: 'autoEnable', kind: 'bool', doc: 'upgrade persistent definitions after hook events' },

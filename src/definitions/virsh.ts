@@ -4,6 +4,8 @@ import { execa } from 'execa';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LibvirtDomains } from '../store/decide-forget.js';
+import { normaliseUuid } from '../store/layout.js';
 
 export interface VirshOptions {
   /** libvirt URI (-c); default: --connect, else LIBVIRT_DEFAULT_URI, else virsh's own default. */
@@ -182,4 +184,25 @@ export async function setLiveMetadata(
   opts: VirshOptions,
 ): Promise<void> {
   await virsh(['metadata', domain, '--uri', uri, '--key', key, '--set', elementXml, '--live'], opts);
+}
+
+/**
+ * Every domain libvirt lists (running or defined), or why it could not be asked (virsh failing,
+ * libvirtd down, output not a list of UUIDs): then no domain counts as undefined.
+ */
+export async function listedDomains(opts: VirshOptions): Promise<LibvirtDomains> {
+  let out: string;
+  try {
+    out = await virsh(['list', '--all', '--uuid'], { timeoutMs: 60_000, ...opts });
+  } catch (e) {
+    return { unknown: (e as Error).message };
+  }
+  const uuids: string[] = [];
+  for (const line of out.split('\n').map((l) => l.trim())) {
+    if (!line) continue;
+    const u = normaliseUuid(line);
+    if (!u) return { unknown: `virsh list printed ${JSON.stringify(line)}, not a UUID` };
+    uuids.push(u);
+  }
+  return { uuids };
 }

@@ -8,6 +8,7 @@ import { resolveDomain } from '../store/find.js';
 import { normaliseUuid } from '../store/layout.js';
 import { applyDomainRetention } from '../store/retention.js';
 import { hookGlobalRetention } from '../capture/global-retention.js';
+import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { listArchive, type SegmentInfo } from '../store/segments.js';
 import { sealHostLocked, unsealedBytes } from '../store/seal.js';
 import { storeUnusable, withStore } from '../store/session.js';
@@ -83,9 +84,19 @@ export async function handleRelease(ctx: HookContext): Promise<HandlerResult> {
     if (why) ctx.fail(`${why}: not sealed now, the live files keep it for the next event`);
     else throw e;
   }
-  // Issue 17: global_cap_bytes at most hourly when no capture service runs (it does it then).
-  await hookGlobalRetention(config, now, (m) => ctx.note(m)).catch((e: Error) =>
-    ctx.note(`global retention: ${e.message}`),
-  );
+  // Issue 17: host-wide retention at most hourly when no capture service runs (it does it then);
+  // forgetting undefined domains needs libvirt's list, so a detached job does that part.
+  await hookGlobalRetention(
+    config,
+    now,
+    (m) => ctx.note(m),
+    async () => {
+      const pid = await spawnDetached(process.execPath, [cliBundle(ctx.env), 'forget-undefined'], {
+        env: ctx.env,
+      });
+      if (pid === undefined) ctx.report('undefined_retention_days: the job could not be started');
+      else ctx.note('undefined_retention_days: job started to forget domains libvirt no longer lists');
+    },
+  ).catch((e: Error) => ctx.note(`global retention: ${e.message}`));
   return {};
 }

@@ -10,6 +10,7 @@ import { deleteSegment, listArchive, refreshIndex, type SegmentInfo } from './se
 import type { LockedStore } from './session.js';
 import { openParentSafely } from './files.js';
 import type { DomainState } from './domain-state.js';
+import { compactTimesFile, timesBytes } from './times-files.js';
 
 export interface RetentionSegment {
   uuid: string;
@@ -100,7 +101,7 @@ function readVirtlogdConf(): string | undefined {
 
 /**
  * Bytes of a domain's live files readable on this host (every host's, on a shared store), plus
- * domain.json, sealed.json and the archive index. With `reserve`, each virtlogd log of this host counts at least
+ * domain.json, sealed.json, the archive index and the capture service's times files. With `reserve`, each virtlogd log of this host counts at least
  * virtlogd's bound, so the archive leaves room for the running guest's logs to fill up.
  */
 export function liveBytesOf(config: Config, state: DomainState, reserve = false): number {
@@ -130,6 +131,7 @@ export function liveBytesOf(config: Config, state: DomainState, reserve = false)
   if (dir) {
     try {
       for (const f of [DOMAIN_STATE_FILE, SEAL_STATE_FILE]) total += dir.lstat(f)?.size ?? 0;
+      total += timesBytes(dir);
       if (dir.lstat(ARCHIVE_NAME)?.isDirectory()) {
         const archive = dir.sub(ARCHIVE_NAME);
         try {
@@ -189,7 +191,11 @@ export async function applyDomainRetention(
     now,
   });
   if (!dryRun) for (const d of plan.delete) deleteSegment(store.archive, d.key);
-  if (plan.delete.length && !dryRun) store.archive.fsync();
+  if (plan.delete.length && !dryRun) {
+    store.archive.fsync();
+    // The time points of what was deleted go too (they count against the cap as well).
+    compactTimesFile(store);
+  }
   // The sidecars were just read: the archive index is checked against them (and rewritten if off).
   if (!dryRun) {
     const gone = new Set(plan.delete.map((d) => d.key));

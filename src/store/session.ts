@@ -33,6 +33,8 @@ export interface LockedStore {
   repairs: string[];
   /** State files found unreadable on open and rebuilt or reset: the operator should hear of them. */
   damage: string[];
+  /** Set once the domain's files were deleted (forget.ts): nothing is written back. */
+  forgotten?: boolean;
   save(): void;
 }
 
@@ -87,6 +89,7 @@ export async function withStore<T>(
           damage,
           save() {
             if (signal.aborted) throw signal.reason as Error;
+            if (store.forgotten) return;
             const text = sealStateText(store.seal);
             if (text !== savedSeal) {
               writeSealState(dir, store.seal, config.logFileMode);

@@ -33,6 +33,7 @@ domain_cap_bytes = 1048576
 global_cap_bytes = 0
 compress_min_bytes = -1
 retention_days = 30
+undefined_retention_days = 0.5
 strict = 1
 auto_enable = 0
 peers = [ "hostb", "hostc" ]
@@ -66,6 +67,7 @@ journald_burst_lines = 500
     globalCapBytes: 0,
     compressMinBytes: -1,
     retentionDays: 30,
+    undefinedRetentionDays: 0.5,
     strict: true,
     autoEnable: false,
     peers: ['hostb', 'hostc'],
@@ -155,6 +157,18 @@ test('a bad value is reported with file, line and key; that key keeps its defaul
     retentionDays: 7,
     sshKey: '/ok/key',
   });
+});
+
+test('undefined_retention_days takes whole or decimal days of at least 0, nothing else', (t) => {
+  t.is(parseConfig('undefined_retention_days = 0').config.undefinedRetentionDays, 0);
+  t.is(parseConfig('undefined_retention_days = 7').config.undefinedRetentionDays, 7);
+  t.is(parseConfig('undefined_retention_days = 0.001').config.undefinedRetentionDays, 0.001);
+  for (const bad of ['-1', '1e3', '.5', '"30"', '30 days', 'NaN']) {
+    const r = parseConfig(`undefined_retention_days = ${bad}`);
+    t.is(r.errors.length, 1, bad);
+    t.is(r.config.undefinedRetentionDays, DEFAULTS.undefinedRetentionDays, bad);
+  }
+  t.is(DEFAULTS.undefinedRetentionDays, 30);
 });
 
 test('"#" inside a string is not a comment; escaped quotes are allowed', (t) => {

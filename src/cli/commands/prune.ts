@@ -1,23 +1,30 @@
-// virt-consolelog prune: apply retention (domain cap, global cap, retention_days) by hand.
+// virt-consolelog prune: apply retention (domain cap, global cap, retention_days, and with --all
+// undefined_retention_days) by hand.
 import { EXIT, UsageError, type Command } from '../command.js';
-import { flagOpt } from '../options.js';
-import { listDomainUuids, readDomainStateOf } from '../../store/find.js';
+import { flagOpt, stringOpt } from '../options.js';
+import { listDomainUuids } from '../../store/find.js';
 import { LockTimeoutError } from '../../store/lock.js';
-import { applyDomainRetention, liveBytesOf, planRetention } from '../../store/retention.js';
+import { applyDomainRetention } from '../../store/retention.js';
 import { withStore } from '../../store/session.js';
-import { deleteSegment, listSegments } from '../../store/segments.js';
 import { HistoryError, resolveOne } from '../../history/reader.js';
+import { applyGlobalCap } from '../../capture/global-retention.js';
+import { applyUndefinedRetention } from '../../capture/undefined-retention.js';
 
-const USAGE = `usage: virt-consolelog prune (DOMAIN | --all) [--dry-run]
+const USAGE = `usage: virt-consolelog prune (DOMAIN | --all) [--dry-run] [--connect URI]
 
 Compresses sealed segments of at least compress_min_bytes, then deletes the oldest segments of a
 domain over domain_cap_bytes (live files count, but are never deleted), segments older than
-retention_days, and with --all the oldest segments of any domain over global_cap_bytes.
---dry-run prints what would be deleted and changes nothing.`;
+retention_days, and with --all the oldest segments of any domain over global_cap_bytes and the
+whole history of domains libvirt no longer lists on this host (undefined, migrated away) whose
+history ended more than undefined_retention_days ago (libvirt is asked with 'virsh list --all';
+if it cannot be asked, none is forgotten). Retention runs by itself (the capture service hourly,
+else the hook at each guest stop): prune does it now.
+--dry-run prints what would be deleted and changes nothing.
+--connect URI is the libvirt URI asked with --all (default: LIBVIRT_DEFAULT_URI, else virsh's).`;
 
 export const pruneCommand: Command = {
   usage: USAGE,
-  options: { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+  options: { all: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, connect: { type: 'string' } },
   async run(args, ctx) {
     const dryRun = flagOpt(args, 'dry-run');
     const all = flagOpt(args, 'all');
@@ -39,6 +46,7 @@ export const pruneCommand: Command = {
     }
     const verb = dryRun ? 'would prune' : 'pruned';
     const out = (s: string) => ctx.io.stdout.write(s + '\n');
+    const err = (s: string) => ctx.io.stderr.write(`virt-consolelog prune: ${s}\n`);
     let failed = 0;
     let total = 0;
     const now = new Date();
@@ -52,52 +60,37 @@ export const pruneCommand: Command = {
         total += r.deleted.reduce((n, d) => n + d.bytes, 0);
       } catch (e) {
         failed++;
-        ctx.io.stderr.write(`virt-consolelog prune: ${uuid}: ${(e as Error).message}\n`);
+        err(`${uuid}: ${(e as Error).message}`);
         if (!(e instanceof LockTimeoutError)) continue;
       }
     }
-    if (all && config.globalCapBytes > 0) {
-      const segments = uuids.flatMap((uuid) =>
-        listSegments(config, uuid).map((s) => ({
-          uuid,
-          key: s.key,
-          storedBytes: s.storedBytes + s.sidecarBytes,
-          lastTime: s.lastTime,
-        })),
-      );
-      const liveBytes = Object.fromEntries(
-        uuids.map((u) => {
-          const st = readDomainStateOf(config, u);
-          return [u, st ? liveBytesOf(config, st) : 0];
-        }),
-      );
-      const plan = planRetention({
-        segments,
-        liveBytes,
-        domainCapBytes: 0,
-        globalCapBytes: config.globalCapBytes,
-        retentionDays: 0,
-        now,
-      });
-      const byDomain = new Map<string, string[]>();
-      for (const d of plan.delete) byDomain.set(d.uuid, [...(byDomain.get(d.uuid) ?? []), d.key]);
-      for (const d of plan.delete) out(`${d.uuid} ${verb} ${d.key} (${d.bytes} bytes, ${d.why})`);
-      total += plan.delete.reduce((n, d) => n + d.bytes, 0);
-      if (!dryRun) {
-        for (const [uuid, keys] of byDomain) {
-          try {
-            await withStore(config, uuid, (store) => {
-              for (const k of keys) deleteSegment(store.archive, k);
-              store.archive.fsync();
-            });
-          } catch (e) {
-            failed++;
-            ctx.io.stderr.write(`virt-consolelog prune: ${uuid}: ${(e as Error).message}\n`);
-          }
-        }
+    let forgotten = 0;
+    if (all) {
+      const g = await applyGlobalCap(config, now, () => undefined, { dryRun });
+      for (const d of g.deleted) out(`${d.uuid} ${verb} ${d.key} (${d.bytes} bytes, ${d.why})`);
+      for (const f of g.failed) err(`${f.uuid}: ${f.message}`);
+      total += g.deleted.reduce((n, d) => n + d.bytes, 0);
+      failed += g.failed.length;
+      if (config.undefinedRetentionDays > 0) {
+        // Loaded here: only --all asks libvirt (execa), `prune DOMAIN` stays light.
+        const { listedDomains, uriFrom } = await import('../../definitions/virsh.js');
+        const defined = await listedDomains({ uri: uriFrom(stringOpt(args, 'connect'), ctx.io.env) });
+        const u = await applyUndefinedRetention(config, now, defined, () => undefined, { dryRun });
+        if (u.skipped) err(`undefined_retention_days: nothing forgotten: ${u.skipped}`);
+        for (const f of u.forgotten)
+          out(
+            `${f.uuid} ${dryRun ? 'would forget' : 'forgot'} its whole history (libvirt does not list it; it ended ${f.lastTime})`,
+          );
+        for (const f of u.failed) err(`${f.uuid}: ${f.message}`);
+        forgotten = u.forgotten.length;
+        failed += u.failed.length;
       }
     }
-    out(`${verb} ${total} bytes in ${uuids.length} domain(s)${failed ? `, ${failed} failed` : ''}`);
-    return failed ? (failed === uuids.length ? EXIT.failure : EXIT.partial) : EXIT.ok;
+    out(
+      `${verb} ${total} bytes in ${uuids.length} domain(s)` +
+        (forgotten ? `, ${dryRun ? 'would forget' : 'forgot'} ${forgotten} domain(s)` : '') +
+        (failed ? `, ${failed} failed` : ''),
+    );
+    return failed ? (failed >= uuids.length ? EXIT.failure : EXIT.partial) : EXIT.ok;
   },
 };

@@ -1,0 +1,72 @@
+// The capture service's time indexes in a domain's folder (times-<host>.jsonl): their size (they
+// count against domain_cap_bytes) and their compaction once retention deleted the segments they time.
+import * as fs from 'node:fs';
+import { compactTimes, pointFileKey, timesFileName } from '../capture/times.js';
+import { openParentSafely } from './files.js';
+import { rotationSet } from './layout.js';
+import type { SafeDir } from './safe-fs.js';
+import { listArchive } from './segments.js';
+import type { LockedStore } from './session.js';
+
+const TIMES_RE = /^times-[A-Za-z0-9][A-Za-z0-9_.-]*\.jsonl$/;
+
+/** Bytes of every host's times file in a domain folder. */
+export function timesBytes(dir: SafeDir): number {
+  let total = 0;
+  for (const name of dir.list()) {
+    if (!TIMES_RE.test(name)) continue;
+    const st = dir.lstat(name);
+    if (st?.isFile()) total += st.size;
+  }
+  return total;
+}
+
+/** Origin files of this host whose points still time something: those of segments kept, and live files. */
+function filesInUse(store: LockedStore): Set<string> {
+  const host = store.config.hostName;
+  const keys = new Set<string>();
+  for (const s of listArchive(store.archive)) {
+    if (s.importedFrom || s.origin.host !== host) continue;
+    keys.add(pointFileKey({ dev: s.origin.dev, ino: s.origin.ino, birth: s.watermark?.birthtimeMs ?? 0 }));
+  }
+  for (const d of Object.values(store.domain.hosts[host]?.devices ?? {})) {
+    const opened = openParentSafely(store.config, d.path);
+    if (!('dir' in opened)) continue;
+    try {
+      for (const name of rotationSet(opened.name, opened.dir.list())) {
+        const st = opened.dir.lstat(name);
+        if (st?.isFile())
+          keys.add(pointFileKey({ dev: st.dev, ino: st.ino, birth: Math.floor(st.birthtimeMs) }));
+      }
+    } finally {
+      opened.dir.close();
+    }
+  }
+  return keys;
+}
+
+/**
+ * Under the lock: rewrites this host's times file without the points of files no segment refers
+ * to any more and that left the live rotation set (temp file, fsync, rename, fsync of the folder).
+ * Only this host's file: another host's live files cannot be seen from here. Returns bytes saved.
+ */
+export function compactTimesFile(store: LockedStore): number {
+  const name = timesFileName(store.config.hostName);
+  const text = store.dir.readText(name);
+  if (text === undefined) return 0;
+  const inUse = filesInUse(store);
+  const kept = compactTimes(text, (k) => inUse.has(k));
+  if (kept === undefined) return 0;
+  // Points the service appended while this ran (it holds no lock) are carried over after the rename.
+  const fd = store.dir.open(name, fs.constants.O_RDONLY);
+  try {
+    store.dir.writeAtomic(name, kept, store.config.logFileMode);
+    const tail = fs.readFileSync(fd).subarray(Buffer.byteLength(text));
+    const more = tail.length ? compactTimes(tail.toString('utf8'), (k) => inUse.has(k)) : undefined;
+    const add = more ?? tail.toString('utf8');
+    if (add) fs.appendFileSync(store.dir.entry(name), add);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return Buffer.byteLength(text) - Buffer.byteLength(kept);
+}
