@@ -48,8 +48,18 @@ export function liveSortKey(generation: number, host: string, order: number): st
 /** What the merge needs of a segment: its sidecar's (or archive index entry's) reading fields. */
 export type MergedSegment = Pick<
   SegmentMeta,
-  'key' | 'host' | 'device' | 'plainBytes' | 'lines' | 'boots' | 'firstTime' | 'lastTime'
+  'key' | 'host' | 'device' | 'plainBytes' | 'lines' | 'boots' | 'firstTime' | 'lastTime' | 'orderGeneration'
 > & { compressed?: boolean };
+
+/**
+ * Where a segment sorts: its key, with the generation replaced by `orderGeneration` when that is
+ * higher (seals made while an arrival's fetch was owed, placed after the history it fetched).
+ */
+export function segmentSortKey(s: Pick<SegmentMeta, 'key' | 'orderGeneration'>): string {
+  const order = s.orderGeneration;
+  if (order === undefined || order > 999999 || pad(order, 6) <= s.key.slice(0, 6)) return s.key;
+  return pad(order, 6) + s.key.slice(6);
+}
 
 /** Orders segments and live tails of one device into pieces (empty ranges dropped). */
 export function mergeHistory(
@@ -64,7 +74,7 @@ export function mergeHistory(
       source: { kind: 'segment', key: s.key, compressed: Boolean(s.compressed) },
       host: s.host,
       device: s.device,
-      sortKey: s.key,
+      sortKey: segmentSortKey(s),
       start: 0,
       end: s.plainBytes,
       lines: s.lines,

@@ -17,6 +17,8 @@ export interface ArrivalFacts {
   /** domain.json before this start was recorded; undefined when the store could not be read. */
   before: DomainState | undefined;
   continuing: boolean;
+  /** The store's next seal number once this start's seals were made (undefined: store not used). */
+  nextSeq?: number;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function startArrivalFetch(ctx: HookContext, facts: ArrivalFacts): 
         state: facts.before,
         record,
         continuing: facts.continuing,
+        ...(facts.nextSeq !== undefined ? { nextSeq: facts.nextSeq } : {}),
       })
     : undefined;
   const busy = record?.status === 'running' && record.pid !== undefined && pidAlive(record.pid);
@@ -50,6 +53,7 @@ export async function startArrivalFetch(ctx: HookContext, facts: ArrivalFacts): 
     candidates: plan.candidates,
     now: ctx.now(),
     arrival: plan.why,
+    ...(plan.sealsFrom !== undefined ? { sealsFrom: plan.sealsFrom } : {}),
   });
   writeFetchRecord(config.stateDir, rec);
   const pid = await spawnFetchJob(facts.uuid, ctx.env, '--job');

@@ -62,6 +62,8 @@ export async function startHistoryFetch(
     ...(rewrite.generation > 0 ? { previousGeneration: rewrite.generation - 1 } : {}),
     candidates,
     now: ctx.now(),
+    // An owed arrival's mark stays: its seals still go after that history once it arrives.
+    ...(unfinished && previous.sealsFrom !== undefined ? { sealsFrom: previous.sealsFrom } : {}),
   });
   if (candidates.length === 0) {
     rec.status = 'nothing';

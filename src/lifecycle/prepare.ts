@@ -108,6 +108,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   const line = bootMarkerLine(boot.id, host, now);
   let marked = false;
   let before: DomainState | undefined;
+  let nextSeq: number | undefined; // after this start's seals: what an arrival seals later is newer
   let chains: ChainTarget[] = []; // issue 15: reader chains, laid out once the store is unlocked
   try {
     await withStore(config, uuid, (store) => {
@@ -186,6 +187,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
         ...(degraded.length ? { degraded } : {}),
       });
       store.domain = domain;
+      nextSeq = store.seal.nextSeq;
       ctx.note(
         `boot ${boot.id}: ${plan.markers.length} marker(s), ${plan.seal.length} source(s) checked for sealing`,
       );
@@ -201,7 +203,15 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
   if (chains.length) await (await import('../chain/events.js')).layoutChains(ctx, uuid, chains, now);
   // An arriving migration has just started its own fetch job; another arrival starts one here,
   // any other start retries an owed one.
-  if (!continuing) await retryOwedFetch(ctx, uuid, { uuid, name, metadata, before, continuing });
+  if (!continuing)
+    await retryOwedFetch(ctx, uuid, {
+      uuid,
+      name,
+      metadata,
+      before,
+      continuing,
+      ...(nextSeq !== undefined ? { nextSeq } : {}),
+    });
   // Only XML the parser understood can say whether the definition still needs the upgrade.
   if (chardevs) {
     try {

@@ -22,6 +22,8 @@ export interface IndexEntry {
   firstTime: string;
   lastTime: string;
   boots: BootMark[];
+  /** The sidecar's `orderGeneration` (only when it has one: older lines stay as they were). */
+  orderGeneration?: number;
 }
 
 /** The index entry of a sidecar (its other fields left out), fields in a fixed order. */
@@ -43,6 +45,7 @@ export function indexEntry(m: IndexEntry | SegmentMeta): IndexEntry {
       at: b.at,
       markerBytes: b.markerBytes,
     })),
+    ...(m.orderGeneration !== undefined ? { orderGeneration: m.orderGeneration } : {}),
   };
 }
 
@@ -85,7 +88,8 @@ export function parseIndexLine(line: string): IndexEntry | undefined {
     isText(v.firstTime) &&
     isText(v.lastTime) &&
     Array.isArray(v.boots) &&
-    v.boots.every(isBoot);
+    v.boots.every(isBoot) &&
+    (v.orderGeneration === undefined || isCount(v.orderGeneration));
   // Returned as parsed (extra fields are harmless; indexLine() writes only the known ones).
   return ok ? v : undefined;
 }

@@ -258,6 +258,7 @@ export function listArchiveForReading(archive: SafeDir): { segments: ListedSegme
       firstTime: e.firstTime,
       lastTime: e.lastTime,
       boots: e.boots,
+      ...(e.orderGeneration !== undefined ? { orderGeneration: e.orderGeneration } : {}),
       file: v.file,
       compressed: v.compressed,
     });
@@ -387,11 +388,12 @@ function appendToIndex(archive: SafeDir, entry: IndexEntry | SegmentMeta, mode: 
  * Before a sidecar of `key` is written: a line a deleted segment of the same key left in the index
  * is removed, durably, so the index can never describe the new segment with the old one's fields.
  */
-function forgetInIndex(archive: SafeDir, key: string, mode: number): void {
+function forgetInIndex(archive: SafeDir, key: string | readonly string[], mode: number): void {
+  const keys = typeof key === 'string' ? [key] : key;
   const text = readIndexText(archive);
-  if (text === undefined || !mentionsKey(text, key)) return;
+  if (text === undefined || !keys.some((k) => mentionsKey(text, k))) return;
   const index = parseIndex(text);
-  index.entries.delete(key);
+  for (const k of keys) index.entries.delete(k);
   try {
     archive.writeAtomic(INDEX_NAME, indexText([...index.entries.values()]), mode);
   } catch (e) {
@@ -399,6 +401,34 @@ function forgetInIndex(archive: SafeDir, key: string, mode: number): void {
     if (!archive.unlink(INDEX_NAME) && readIndexText(archive) !== undefined) throw e;
     archive.fsync();
   }
+}
+
+/**
+ * Sets the generation segments sort at (`orderGeneration`) in their sidecars; content and keys stay.
+ * Their index lines go first (durably), then each sidecar is replaced atomically, then the new
+ * lines are appended: after a crash a reader finds each sidecar old or new, never a stale line.
+ * A segment whose sidecar is unreadable keeps its key order. Returns the keys changed. Call under the lock.
+ */
+export function setOrderGenerations(
+  archive: SafeDir,
+  changes: readonly { key: string; orderGeneration: number }[],
+  mode: number,
+): string[] {
+  const metas: SegmentMeta[] = [];
+  for (const c of changes) {
+    const m = parseMeta(archive.readText(segmentFileNames(c.key).sidecar), c.key);
+    if (m && m.orderGeneration !== c.orderGeneration)
+      metas.push({ ...m, orderGeneration: c.orderGeneration });
+  }
+  if (!metas.length) return [];
+  forgetInIndex(
+    archive,
+    metas.map((m) => m.key),
+    mode,
+  );
+  for (const m of metas) archive.writeAtomic(segmentFileNames(m.key).sidecar, JSON.stringify(m) + '\n', mode);
+  for (const m of metas) appendToIndex(archive, m, mode);
+  return metas.map((m) => m.key);
 }
 
 /**

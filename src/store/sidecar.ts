@@ -42,6 +42,7 @@ export function isSegmentMeta(v: unknown, key: string): v is SegmentMeta {
     v.boots.every(isBootMark) &&
     isStr(v.sealedAt) &&
     (v.watermark === undefined || isTrackedFile(v.watermark)) &&
+    (v.orderGeneration === undefined || isCount(v.orderGeneration)) &&
     (from === undefined || (isObject(from) && isStr(from.host) && isStr(from.key)))
   );
 }

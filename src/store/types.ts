@@ -29,4 +29,10 @@ export interface SegmentMeta {
   watermark?: TrackedFile;
   /** Set on segments fetched from a peer: the peer's host and its key there. */
   importedFrom?: { host: string; key: string };
+  /**
+   * The generation this segment sorts at when above `generation`: set on a host's seals made while
+   * an arrival's fetch was owed, once the fetch showed the earlier history's generations
+   * (src/transfer/decide-order.ts). The key never changes; readers that do not know it sort by key.
+   */
+  orderGeneration?: number;
 }

@@ -19,6 +19,8 @@ export interface ArrivalInput {
   record: FetchRecord | undefined;
   /** This start continues an incoming live migration (its fetch began at `migrate begin`). */
   continuing: boolean;
+  /** The store's next seal number after this start's seals (undefined: store not readable). */
+  nextSeq?: number;
 }
 
 export type ArrivalPlan =
@@ -31,6 +33,8 @@ export type ArrivalPlan =
       previousGeneration?: number;
       /** Hosts to ask: the hint first, then the peers, then hosts an unfinished fetch still owes. */
       candidates: string[];
+      /** Own seals from this number on came after the arrival (an owed fetch's earlier mark is kept). */
+      sealsFrom?: number;
     };
 
 const OPEN: ReadonlySet<string> = new Set(['running', 'waiting-for-seal', 'failed']);
@@ -72,12 +76,17 @@ export function decideArrival(input: ArrivalInput): ArrivalPlan {
     (h) => h !== host,
   );
   if (!candidates.length) return { fetch: false, why: `${why}, but no peers are configured` };
+  // An arrival while an earlier one is still owed: what was sealed since that one came after it too.
+  const marks = [input.nextSeq, fetchOwed(record) ? record?.sealsFrom : undefined].filter(
+    (n): n is number => n !== undefined,
+  );
   return {
     fetch: true,
     why,
     ...(hint ? { previousHost: hint } : {}),
     ...(hint && metadata.generation !== undefined ? { previousGeneration: metadata.generation } : {}),
     candidates,
+    ...(marks.length ? { sealsFrom: Math.min(...marks) } : {}),
   };
 }
 

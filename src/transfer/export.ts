@@ -153,7 +153,10 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
       : undefined;
     const state = viewDomainState(view);
     listing.live = liveFiles(config, state, seal);
-    listing.maxGeneration = Math.max(state.maxGeneration, ...listing.segments.map((s) => s.generation));
+    listing.maxGeneration = Math.max(
+      state.maxGeneration,
+      ...segments.map((s) => Math.max(s.generation, s.orderGeneration ?? 0)),
+    );
   } finally {
     view.close();
   }

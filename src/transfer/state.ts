@@ -50,6 +50,11 @@ export interface FetchRecord {
   arrival?: string;
   /** Peers that answered "not mine" (an empty listing) during this arrival: not asked again. */
   notMine?: string[];
+  /**
+   * The store's next seal number when the arrival was recorded: this host's own segments from it on
+   * were sealed since, and are placed after the history the fetch brings (decide-order.ts).
+   */
+  sealsFrom?: number;
 }
 
 /** A new fetch record, owed from now: running, nothing fetched yet. */
@@ -61,6 +66,7 @@ export function newFetchRecord(o: {
   candidates: string[];
   now: Date;
   arrival?: string;
+  sealsFrom?: number;
 }): FetchRecord {
   const at = o.now.toISOString();
   return {
@@ -76,6 +82,7 @@ export function newFetchRecord(o: {
     bytesFetched: 0,
     updated: at,
     ...(o.arrival !== undefined ? { arrival: o.arrival } : {}),
+    ...(o.sealsFrom !== undefined ? { sealsFrom: o.sealsFrom } : {}),
   };
 }
 

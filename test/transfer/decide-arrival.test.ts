@@ -96,6 +96,33 @@ test('hosts an unfinished fetch still owes stay candidates of the new arrival', 
   if (done.fetch) t.deepEqual(done.candidates, ['a', 'c']);
 });
 
+test("an arrival marks this store's next seal; an owed arrival's earlier mark is kept", (t) => {
+  const p = decideArrival(base({ state: seenBy('b'), nextSeq: 7 }));
+  t.true(p.fetch && p.sealsFrom === 7, JSON.stringify(p));
+  const record: FetchRecord = {
+    uuid: U,
+    candidates: ['a'],
+    since: '2026-01-01T00:00:00.000Z',
+    status: 'failed',
+    attempts: 1,
+    segmentsFetched: 0,
+    bytesFetched: 0,
+    updated: '2026-01-01T00:00:00.000Z',
+    sealsFrom: 4,
+  };
+  // Started again here (Nova's hard reboot regenerates the XML) while the fetch is still owed:
+  // seals 4.. came after that arrival too.
+  const again = decideArrival(base({ state: seenBy('b'), nextSeq: 9, record }));
+  t.true(again.fetch && again.sealsFrom === 4, JSON.stringify(again));
+  const done = decideArrival(
+    base({ state: seenBy('b'), nextSeq: 9, record: { ...record, status: 'complete' } }),
+  );
+  t.true(done.fetch && done.sealsFrom === 9, JSON.stringify(done));
+  // The store could not be read at the start: no mark, the seals keep their keys' order.
+  const none = decideArrival(base({ state: seenBy('b') }));
+  t.true(none.fetch && none.sealsFrom === undefined, JSON.stringify(none));
+});
+
 test('missing: a host that started the guest and never stopped it before another started it', (t) => {
   let s = seenBy('a', 0, { kind: 'prepare', at: '2026-01-01T10:00:00.000Z' });
   s = withHost(s, 'b', {

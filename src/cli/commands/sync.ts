@@ -142,6 +142,10 @@ export const syncCommand: Command = {
           segmentsFetched: rec?.segmentsFetched ?? 0,
           bytesFetched: rec?.bytesFetched ?? 0,
           updated: now,
+          // An owed arrival's mark stays (decide-order.ts): its seals go after what this fetch brings.
+          ...(rec?.sealsFrom !== undefined && rec.status !== 'complete' && rec.status !== 'nothing'
+            ? { sealsFrom: rec.sealsFrom }
+            : {}),
         };
         writeFetchRecord(config.stateDir, fresh);
       }
