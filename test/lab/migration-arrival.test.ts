@@ -141,6 +141,41 @@ test.serial('lab: cold migration while A is down: status names A, sync completes
   await b.virsh('undefine', g.name);
 });
 
+test.serial(
+  "lab: A down at B's start, A at a higher generation: after sync, A's boot first, then B's",
+  async (t) => {
+    const l = await lab.get();
+    const [a, b] = [l.host('lab-a'), l.host('lab-b')];
+    configure(l);
+    const g = await firstBoot(t, l, a, 'order');
+    // Live A -> B -> A: the rest of boot 1 is at generation 2 on A; B's store knows generation 1.
+    await s.prepareSerialDir(b, g);
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      await s.migrate(from, to, g.name, l, { persistent: true, undefineSource: true });
+      await waitFetch(to, g.uuid, ['complete']);
+      await printMore(to, g.name);
+    }
+    await waitEnabled(a, g.name);
+    const first = s.bootsOf((await a.cli('show', g.name)).stdout);
+    writeFileSync(join(l.dir, 'down', 'lab-a'), '');
+    await coldMigrate(a, b, g);
+    await waitFetch(b, g.uuid, ['failed']);
+    await printMore(b, g.name);
+    await waitEnabled(b, g.name);
+    await s.destroy(b, g.name); // sealed at the generation B knew (1), below A's 2
+    rmSync(join(l.dir, 'down', 'lab-a'));
+    const sync = await b.cli('sync', g.name);
+    t.is(sync.exitCode, 0, sync.stdout + sync.stderr);
+    t.log(sync.stdout.split('\n').find((x) => x.includes('since the arrival')));
+    const report = await assertCompleteHistory(t, b, g, 2);
+    t.deepEqual(report.boots[0]?.boot, first[0], "A's boot first");
+    await b.virsh('undefine', g.name);
+  },
+);
+
 test.serial('lab: 100 peers, 99 never held the guest: one round of list requests', async (t) => {
   const l = await lab.get();
   const [a, b] = [l.host('lab-a'), l.host('lab-b')];
