@@ -69,3 +69,29 @@ export function decideOrder(input: OrderInput): OrderPlan {
     .map((s) => ({ key: s.key, orderGeneration: above }));
   return { sealsFrom, set, ...(moved ? { moved } : {}) };
 }
+
+/** A segment by its identity across stores (origin host, origin key, sha256: protocol.ts originId). */
+export interface OrderedCopy {
+  id: string;
+  key: string;
+  generation: number;
+  orderGeneration?: number;
+}
+
+/**
+ * Segments held here whose copy in a listing sorts later: their origin placed them after this
+ * host had fetched them. The later order is taken (never a lower one), so every host converges.
+ */
+export function adoptOrders(
+  listed: readonly { id: string; orderGeneration?: number }[],
+  held: readonly OrderedCopy[],
+): { key: string; orderGeneration: number }[] {
+  const later = new Map<string, number>();
+  for (const l of listed) if (l.orderGeneration !== undefined) later.set(l.id, l.orderGeneration);
+  return held.flatMap((h) => {
+    const o = later.get(h.id);
+    return o !== undefined && o > Math.max(h.generation, h.orderGeneration ?? 0)
+      ? [{ key: h.key, orderGeneration: o }]
+      : [];
+  });
+}

@@ -11,11 +11,19 @@ import type { Config } from '../config/schema.js';
 import { withDomainLock } from '../store/lock.js';
 import { SafeDir, locateAllowed } from '../store/safe-fs.js';
 import { importSegment, openSegment } from '../store/segment-content.js';
-import { listArchive, listSegments, setOrderGenerations, type SegmentMeta } from '../store/segments.js';
+import { listSegments, type SegmentMeta } from '../store/segments.js';
 import { ensureDomainDir } from '../store/store.js';
-import { withStore } from '../store/session.js';
-import { hostState, withHost } from '../store/domain-state.js';
-import { HEAD_LEN, parseListing, type ListedLive, type ListedSegment, type Listing } from './protocol.js';
+import {
+  HEAD_LEN,
+  originId,
+  parseListing,
+  type ListedLive,
+  type ListedSegment,
+  type Listing,
+} from './protocol.js';
+import { raiseGeneration } from './order.js';
+
+export { originId } from './protocol.js';
 import {
   FetchBusyError,
   partialDir,
@@ -28,7 +36,6 @@ import { TransportError, callPeerText, callPeerToFile } from './transport.js';
 import { sharedWith } from './shared.js';
 import { afterListFailure, afterListing, type ListingFacts } from './fetch-decide.js';
 import { probeRound } from './probe.js';
-import { decideOrder } from './decide-order.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,19 +51,6 @@ export interface FetchOptions {
   sealWaitMs?: number;
   /** Progress lines (the job has no terminal; `sync` prints them). */
   log?: (line: string) => void;
-}
-
-/** Identity of a segment's content across stores: origin host + origin key + sha256 (as the store dedups). */
-export function originId(
-  sidecar: Record<string, unknown>,
-  key: string,
-  host: string,
-  sha256: string,
-): string {
-  const from = sidecar.importedFrom as { host?: unknown; key?: unknown } | undefined;
-  const h = typeof from?.host === 'string' ? from.host : host;
-  const k = typeof from?.key === 'string' ? from.key : key;
-  return `${h}\0${k}\0${sha256}`;
 }
 
 /** Segments of `listing` this store lacks, in history order (pure). */
@@ -408,55 +402,6 @@ export function overallStatus(
   });
   if (open.length === 0) return 'complete';
   return open.every((h) => outcome.get(h) === 'waiting') ? 'waiting-for-seal' : 'failed';
-}
-
-/** The origin a listed segment names in its sidecar (set when the peer imported it). */
-function importedFromOf(sidecar: Record<string, unknown>): { host: string; key: string } | undefined {
-  const f = sidecar.importedFrom as { host?: unknown; key?: unknown } | undefined;
-  return typeof f?.host === 'string' && typeof f.key === 'string' ? { host: f.host, key: f.key } : undefined;
-}
-
-/**
- * Makes this host's generation for the domain at least `min` (the listing's highest + 1): the
- * history fetched from a peer precedes everything this host seals from now on, even when the XML
- * carried no (or a stale) generation hint. What this host sealed since the arrival (`sealsFrom`)
- * before this moment is placed after the fetched history too (decide-order.ts), in the same lock.
- */
-async function raiseGeneration(
-  config: Config,
-  uuid: string,
-  listing: Listing,
-  sealsFrom: number | undefined,
-  log: (l: string) => void,
-): Promise<number | undefined> {
-  const min = listing.maxGeneration + 1;
-  return withStore(config, uuid, (s) => {
-    const h = hostState(s.domain, config.hostName);
-    if (h.generation < min) {
-      log(
-        `generation of ${config.hostName} raised from ${h.generation} to ${min} (after the fetched history)`,
-      );
-      s.domain = withHost(s.domain, config.hostName, { ...h, generation: min });
-      s.save(); // raised before any sidecar: a crash between never leaves later seals below them
-    }
-    const plan = decideOrder({
-      host: config.hostName,
-      sealsFrom,
-      above: min,
-      held: listArchive(s.archive),
-      listed: listing.segments.map((l) => {
-        const from = importedFromOf(l.sidecar);
-        return { host: l.host, key: l.key, ...(from ? { importedFrom: from } : {}) };
-      }),
-    });
-    if (plan.moved) log(`seals since the arrival up to here keep their order: ${plan.moved}`);
-    const changed = setOrderGenerations(s.archive, plan.set, config.logFileMode);
-    if (changed.length)
-      log(
-        `${changed.length} segment(s) sealed here since the arrival now sort at generation ${min}, after the fetched history`,
-      );
-    return plan.sealsFrom;
-  });
 }
 
 /**

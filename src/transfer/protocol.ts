@@ -243,3 +243,16 @@ export function parseListing(text: string, uuid: string): Listing {
     live,
   };
 }
+
+/** Identity of a segment's content across stores: origin host + origin key + sha256 (as the store dedups). */
+export function originId(
+  sidecar: Record<string, unknown>,
+  key: string,
+  host: string,
+  sha256: string,
+): string {
+  const from = sidecar.importedFrom as { host?: unknown; key?: unknown } | undefined;
+  const h = typeof from?.host === 'string' ? from.host : host;
+  const k = typeof from?.key === 'string' ? from.key : key;
+  return `${h}\0${k}\0${sha256}`;
+}

@@ -1,6 +1,11 @@
 // The order of this host's seals made while an arrival's fetch was owed (pure decision).
 import test from 'ava';
-import { decideOrder, type HeldSegment, type OrderInput } from '../../src/transfer/decide-order.js';
+import {
+  adoptOrders,
+  decideOrder,
+  type HeldSegment,
+  type OrderInput,
+} from '../../src/transfer/decide-order.js';
 
 const seg = (
   generation: number,
@@ -87,4 +92,24 @@ test('a holder that already has output sealed here since the arrival moves the m
   t.is(p.sealsFrom, 5);
   t.regex(p.moved ?? '', /000001-00000004-b.*ran there after/);
   t.deepEqual(p.set, [{ key: '000001-00000008-b', orderGeneration: 3 }]);
+});
+
+test('a copy held here takes the later order its origin gave it, never a lower one', (t) => {
+  const held = [
+    { id: 'b/3', key: '000001-00000003-b', generation: 1 },
+    { id: 'b/4', key: '000001-00000004-b', generation: 1, orderGeneration: 5 },
+    { id: 'a/7', key: '000002-00000007-a', generation: 2 },
+  ];
+  t.deepEqual(
+    adoptOrders(
+      [
+        { id: 'b/3', orderGeneration: 3 },
+        { id: 'b/4', orderGeneration: 3 }, // lower than here: kept
+        { id: 'a/7' },
+        { id: 'x/1', orderGeneration: 9 }, // not held here
+      ],
+      held,
+    ),
+    [{ key: '000001-00000003-b', orderGeneration: 3 }],
+  );
 });

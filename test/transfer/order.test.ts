@@ -60,6 +60,9 @@ test('seals made while the arrival fetch was owed sort after the history it brin
   await seal(b, U, 'destroyed');
   await write(b, U, lines('b-cold2', 0, 40), { generation: 1 });
   await seal(b, U, 'destroyed');
+  // C copies B's history before A is back: it gets B's seals without their later order.
+  const early = await cli(['--config', c.configFile, 'sync', U, '--from', 'lab-b']);
+  t.is(early.code, 0, early.stdout.toString() + early.stderr);
   // A is back: sync completes the fetch.
   const r = await cli(['--config', b.configFile, 'sync', U]);
   t.is(r.code, 0, r.stdout.toString() + r.stderr);
@@ -79,7 +82,7 @@ test('seals made while the arrival fetch was owed sort after the history it brin
   // Readers take it from the archive index too.
   const index = readFileSync(join(b.config.logRoot, U, 'archive', 'index.jsonl'), 'utf8');
   t.regex(index, /"key":"000001-00000003-lab-b".*"orderGeneration":3/);
-  // Another host fetching from B gets the same order (the sidecar travels with the segment).
+  // C asks B again: it takes the order B gave the seals it holds, and A's part arrives with it.
   const fromB = await cli(['--config', c.configFile, 'sync', U, '--from', 'lab-b']);
   t.is(fromB.code, 0, fromB.stdout.toString() + fromB.stderr);
   t.deepEqual(shownRuns(c), order);
