@@ -3,6 +3,9 @@
 // it without reading content (sidecars and live scans give byte, line and marker positions).
 import type { BootMark } from '../store/markers.js';
 import type { SegmentMeta } from '../store/segments.js';
+import { segmentSortKey } from '../store/layout.js';
+
+export { segmentSortKey } from '../store/layout.js';
 
 export type PieceSource =
   | { kind: 'segment'; key: string; compressed: boolean }
@@ -50,16 +53,6 @@ export type MergedSegment = Pick<
   SegmentMeta,
   'key' | 'host' | 'device' | 'plainBytes' | 'lines' | 'boots' | 'firstTime' | 'lastTime' | 'orderGeneration'
 > & { compressed?: boolean };
-
-/**
- * Where a segment sorts: its key, with the generation replaced by `orderGeneration` when that is
- * higher (seals made while an arrival's fetch was owed, placed after the history it fetched).
- */
-export function segmentSortKey(s: Pick<SegmentMeta, 'key' | 'orderGeneration'>): string {
-  const order = s.orderGeneration;
-  if (order === undefined || order > 999999 || pad(order, 6) <= s.key.slice(0, 6)) return s.key;
-  return pad(order, 6) + s.key.slice(6);
-}
 
 /** Orders segments and live tails of one device into pieces (empty ranges dropped). */
 export function mergeHistory(

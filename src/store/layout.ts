@@ -111,6 +111,18 @@ export function parseSegmentKey(key: string): { generation: number; seq: number;
   return { generation: Number(m[1]), seq: Number(m[2]), host: m[3] as string };
 }
 
+/**
+ * Where a segment sorts in history: its key, with the generation replaced by `orderGeneration` when
+ * that is higher (seals made while an arrival's fetch was owed, placed after the history it fetched:
+ * src/transfer/decide-order.ts). Readers, retention and the disk-full pruning share it.
+ */
+export function segmentSortKey(s: { key: string; orderGeneration?: number | undefined }): string {
+  const order = s.orderGeneration;
+  if (order === undefined || !Number.isSafeInteger(order) || order < 0 || order > 999999) return s.key;
+  const g = String(order).padStart(6, '0');
+  return g > s.key.slice(0, 6) ? g + s.key.slice(6) : s.key;
+}
+
 /** File names of one archived segment inside `archive/`. */
 export function segmentFileNames(key: string): { plain: string; gz: string; sidecar: string } {
   if (!parseSegmentKey(key)) throw new Error(`not a segment key: ${JSON.stringify(key)}`);

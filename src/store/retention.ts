@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { ARCHIVE_NAME, DOMAIN_STATE_FILE, INDEX_NAME, SEAL_STATE_FILE } from './layout.js';
 import { openDomainDir } from './store.js';
-import { rotationSet } from './layout.js';
+import { rotationSet, segmentSortKey } from './layout.js';
 import { compressSegment } from './segment-content.js';
 import { deleteSegment, listArchive, refreshIndex, type SegmentInfo } from './segments.js';
 import type { LockedStore } from './session.js';
@@ -17,6 +17,8 @@ export interface RetentionSegment {
   key: string;
   storedBytes: number;
   lastTime: string;
+  /** The sidecar's orderGeneration: where the segment sorts in history (layout.ts segmentSortKey). */
+  orderGeneration?: number;
 }
 
 export interface RetentionInput {
@@ -35,7 +37,7 @@ export interface RetentionPlan {
   overCap: { uuid: string; bytes: number }[];
 }
 
-/** Pure: which segments to delete. Segment order within a domain is key order (history order). */
+/** Pure: which segments to delete. Segment order within a domain is history order (segmentSortKey). */
 export function planRetention(input: RetentionInput): RetentionPlan {
   const plan: RetentionPlan = { delete: [], overCap: [] };
   const gone = new Set<string>();
@@ -53,7 +55,9 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     for (const uuid of uuids) {
       const segs = alive()
         .filter((s) => s.uuid === uuid)
-        .sort((a, b) => (a.key < b.key ? -1 : 1));
+        .map((s) => ({ s, order: segmentSortKey(s) }))
+        .sort((a, b) => (a.order < b.order ? -1 : 1))
+        .map((x) => x.s);
       let total = (input.liveBytes[uuid] ?? 0) + segs.reduce((n, s) => n + s.storedBytes, 0);
       for (const s of segs) {
         if (total <= input.domainCapBytes) break;
@@ -183,6 +187,7 @@ export async function applyDomainRetention(
       key: s.key,
       storedBytes: s.storedBytes + s.sidecarBytes,
       lastTime: s.lastTime,
+      ...(s.orderGeneration !== undefined ? { orderGeneration: s.orderGeneration } : {}),
     })),
     liveBytes: { [store.uuid]: liveBytesOf(config, store.domain, true) + (opts.reserveBytes ?? 0) },
     domainCapBytes: config.domainCapBytes,

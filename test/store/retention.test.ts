@@ -33,6 +33,25 @@ test('domain cap removes the oldest segments first and counts live bytes', (t) =
   t.deepEqual(plan.overCap, []);
 });
 
+test('domain cap: a seal placed after fetched history (orderGeneration) goes after that history', (t) => {
+  const plan = planRetention({
+    segments: [
+      { ...seg('a', '000001-00000002-b', 100), orderGeneration: 3 },
+      seg('a', '000000-00000001-a', 100),
+      seg('a', '000002-00000005-a', 100),
+    ],
+    liveBytes: { a: 0 },
+    domainCapBytes: 100,
+    globalCapBytes: 0,
+    retentionDays: 0,
+    now: new Date('2026-01-02T00:00:00Z'),
+  });
+  t.deepEqual(
+    plan.delete.map((d) => d.key),
+    ['000000-00000001-a', '000002-00000005-a'],
+  );
+});
+
 test('live files alone over the cap are reported, never deleted', (t) => {
   const plan = planRetention({
     segments: [seg('a', '000000-00000001-h', 10)],
