@@ -25,6 +25,7 @@ import {
   listSegments,
   openArchive,
   setFailpoint,
+  setOrderGenerations,
   type SegmentMeta,
 } from '../../src/store/segments.js';
 import { tempConfig, UUID } from './helpers.js';
@@ -130,6 +131,41 @@ test('each publish appends its entry: a reader reads no sidecar, and lists what 
   const r = reading(config);
   t.is(r.sidecarsRead, 0);
   t.deepEqual(r.listed, truth(config));
+});
+
+test('setOrderGenerations: the sidecar and the index carry the order; content, key and other lines stay', async (t) => {
+  const config = await store(3);
+  const before = listSegments(config, UUID);
+  const keys = before.map((s) => s.key);
+  const archive = openArchive(config, UUID);
+  if (!archive) throw new Error('no archive');
+  try {
+    t.deepEqual(setOrderGenerations(archive, [{ key: keys[1] as string, orderGeneration: 4 }], 0o640), [
+      keys[1],
+    ]);
+    // The same order again writes nothing.
+    t.deepEqual(setOrderGenerations(archive, [{ key: keys[1] as string, orderGeneration: 4 }], 0o640), []);
+  } finally {
+    archive.close();
+  }
+  const after = listSegments(config, UUID);
+  t.deepEqual(
+    after.map((s) => [s.key, s.sha256, s.orderGeneration]),
+    before.map((s, i) => [s.key, s.sha256, i === 1 ? 4 : undefined]),
+  );
+  const r = reading(config);
+  t.is(r.sidecarsRead, 0);
+  t.deepEqual(r.listed, truth(config));
+  t.is(r.listed[1]?.orderGeneration, 4);
+  // Lines without the field are as before (an older reader's index stays valid); a bad value is a miss.
+  t.false(indexLine(entry(1)).includes('orderGeneration'));
+  t.is(
+    parseIndex(INDEX_HEADER + '\n' + JSON.stringify({ ...entry(1), orderGeneration: -1 }) + '\n').entries
+      .size,
+    0,
+  );
+  await retention(config);
+  t.deepEqual(reading(config).listed, truth(config));
 });
 
 test('a missing index: the reader reads the sidecars; retention writes it again', async (t) => {
