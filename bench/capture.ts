@@ -1,6 +1,7 @@
 // Issue 17: the capture service (`virt-consolelog collect`, the built CLI, as its own process).
 // 1. Scale: N domains (200) each printing 10 lines/s of 80 bytes into its live file; the service's
-//    CPU (utime + stime from /proc/PID/stat over the wall time) and RSS (VmRSS, sampled each second).
+//    CPU (utime + stime from /proc/PID/stat over the wall time, and over its second half: the steady
+//    state after each new file's first seal) and RSS (VmRSS, sampled each second).
 // 2. Rate: one domain with virtlogd's rotation (max_size 4096, max_backups 1: the writer renames the
 //    live file to .0 and deletes the old .0 at each rollover, the file operations virtlogd does);
 //    rising print rates, 10 s each; bytes in the store (read back with the reader) against bytes
@@ -69,8 +70,19 @@ async function domains(config: Config, n: number): Promise<string[]> {
   return paths;
 }
 
+/** VCL_BENCH_CAPTURE_CLI: another built CLI (to compare two builds in one session, interleaved). */
+/** Node options for the service process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (split on spaces). */
+const serviceNodeArgs = (process.env.VCL_BENCH_CAPTURE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startService(confFile: string, env: Record<string, string>): ResultPromise {
-  return execa(process.execPath, [CLI_JS, '--config', confFile, 'collect'], { env, reject: false });
+  return execa(
+    process.execPath,
+    [...serviceNodeArgs, process.env.VCL_BENCH_CAPTURE_CLI || CLI_JS, '--config', confFile, 'collect'],
+    {
+      env,
+      reject: false,
+    },
+  );
 }
 
 function cpuTicks(pid: number): number {
@@ -115,7 +127,11 @@ async function scale(n: number, seconds: number) {
   let maxRss = 0;
   const rss: number[] = [];
   let next = t0;
+  // The first writes create the live files: the window opens with one first seal per guest.
+  // The second half of the window is the steady state (every file known, nothing to seal).
+  let half: { ticks: number; at: number } | undefined;
   while (Date.now() - t0 < seconds * 1000) {
+    if (!half && Date.now() - t0 >= (seconds * 1000) / 2) half = { ticks: cpuTicks(pid), at: Date.now() };
     seq++;
     for (let i = 0; i < n; i++) (writers[i] as (d: Buffer) => void)(line(i));
     if (seq % 10 === 0) {
@@ -127,7 +143,10 @@ async function scale(n: number, seconds: number) {
     await sleep(Math.max(0, next - Date.now()));
   }
   const wall = (Date.now() - t0) / 1000;
-  const cpu = (cpuTicks(pid) - ticks0) / 100 / wall; // CLK_TCK = 100 on Linux
+  const ticks1 = cpuTicks(pid);
+  const cpu = (ticks1 - ticks0) / 100 / wall; // CLK_TCK = 100 on Linux
+  const h = half ?? { ticks: ticks0, at: t0 };
+  const cpuSteady = (ticks1 - h.ticks) / 100 / Math.max(0.001, (Date.now() - h.at) / 1000);
   svc.kill('SIGTERM');
   await svc;
   const status = JSON.parse(fs.readFileSync(join(config.stateDir, 'capture', 'status.json'), 'utf8')) as {
@@ -139,6 +158,7 @@ async function scale(n: number, seconds: number) {
     linesPerSecondEach: 10,
     seconds: Math.round(wall),
     cpuPercentOfOneCore: Math.round(cpu * 1000) / 10,
+    cpuPercentSecondHalf: Math.round(cpuSteady * 1000) / 10,
     rssMiBMax: Math.round(maxRss / 102.4) / 10,
     rssMiBMedian: Math.round((rss.sort((a, b) => a - b)[rss.length >> 1] ?? 0) / 102.4) / 10,
     lostBytes: status.devices.reduce((x, d) => x + d.lostBytes, 0),
@@ -181,8 +201,9 @@ async function rate(bytesPerSecond: number, seconds: number, maxSize: number) {
 const out: Record<string, unknown> = { at: new Date().toISOString(), quick };
 const only = process.env.VCL_BENCH_CAPTURE_ONLY; // "scale" or "rate"
 const n = Number(process.env.VCL_BENCH_CAPTURE_N ?? (quick ? 20 : 200));
+const scaleSeconds = Number(process.env.VCL_BENCH_CAPTURE_SECONDS ?? (quick ? 10 : 60));
 if (only !== 'rate') {
-  out.scale = await scale(n, quick ? 10 : 60);
+  out.scale = await scale(n, scaleSeconds);
   console.log(JSON.stringify(out.scale));
 }
 const rates: unknown[] = [];

@@ -10,13 +10,18 @@ import type { Config } from '../config/schema.js';
 import { currentName, hostState } from '../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../store/find.js';
 import { LockTimeoutError } from '../store/lock.js';
-import { parseBootMarker } from '../store/markers.js';
+import { mayBeMarkerStart, parseBootMarker } from '../store/markers.js';
 import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
 import { applyGlobalCap } from './global-retention.js';
+import { CHAIN_STATE_FILE, parseChainState, withChainFilesSealed } from '../store/chain-files.js';
+import { SEAL_STATE_FILE } from '../store/layout.js';
 import { SafeDir } from '../store/safe-fs.js';
+import { openDomainDir } from '../store/store.js';
+import { parseSealState } from '../store/watermarks.js';
 import { sealDeviceMakingRoom } from '../store/seal.js';
 import { withStore } from '../store/session.js';
 import {
+  decideLook,
   decideSeal,
   fileKey,
   lostBytes,
@@ -51,6 +56,12 @@ const TICK_MS = 50;
 const DISCOVER_MS = 2000;
 const STATUS_MS = 2000;
 const MAX_LINE = 64 * 1024;
+/** Bytes read from one file per look (a backlog is read over the next ticks). */
+const MAX_READ = 1024 * 1024;
+/** Read descriptors held open across looks, in all (beyond them a read opens and closes its file). */
+const MAX_HELD_FDS = 512;
+/** One buffer for every read: lines are copied out of it. */
+const SCRATCH = Buffer.allocUnsafe(64 * 1024);
 
 interface FileTime {
   birth: number;
@@ -71,7 +82,13 @@ interface Followed {
   sealed: Map<string, number>;
   lastSeal: number;
   sealing: boolean;
+  /** Written since the last look (an inotify change event). */
   dirty: boolean;
+  /** A name of its rotation set changed since the last look: list it again, at once. */
+  renamed: boolean;
+  lastLook: number;
+  /** fileKey -> read descriptor of that file, held while it is in the set (MAX_HELD_FDS in all). */
+  fds: Map<string, number>;
   /** Files seen at the first look are handed to sinks from their end, later ones from 0. */
   observed: boolean;
   times: Map<string, FileTime>;
@@ -94,6 +111,7 @@ export class Collector {
   private readonly log: (msg: string) => void;
   private readonly started = Date.now();
   private watchBroken = false;
+  private heldFds = 0;
   private lastRetention = 0;
   private lastDiscover = 0;
   private lastStatus = 0;
@@ -147,7 +165,15 @@ export class Collector {
     const sweep = now - this.lastSweep >= (this.watchBroken ? 250 : (this.opts.pollMs ?? 1000));
     if (sweep) this.lastSweep = now;
     for (const f of this.followed.values()) {
-      if (sweep || f.dirty || f.partial.length) this.observe(f, now);
+      const look = decideLook({
+        sweep,
+        renamed: f.renamed,
+        written: f.dirty,
+        msSinceLastLook: now - f.lastLook,
+      });
+      if (look !== 'none') this.observe(f, now, look === 'list');
+      else if (f.partial.length && now - f.partialSince >= TORN_LINE_MS)
+        this.emit(f, Buffer.concat(f.partial), now);
       this.flushPoints(f, now);
     }
     if (now - this.lastStatus >= STATUS_MS) {
@@ -191,6 +217,9 @@ export class Collector {
           lastSeal: 0,
           sealing: false,
           dirty: true,
+          renamed: true,
+          lastLook: 0,
+          fds: new Map(),
           observed: false,
           times: new Map(),
           readTo: new Map(),
@@ -198,7 +227,10 @@ export class Collector {
           partialSince: 0,
           stats: { capturedBytes: 0, lostBytes: 0, seals: 0, bytesSeen: 0, since: Date.now() },
         };
-        if (had) this.byFile.delete(had.path);
+        if (had) {
+          this.byFile.delete(had.path);
+          this.releaseFds(had);
+        }
         this.followed.set(key, f);
         this.byFile.set(f.path, f);
         this.watch(f.dirPath);
@@ -208,20 +240,25 @@ export class Collector {
       if (seen.has(key)) continue;
       this.followed.delete(key);
       if (this.byFile.get(f.path) === f) this.byFile.delete(f.path);
+      this.releaseFds(f);
     }
   }
 
   private watch(dir: string): void {
     if (this.watchers.has(dir) || this.watchBroken) return;
     try {
-      const w = fs.watch(dir, { persistent: false }, (_ev, name) => {
+      const w = fs.watch(dir, { persistent: false }, (ev, name) => {
         const n = name?.toString();
         // One lookup per event (a busy host has thousands a second): the name, or its `.N` backup's base.
+        // Only marks: the tick looks at a device once per COALESCE_MS however many writes came.
         const f =
           n &&
           (this.byFile.get(posix.join(dir, n)) ?? this.byFile.get(posix.join(dir, n.replace(/\.\d+$/, ''))));
-        if (f) f.dirty = true;
-        else if (!n) for (const x of this.followed.values()) if (x.dirPath === dir) x.dirty = true;
+        if (f) {
+          f.dirty = true;
+          if (ev === 'rename') f.renamed = true;
+        } else if (!n)
+          for (const x of this.followed.values()) if (x.dirPath === dir) x.dirty = x.renamed = true;
       });
       w.on('error', () => {
         this.watchers.delete(dir);
@@ -261,9 +298,37 @@ export class Collector {
     return out;
   }
 
-  private observe(f: Followed, now: number): void {
+  /**
+   * The files' sizes through their held descriptors (no lookup by name); undefined when the set
+   * must be listed by name: a descriptor missing, or nothing grew although a write was signalled
+   * (the name may point to another file now: a rename inotify did not report).
+   */
+  private sizesHeld(f: Followed): SeenFile[] | undefined {
+    let grew = false;
+    const out: SeenFile[] = [];
+    for (const file of f.files) {
+      const fd = f.fds.get(fileKey(file));
+      if (fd === undefined) return undefined;
+      let size: number;
+      try {
+        size = fs.fstatSync(fd).size;
+      } catch {
+        return undefined;
+      }
+      if (size < file.size) return undefined;
+      if (size > file.size) grew = true;
+      out.push(size === file.size ? file : { ...file, size });
+    }
+    return grew ? out : undefined;
+  }
+
+  private observe(f: Followed, now: number, list: boolean): void {
     f.dirty = false;
-    const files = this.listFiles(f);
+    f.renamed = false;
+    f.lastLook = now;
+    const held = list ? undefined : this.sizesHeld(f);
+    const files = held ?? this.listFiles(f);
+    if (!held) this.holdFds(f, files);
     const lost = lostBytes(f.files, files, f.sealed);
     if (lost > 0) {
       f.stats.lostBytes += lost;
@@ -283,11 +348,48 @@ export class Collector {
     }
     if (this.sinks.length) this.readLines(f, files, now);
     f.files = files;
+    if (!f.sealing && files.some((x) => !f.sealed.has(fileKey(x)))) this.learnSealed(f, files);
     const d = decideSeal(files, f.sealed, this.policy, now - f.lastSeal);
     if (d.seal && !f.sealing) {
       const p = this.seal(f, d.why ?? 'unknown');
       this.inflight.add(p);
       void p.finally(() => this.inflight.delete(p));
+    }
+  }
+
+  /**
+   * Watermarks of files new to the service, from sealed.json read without the lock (written by
+   * rename: whole or not at all): a file it does not name holds no sealed byte yet. Learning them
+   * this way, not by sealing, spares a seal (three fsyncs) per new file (200 at a service start);
+   * a stale read only makes the next seal come sooner, and that seal finds the real watermark.
+   * Unreadable: left unknown, which decideSeal seals at once as before.
+   */
+  private learnSealed(f: Followed, files: readonly SeenFile[]): void {
+    let text: string | undefined;
+    let chain: string | undefined;
+    try {
+      const dir = openDomainDir(this.config, f.uuid);
+      try {
+        text = dir?.readText(SEAL_STATE_FILE);
+        chain = dir?.readText(CHAIN_STATE_FILE);
+      } finally {
+        dir?.close();
+      }
+    } catch {
+      return;
+    }
+    const parsed = parseSealState(text);
+    if (!parsed) return;
+    const state = withChainFilesSealed(parsed, parseChainState(chain));
+    const host = this.config.hostName;
+    const known = new Map(
+      state.files
+        .filter((t) => t.host === host && t.device === f.device)
+        .map((t) => [fileKey({ ...t, birth: t.birthtimeMs }), t.offset]),
+    );
+    for (const x of files) {
+      const k = fileKey(x);
+      if (!f.sealed.has(k)) f.sealed.set(k, known.get(k) ?? 0);
     }
   }
 
@@ -333,7 +435,8 @@ export class Collector {
       if (!(e instanceof LockTimeoutError)) f.lastSeal = Date.now();
     } finally {
       f.sealing = false;
-      f.dirty = true;
+      // Looked at again (by name) after the seal: what came meanwhile is decided on.
+      f.dirty = f.renamed = true;
     }
   }
 
@@ -374,6 +477,49 @@ export class Collector {
     return fd;
   }
 
+  /** Opens one of the device's files for reading, never through a symlink, and checks it is that file. */
+  private openChecked(f: Followed, file: SeenFile): number | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(posix.join(f.dirPath, file.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.ino === file.ino && st.dev === file.dev) return fd;
+    } catch {
+      // Treated as another file.
+    }
+    fs.closeSync(fd);
+    return undefined;
+  }
+
+  /** Holds a read descriptor for each file of the set (a look then needs no lookup by name); closes the rest. */
+  private holdFds(f: Followed, files: readonly SeenFile[]): void {
+    const keys = new Set(files.map(fileKey));
+    for (const [k, fd] of f.fds)
+      if (!keys.has(k)) {
+        fs.closeSync(fd);
+        f.fds.delete(k);
+        this.heldFds--;
+      }
+    for (const file of files) {
+      const k = fileKey(file);
+      if (f.fds.has(k) || this.heldFds >= MAX_HELD_FDS) continue;
+      const fd = this.openChecked(f, file);
+      if (fd === undefined) continue;
+      f.fds.set(k, fd);
+      this.heldFds++;
+    }
+  }
+
+  private releaseFds(f: Followed): void {
+    for (const fd of f.fds.values()) fs.closeSync(fd);
+    this.heldFds -= f.fds.size;
+    f.fds.clear();
+  }
+
   /** Hands whole lines past what the sinks got to each sink (a new service starts at the end). */
   private readLines(f: Followed, files: readonly SeenFile[], now: number): void {
     const first = !f.observed;
@@ -384,21 +530,24 @@ export class Collector {
       if (from === undefined) from = first ? file.size : 0;
       if (file.size < from) from = 0;
       if (file.size > from) {
-        let fd: number;
+        const held = f.fds.get(k);
+        const fd = held ?? this.openChecked(f, file);
+        if (fd === undefined) continue;
         try {
-          fd = fs.openSync(posix.join(f.dirPath, file.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+          const end = Math.min(file.size, from + MAX_READ);
+          while (from < end) {
+            const n = fs.readSync(fd, SCRATCH, 0, Math.min(SCRATCH.length, end - from), from);
+            if (!n) break;
+            this.split(f, SCRATCH.subarray(0, n), now);
+            from += n;
+          }
+          // A backlog beyond MAX_READ: the next tick reads on, without waiting COALESCE_MS.
+          if (from < file.size) f.renamed = true;
         } catch {
-          continue;
-        }
-        try {
-          const st = fs.fstatSync(fd);
-          if (st.ino !== file.ino || st.dev !== file.dev) continue;
-          const buf = Buffer.allocUnsafe(Math.min(st.size - from, 1024 * 1024));
-          const n = fs.readSync(fd, buf, 0, buf.length, from);
-          this.split(f, buf.subarray(0, n), now);
-          from += n;
+          // Read error: the next look lists the set again.
+          f.renamed = true;
         } finally {
-          fs.closeSync(fd);
+          if (held === undefined) fs.closeSync(fd);
         }
       }
       f.readTo.set(k, from);
@@ -425,7 +574,7 @@ export class Collector {
   private emit(f: Followed, text: Buffer, now: number): void {
     f.partial = [];
     const line = text.length && text[text.length - 1] === 13 ? text.subarray(0, text.length - 1) : text;
-    const marker = parseBootMarker(line.toString('latin1'));
+    const marker = mayBeMarkerStart(line) ? parseBootMarker(line.toString('latin1')) : undefined;
     if (marker) {
       f.boot = marker.id;
       return;
@@ -504,6 +653,7 @@ export class Collector {
     this.watchers.clear();
     for (const fd of this.timeFds.values()) fs.closeSync(fd);
     this.timeFds.clear();
+    for (const f of this.followed.values()) this.releaseFds(f);
     await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));
   }
 }
