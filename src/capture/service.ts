@@ -7,14 +7,14 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { currentName, hostState } from '../store/domain-state.js';
+import { currentName, hostState, type DomainState } from '../store/domain-state.js';
 import { listDomainUuids, readDomainStateOf } from '../store/find.js';
 import { LockTimeoutError } from '../store/lock.js';
 import { mayBeMarkerStart, parseBootMarker } from '../store/markers.js';
 import { applyDomainRetention, VIRTLOGD_CONF } from '../store/retention.js';
 import { applyGlobalCap } from './global-retention.js';
 import { CHAIN_STATE_FILE, parseChainState, withChainFilesSealed } from '../store/chain-files.js';
-import { SEAL_STATE_FILE } from '../store/layout.js';
+import { DOMAIN_STATE_FILE, SEAL_STATE_FILE } from '../store/layout.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { openDomainDir } from '../store/store.js';
 import { parseSealState } from '../store/watermarks.js';
@@ -23,6 +23,7 @@ import { withStore } from '../store/session.js';
 import {
   decideLook,
   decideSeal,
+  fastGrowth,
   fileKey,
   lostBytes,
   policyFor,
@@ -86,6 +87,8 @@ interface Followed {
   dirty: boolean;
   /** A name of its rotation set changed since the last look: list it again, at once. */
   renamed: boolean;
+  /** The last look found at least fastGrowth bytes more: looked at on each write, not coalesced. */
+  fast: boolean;
   lastLook: number;
   /** fileKey -> read descriptor of that file, held while it is in the set (MAX_HELD_FDS in all). */
   fds: Map<string, number>;
@@ -112,6 +115,8 @@ export class Collector {
   private readonly started = Date.now();
   private watchBroken = false;
   private heldFds = 0;
+  /** uuid -> domain.json as last read, with the stat it had then. */
+  private readonly domainStates = new Map<string, { stamp: string; state: DomainState }>();
   private lastRetention = 0;
   private lastDiscover = 0;
   private lastStatus = 0;
@@ -169,6 +174,7 @@ export class Collector {
         sweep,
         renamed: f.renamed,
         written: f.dirty,
+        fast: f.fast,
         msSinceLastLook: now - f.lastLook,
       });
       if (look !== 'none') this.observe(f, now, look === 'list');
@@ -186,11 +192,34 @@ export class Collector {
     }
   }
 
+  /**
+   * domain.json of `uuid`, read again only when its identity, size or mtime changed (it is replaced
+   * by rename at each write): the stat by path is a hint only, the read goes through SafeDir.
+   */
+  private domainStateOf(uuid: string): DomainState | undefined {
+    let stamp: string | undefined;
+    try {
+      const st = fs.lstatSync(posix.join(this.config.logRoot, uuid, DOMAIN_STATE_FILE));
+      stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch {
+      stamp = undefined;
+    }
+    const had = this.domainStates.get(uuid);
+    if (stamp !== undefined && had?.stamp === stamp) return had.state;
+    const state = readDomainStateOf(this.config, uuid);
+    if (stamp !== undefined && state) this.domainStates.set(uuid, { stamp, state });
+    else this.domainStates.delete(uuid);
+    return state;
+  }
+
   /** Follows every device of this host that domain.json says virtlogd logs in append mode. */
   private discover(): void {
     const seen = new Set<string>();
-    for (const uuid of listDomainUuids(this.config)) {
-      const state = readDomainStateOf(this.config, uuid);
+    const uuids = listDomainUuids(this.config);
+    const listed = new Set(uuids);
+    for (const uuid of this.domainStates.keys()) if (!listed.has(uuid)) this.domainStates.delete(uuid);
+    for (const uuid of uuids) {
+      const state = this.domainStateOf(uuid);
       if (!state) continue;
       const h = state.hosts[this.config.hostName];
       if (!h) continue;
@@ -218,6 +247,7 @@ export class Collector {
           sealing: false,
           dirty: true,
           renamed: true,
+          fast: false,
           lastLook: 0,
           fds: new Map(),
           observed: false,
@@ -329,6 +359,9 @@ export class Collector {
     const held = list ? undefined : this.sizesHeld(f);
     const files = held ?? this.listFiles(f);
     if (!held) this.holdFds(f, files);
+    const before = new Map(f.files.map((x) => [fileKey(x), x.size]));
+    const grown = files.reduce((n, x) => n + Math.max(0, x.size - (before.get(fileKey(x)) ?? 0)), 0);
+    f.fast = grown >= fastGrowth(this.policy);
     const lost = lostBytes(f.files, files, f.sealed);
     if (lost > 0) {
       f.stats.lostBytes += lost;

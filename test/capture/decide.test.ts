@@ -3,6 +3,7 @@ import {
   COALESCE_MS,
   decideLook,
   decideSeal,
+  fastGrowth,
   fileKey,
   lostBytes,
   policyFor,
@@ -66,12 +67,17 @@ test('virtlogd max_size from its conf, default 2 MiB; 0 = no rotation', (t) => {
 });
 
 test('writes to a log are looked at once per COALESCE_MS, by size; a rename or the sweep lists at once', (t) => {
-  const news = { sweep: false, renamed: false, written: true, msSinceLastLook: 0 };
+  const news = { sweep: false, renamed: false, written: true, fast: false, msSinceLastLook: 0 };
   t.is(decideLook(news), 'none');
   t.is(decideLook({ ...news, msSinceLastLook: COALESCE_MS - 1 }), 'none');
   t.is(decideLook({ ...news, msSinceLastLook: COALESCE_MS }), 'sizes');
   t.is(decideLook({ ...news, renamed: true }), 'list');
   t.is(decideLook({ ...news, written: false, sweep: true }), 'list');
   t.is(decideLook({ ...news, written: false, msSinceLastLook: 10 * COALESCE_MS }), 'none');
+  // A device growing fast is looked at on each write: its seal must not wait.
+  t.is(decideLook({ ...news, fast: true }), 'sizes');
+  t.is(decideLook({ ...news, fast: true, written: false }), 'none');
+  t.is(fastGrowth(policyFor(4096, 0)), 256);
+  t.is(fastGrowth(policyFor(2 * 1024 * 1024, 0)), 128 * 1024);
   t.true(COALESCE_MS <= 250, 'a line keeps a time at most 1 s off: 500 ms between points plus the wait');
 });
