@@ -1,5 +1,5 @@
 // `npm run bench`: measures the targets of issue 7 and writes bench/results/latest.json and the results
-// block of BENCHMARKS.md. Usage: npm run bench -- [--only hook,reader,storage,lifecycle,scale] [--quick]
+// block of BENCHMARKS.md. Usage: npm run bench -- [--only hook,reader,storage,lifecycle,scale,capture] [--quick]
 //   --only   run these sections and keep the others' last results in latest.json
 //   --quick  fewer rounds (for trying the harness; the committed results come from a full run)
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsPath = join(repo, 'bench', 'results', 'latest.json');
 const mdPath = join(repo, 'BENCHMARKS.md');
 
-export const SECTIONS = ['hook', 'reader', 'storage', 'lifecycle', 'scale'] as const;
+export const SECTIONS = ['hook', 'reader', 'storage', 'lifecycle', 'scale', 'capture'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface SectionResult {
@@ -58,6 +58,7 @@ const RUNNERS: Record<SectionName, () => Promise<SectionRunner>> = {
   storage: async () => (await import('./storage.js')).benchStorage,
   lifecycle: async () => (await import('./lifecycle.js')).benchLifecycle,
   scale: async () => (await import('./scale.js')).benchScale,
+  capture: async () => (await import('./capture.js')).benchCapture,
 };
 
 async function runSection(name: SectionName, quick: boolean): Promise<{ targets: Target[]; data: unknown }> {

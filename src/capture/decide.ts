@@ -95,3 +95,35 @@ export function isSharedFsType(fsType: string): boolean {
     fsType,
   );
 }
+
+/** Writes to one log within this long are handled together: one look per device, not one per write. */
+export const COALESCE_MS = 200;
+
+/** What the service knows of a device since it last looked at its files. */
+export interface DeviceNews {
+  /** The periodic sweep is due (the fallback for events inotify missed or never sends). */
+  sweep: boolean;
+  /** A name of the rotation set was created, renamed or deleted (a rollover, a new file). */
+  renamed: boolean;
+  /** A file of the set was written. */
+  written: boolean;
+  /** The last look found it growing fast (fastGrowth): a seal may be near, so no waiting. */
+  fast: boolean;
+  msSinceLastLook: number;
+}
+
+/** Growth in one look that counts as fast: an eighth of the bytes at which the live file is sealed. */
+export function fastGrowth(policy: CapturePolicy): number {
+  return Math.max(1, Math.floor(policy.sealAtBytes / 8));
+}
+
+/**
+ * How to look at a device now: `list` its rotation set by name (lstat each), read the `sizes` of
+ * the files already known through their open descriptors (writes only: no name changed), or wait
+ * (`none`). A rename is handled at once: the backup it made is deleted at the next rollover; so
+ * are writes to a device growing fast (its seal must not wait), e.g. 16 KiB/s under max_size 4096.
+ */
+export function decideLook(n: DeviceNews, coalesceMs = COALESCE_MS): 'list' | 'sizes' | 'none' {
+  if (n.sweep || n.renamed) return 'list';
+  return n.written && (n.fast || n.msSinceLastLook >= coalesceMs) ? 'sizes' : 'none';
+}

@@ -1,6 +1,9 @@
 import test from 'ava';
 import {
+  COALESCE_MS,
+  decideLook,
   decideSeal,
+  fastGrowth,
   fileKey,
   lostBytes,
   policyFor,
@@ -61,4 +64,20 @@ test('virtlogd max_size from its conf, default 2 MiB; 0 = no rotation', (t) => {
   t.is(virtlogdMaxSize(undefined), 2 * 1024 * 1024);
   t.is(virtlogdMaxSize('#max_size = 4096\n'), 2 * 1024 * 1024);
   t.is(policyFor(0, 0).sealAtBytes, 1024 * 1024);
+});
+
+test('writes to a log are looked at once per COALESCE_MS, by size; a rename or the sweep lists at once', (t) => {
+  const news = { sweep: false, renamed: false, written: true, fast: false, msSinceLastLook: 0 };
+  t.is(decideLook(news), 'none');
+  t.is(decideLook({ ...news, msSinceLastLook: COALESCE_MS - 1 }), 'none');
+  t.is(decideLook({ ...news, msSinceLastLook: COALESCE_MS }), 'sizes');
+  t.is(decideLook({ ...news, renamed: true }), 'list');
+  t.is(decideLook({ ...news, written: false, sweep: true }), 'list');
+  t.is(decideLook({ ...news, written: false, msSinceLastLook: 10 * COALESCE_MS }), 'none');
+  // A device growing fast is looked at on each write: its seal must not wait.
+  t.is(decideLook({ ...news, fast: true }), 'sizes');
+  t.is(decideLook({ ...news, fast: true, written: false }), 'none');
+  t.is(fastGrowth(policyFor(4096, 0)), 256);
+  t.is(fastGrowth(policyFor(2 * 1024 * 1024, 0)), 128 * 1024);
+  t.true(COALESCE_MS <= 250, 'a line keeps a time at most 1 s off: 500 ms between points plus the wait');
 });
