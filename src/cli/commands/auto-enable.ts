@@ -1,12 +1,12 @@
 // virt-consolelog auto-enable UUID: the automatic mode's detached job (started by the hook, not
 // listed in --help; documented in the man page). Writes what it did to the plugin's journal.
-import { recordJobRun } from '../../journal/journal.js';
 import { AUTO_DEFAULTS, runAutoEnable } from '../../definitions/auto.js';
 import { takeJobLock } from '../../definitions/job-lock.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';
 import { stringOpt } from '../options.js';
+import { runJournalledJob } from '../job-run.js';
 
 export const autoEnableCommand: Command = {
   usage: `usage: virt-consolelog auto-enable [--connect URI] UUID
@@ -25,41 +25,25 @@ domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domai
     const uuid = rest.length === 1 ? normaliseUuid(rest[0] as string) : undefined;
     if (!uuid) throw new UsageError('expected exactly one domain UUID');
     const { config } = ctx.config();
-    const started = Date.now();
-    const notes: string[] = [];
-    const problems: string[] = [];
     const release = await takeJobLock(config, uuid);
     if (!release) {
       ctx.io.stdout.write(`${uuid}: a job for this domain is already pending\n`);
       return EXIT.ok;
     }
-    let failed = false;
-    try {
-      const result = await runAutoEnable(uuid, config, {
-        ...AUTO_DEFAULTS,
-        virsh: { uri: uriFrom(connect, ctx.io.env), env: ctx.io.env },
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-        note: (line) => {
-          notes.push(line);
-          ctx.io.stdout.write(`${uuid}: ${line}\n`);
-        },
-        now: () => new Date(),
-      });
-      failed = result.outcome === 'gave-up';
-      if (failed) problems.push('automatic enable gave up');
-    } catch (e) {
-      failed = true;
-      problems.push((e as Error).message);
-    } finally {
-      await release();
-    }
-    await recordJobRun(
-      config,
-      uuid,
-      ctx.io.env,
-      { kind: 'auto-enable', ms: Date.now() - started, problems, notes, failed: failed },
-      (e) => ctx.io.stderr.write(`virt-consolelog auto-enable: journal: ${e.message}\n`),
-    );
-    return failed ? EXIT.failure : EXIT.ok;
+    const job = { kind: 'auto-enable', domain: uuid, prefix: `${uuid}: ` };
+    return runJournalledJob(config, ctx.io, job, async ({ note, problem }) => {
+      try {
+        const result = await runAutoEnable(uuid, config, {
+          ...AUTO_DEFAULTS,
+          virsh: { uri: uriFrom(connect, ctx.io.env), env: ctx.io.env },
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          note,
+          now: () => new Date(),
+        });
+        if (result.outcome === 'gave-up') problem('automatic enable gave up');
+      } finally {
+        await release();
+      }
+    });
   },
 };

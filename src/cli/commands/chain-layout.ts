@@ -1,10 +1,10 @@
 // virt-consolelog chain-layout UUID: the reader-chain job the hook starts at `prepare begin` of a
 // start that truncates a log read in place (not listed in --help; documented in the man page).
-import { recordJobRun } from '../../journal/journal.js';
 import { layoutAfterStart } from '../../chain/events.js';
 import { normaliseUuid } from '../../store/layout.js';
-import { EXIT, UsageError, type Command } from '../command.js';
+import { UsageError, type Command } from '../command.js';
 import { expectPositionals } from '../options.js';
+import { runJournalledJob } from '../job-run.js';
 
 export const chainLayoutCommand: Command = {
   usage: `usage: virt-consolelog chain-layout UUID
@@ -20,24 +20,7 @@ after a migration's history fetch. Writes what it did to the plugin's journal.`,
     const uuid = normaliseUuid(given as string);
     if (!uuid) throw new UsageError(`not a domain UUID: ${given as string}`);
     const { config } = ctx.config();
-    const started = Date.now();
-    const notes: string[] = [];
-    const problems: string[] = [];
-    try {
-      await layoutAfterStart(config, uuid, (line) => {
-        notes.push(line);
-        ctx.io.stdout.write(`${uuid}: ${line}\n`);
-      });
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-    await recordJobRun(
-      config,
-      uuid,
-      ctx.io.env,
-      { kind: 'chain-layout', ms: Date.now() - started, problems, notes, failed: problems.length > 0 },
-      (e) => ctx.io.stderr.write(`virt-consolelog chain-layout: journal: ${e.message}\n`),
-    );
-    return problems.length ? EXIT.failure : EXIT.ok;
+    const job = { kind: 'chain-layout', domain: uuid, prefix: `${uuid}: ` };
+    return runJournalledJob(config, ctx.io, job, ({ note }) => layoutAfterStart(config, uuid, note));
   },
 };

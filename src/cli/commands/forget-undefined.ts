@@ -1,10 +1,10 @@
 // virt-consolelog forget-undefined: the undefined_retention_days job the hook starts at release end
 // (at most hourly, without the capture service); not listed in --help, documented in the man page.
-import { recordJobRun } from '../../journal/journal.js';
 import { applyUndefinedRetention } from '../../capture/undefined-retention.js';
 import { listedDomains, uriFrom } from '../../definitions/virsh.js';
-import { EXIT, type Command } from '../command.js';
+import { type Command } from '../command.js';
 import { expectPositionals, stringOpt } from '../options.js';
+import { runJournalledJob } from '../job-run.js';
 
 /** The journal's domain field for this host-wide job (it is about no one domain). */
 export const FORGET_JOB_DOMAIN = '*';
@@ -22,32 +22,16 @@ be asked, nothing is deleted. Writes what it did to the plugin's journal (domain
   async run(args, ctx) {
     expectPositionals(args, 0, 0, 'nothing');
     const { config } = ctx.config();
-    const started = Date.now();
-    const notes: string[] = [];
-    const problems: string[] = [];
-    const log = (m: string) => {
-      notes.push(m);
-      ctx.io.stdout.write(`${m}\n`);
-    };
-    try {
+    const job = { kind: 'forget-undefined', domain: FORGET_JOB_DOMAIN, prefix: '' };
+    return runJournalledJob(config, ctx.io, job, async ({ note, problem }) => {
       const defined = await listedDomains({
         uri: uriFrom(stringOpt(args, 'connect'), ctx.io.env),
         env: ctx.io.env,
       });
-      const r = await applyUndefinedRetention(config, new Date(), defined, log);
-      for (const f of r.failed) problems.push(`${f.uuid}: ${f.message}`);
+      const r = await applyUndefinedRetention(config, new Date(), defined, note);
+      for (const f of r.failed) problem(`${f.uuid}: ${f.message}`);
       if (!r.skipped && !r.forgotten.length && !r.failed.length)
-        log('undefined_retention_days: nothing to forget');
-    } catch (e) {
-      problems.push((e as Error).message);
-    }
-    await recordJobRun(
-      config,
-      FORGET_JOB_DOMAIN,
-      ctx.io.env,
-      { kind: 'forget-undefined', ms: Date.now() - started, problems, notes, failed: problems.length > 0 },
-      (e) => ctx.io.stderr.write(`virt-consolelog forget-undefined: journal: ${e.message}\n`),
-    );
-    return problems.length ? EXIT.failure : EXIT.ok;
+        note('undefined_retention_days: nothing to forget');
+    });
   },
 };
