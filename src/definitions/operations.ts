@@ -101,16 +101,21 @@ async function changeDefinition(
 
 /** Enables one domain's persistent definition (a name or UUID). */
 export async function enableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
-  return changeDefinition(domain, 'enable', opts, (xml) => enableXml(domain, xml, config, opts));
+  return changeDefinition(domain, 'enable', opts, async (xml) =>
+    enableXml({ domain, xml, config, opts, facts: await getHostFacts(config, xml) }),
+  );
 }
 
-async function enableXml(
-  domain: string,
-  xml: string,
-  config: Config,
-  opts: RunOptions,
-): Promise<DomainResult> {
-  const facts = await getHostFacts(config, xml);
+/** One definition change's inputs: the domain as given, its persistent XML, and this host's facts. */
+interface DefinitionChange {
+  domain: string;
+  xml: string;
+  config: Config;
+  opts: RunOptions;
+  facts: Awaited<ReturnType<typeof getHostFacts>>;
+}
+
+async function enableXml({ domain, xml, config, opts, facts }: DefinitionChange): Promise<DomainResult> {
   const plan = planEnable(
     xml,
     definitionTools(config, facts),
@@ -164,16 +169,12 @@ async function defineOrPreview(
 }
 
 export async function disableDomain(domain: string, config: Config, opts: RunOptions): Promise<DomainResult> {
-  return changeDefinition(domain, 'disable', opts, (xml) => disableXml(domain, xml, config, opts));
+  return changeDefinition(domain, 'disable', opts, async (xml) =>
+    disableXml({ domain, xml, config, opts, facts: await getHostFacts(config, xml) }),
+  );
 }
 
-async function disableXml(
-  domain: string,
-  xml: string,
-  config: Config,
-  opts: RunOptions,
-): Promise<DomainResult> {
-  const facts = await getHostFacts(config, xml);
+async function disableXml({ domain, xml, config, opts, facts }: DefinitionChange): Promise<DomainResult> {
   let plan;
   try {
     plan = planDisable(xml, definitionTools(config, facts));
