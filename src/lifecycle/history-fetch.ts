@@ -7,7 +7,13 @@ import { readDomainIdentity } from '../xml/chardevs.js';
 import type { RewriteResult } from '../xml/rewrite.js';
 import { sharedWith } from '../transfer/shared.js';
 import { fetchCandidates, markIncomingMigration } from '../transfer/start.js';
-import { newFetchRecord, readFetchRecord, writeFetchRecord, type FetchRecord } from '../transfer/state.js';
+import {
+  fetchOwed,
+  newFetchRecord,
+  readFetchRecord,
+  writeFetchRecord,
+  type FetchRecord,
+} from '../transfer/state.js';
 import { cliBundle, spawnDetached } from '../util/jobs.js';
 import { pidAlive } from '../util/pid.js';
 import { domainOf, type HookContext } from './context.js';
@@ -47,7 +53,7 @@ export async function startHistoryFetch(
   const { uuid, name } = readDomainIdentity(domainOf(ctx)); // the input: already parsed, same UUID
   markIncomingMigration(config, uuid, ctx.now());
   const previous = readFetchRecord(config.stateDir, uuid);
-  const unfinished = previous && previous.status !== 'complete' && previous.status !== 'nothing';
+  const unfinished = fetchOwed(previous);
   // An earlier hop's fetch that never finished stays owed: its hosts are asked too (after the new one).
   const candidates = [
     ...new Set([

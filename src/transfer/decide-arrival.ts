@@ -4,7 +4,7 @@
 // carries none of our metadata. See README "Migration and several hosts".
 import type { DomainState } from '../store/domain-state.js';
 import type { ConsolelogMetadata } from '../xml/metadata.js';
-import type { FetchRecord } from './state.js';
+import { fetchOwed, type FetchRecord } from './state.js';
 
 export interface ArrivalInput {
   /** This host (config host_name). */
@@ -37,13 +37,6 @@ export type ArrivalPlan =
       sealsFrom?: number;
     };
 
-const OPEN: ReadonlySet<string> = new Set(['running', 'waiting-for-seal', 'failed']);
-
-/** A fetch record whose history is still owed (retried by retryPendingFetch). */
-export function fetchOwed(record: FetchRecord | undefined): boolean {
-  return !!record && OPEN.has(record.status);
-}
-
 /** The decision of `prepare begin`: fetch the earlier history or not, and from whom. */
 export function decideArrival(input: ArrivalInput): ArrivalPlan {
   const { host, metadata, state, record } = input;
@@ -71,13 +64,13 @@ export function decideArrival(input: ArrivalInput): ArrivalPlan {
     // An enabled definition names its host; one without our metadata was generated anew elsewhere.
     why = 'definition without our metadata (regenerated: cold migration, resize, rebuild?)';
   }
-  const carried = fetchOwed(record) ? (record as FetchRecord).candidates : [];
+  const carried = fetchOwed(record) ? record.candidates : [];
   const candidates = [...new Set([...(hint ? [hint] : []), ...input.peers, ...carried])].filter(
     (h) => h !== host,
   );
   if (!candidates.length) return { fetch: false, why: `${why}, but no peers are configured` };
   // An arrival while an earlier one is still owed: what was sealed since that one came after it too.
-  const marks = [input.nextSeq, fetchOwed(record) ? record?.sealsFrom : undefined].filter(
+  const marks = [input.nextSeq, fetchOwed(record) ? record.sealsFrom : undefined].filter(
     (n): n is number => n !== undefined,
   );
   return {

@@ -86,6 +86,11 @@ export function newFetchRecord(o: {
   };
 }
 
+/** A fetch record whose history is still owed: running, waiting for the final seal, or failed (retried). */
+export function fetchOwed(record: FetchRecord | undefined): record is FetchRecord {
+  return !!record && record.status !== 'complete' && record.status !== 'nothing';
+}
+
 export function recordPath(stateDir: string, uuid: string): string {
   return domainFile(stateDir, uuid, 'fetchRecord');
 }
@@ -171,7 +176,7 @@ export function describeFetch(r: FetchRecord): string {
   const asked = r.candidates.filter((h) => !r.notMine?.includes(h));
   const from = r.source ?? r.previousHost ?? (asked.join(',') || 'no known host');
   const parts = [`history fetch from ${from}: ${r.status}`];
-  if (r.status !== 'complete' && r.status !== 'nothing') parts.push(`owed since ${r.since}`);
+  if (fetchOwed(r)) parts.push(`owed since ${r.since}`);
   if (r.notMine?.length) parts.push(`${r.notMine.length} peer(s) answered not mine`);
   if (r.segmentsFetched) parts.push(`${r.segmentsFetched} segments, ${r.bytesFetched} bytes`);
   if (r.attempts) parts.push(`${r.attempts} attempts`);

@@ -12,6 +12,7 @@ import { fetchCandidates } from '../../transfer/start.js';
 import {
   FetchBusyError,
   describeFetch,
+  fetchOwed,
   listFetchRecords,
   readFetchRecord,
   writeFetchRecord,
@@ -107,7 +108,7 @@ export const syncCommand: Command = {
     let uuids: string[];
     if (a.all) {
       uuids = listFetchRecords(config.stateDir)
-        .filter((r) => r.status !== 'complete' && r.status !== 'nothing')
+        .filter((r) => fetchOwed(r))
         .map((r) => r.uuid);
       if (uuids.length === 0) {
         say('nothing to sync: every recorded fetch is complete');
@@ -143,9 +144,7 @@ export const syncCommand: Command = {
           bytesFetched: rec?.bytesFetched ?? 0,
           updated: now,
           // An owed arrival's mark stays (decide-order.ts): its seals go after what this fetch brings.
-          ...(rec?.sealsFrom !== undefined && rec.status !== 'complete' && rec.status !== 'nothing'
-            ? { sealsFrom: rec.sealsFrom }
-            : {}),
+          ...(fetchOwed(rec) && rec.sealsFrom !== undefined ? { sealsFrom: rec.sealsFrom } : {}),
         };
         writeFetchRecord(config.stateDir, fresh);
       }
@@ -163,7 +162,7 @@ export const syncCommand: Command = {
         );
         say(`${uuid}${rec.domain ? ` (${rec.domain})` : ''}: ${describeFetch(rec)}`);
         if (rec.status === 'failed') failed++;
-        else if (rec.status !== 'complete' && rec.status !== 'nothing') pending++;
+        else if (fetchOwed(rec)) pending++;
       } catch (e) {
         if (e instanceof FetchBusyError && (a.job || a.quiet)) continue;
         failed++;
