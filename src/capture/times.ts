@@ -1,6 +1,7 @@
 // The arrival-time index (pure): sparse (offset -> time) points per origin file, written by the
 // capture service as a file grows, read back to put a time on every line. A line's time is that of
 // the first point at or past its end: the service saw the line complete no later than that.
+import { fileKey } from './decide.js';
 
 /** Points closer together than this are merged: one point per half second bounds the error. */
 export const POINT_GAP_MS = 500;
@@ -38,6 +39,20 @@ export function pointLine(f: Omit<TimedFile, 'host'>, p: TimePoint): string {
   return `[${f.dev},${f.ino},${f.birth},${p.offset},${p.time}]\n`;
 }
 
+/** One line of a times file (pointLine's form): [dev, ino, birth, offset, time], else undefined. */
+function parsePointLine(line: string): number[] | undefined {
+  if (!line.startsWith('[') || !line.endsWith(']')) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(v) && v.length === 5 && v.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+    ? (v as number[])
+    : undefined;
+}
+
 /**
  * Parses a times file of `host` into runs per file: a run ends where offsets go down (the inode
  * was reused for a new file). Torn or foreign lines are skipped: the index is a cache of times.
@@ -45,15 +60,9 @@ export function pointLine(f: Omit<TimedFile, 'host'>, p: TimePoint): string {
 export function parseTimes(host: string, text: string): Map<string, TimePoint[][]> {
   const out = new Map<string, TimePoint[][]>();
   for (const line of text.split('\n')) {
-    if (!line.startsWith('[') || !line.endsWith(']')) continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (!Array.isArray(v) || v.length !== 5 || !v.every((n) => Number.isSafeInteger(n) && n >= 0)) continue;
-    const [dev, ino, birth, offset, time] = v as number[];
+    const point = parsePointLine(line);
+    if (!point) continue;
+    const [dev, ino, birth, offset, time] = point;
     const key = timedKey({ host, dev: dev!, ino: ino!, birth: birth! });
     const runs = out.get(key) ?? [];
     const run = runs[runs.length - 1];
@@ -94,29 +103,18 @@ export function timesFileName(host: string): string {
   return `times-${host}.jsonl`;
 }
 
-/** The identity of an origin file within one host's times file: `dev:ino:birth`. */
-export const pointFileKey = (f: Omit<TimedFile, 'host'>): string => `${f.dev}:${f.ino}:${f.birth}`;
-
 /**
  * The times file without the points of origin files `keep` rejects (their segments were deleted
  * and they are no longer live); undefined when nothing would go. Lines that do not parse go too:
  * they never gave a time.
  */
-export function compactTimes(text: string, keep: (fileKey: string) => boolean): string | undefined {
+export function compactTimes(text: string, keep: (originFile: string) => boolean): string | undefined {
   let out = '';
   let dropped = false;
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      v = undefined;
-    }
-    const ok =
-      Array.isArray(v) && v.length === 5 && v.every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
-    const [dev, ino, birth] = (ok ? v : []) as number[];
-    if (ok && keep(pointFileKey({ dev: dev!, ino: ino!, birth: birth! }))) out += line + '\n';
+    const point = parsePointLine(line);
+    if (point && keep(fileKey({ dev: point[0]!, ino: point[1]!, birth: point[2]! }))) out += line + '\n';
     else dropped = true;
   }
   return dropped ? out : undefined;

@@ -123,6 +123,16 @@ export function segmentSortKey(s: { key: string; orderGeneration?: number | unde
   return g > s.key.slice(0, 6) ? g + s.key.slice(6) : s.key;
 }
 
+/** Segments oldest first in history order (segmentSortKey): what retention and pruning delete first. */
+export function inHistoryOrder<T extends { key: string; orderGeneration?: number | undefined }>(
+  segments: readonly T[],
+): T[] {
+  return segments
+    .map((s) => ({ s, order: segmentSortKey(s) }))
+    .sort((a, b) => (a.order < b.order ? -1 : 1))
+    .map((x) => x.s);
+}
+
 /** File names of one archived segment inside `archive/`. */
 export function segmentFileNames(key: string): { plain: string; gz: string; sidecar: string } {
   if (!parseSegmentKey(key)) throw new Error(`not a segment key: ${JSON.stringify(key)}`);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { ARCHIVE_NAME, DOMAIN_STATE_FILE, INDEX_NAME, SEAL_STATE_FILE } from './layout.js';
 import { openDomainDir } from './store.js';
-import { rotationSet, segmentSortKey } from './layout.js';
+import { inHistoryOrder, rotationSet } from './layout.js';
 import { compressSegment } from './segment-content.js';
 import { deleteSegment, listArchive, refreshIndex, type SegmentInfo } from './segments.js';
 import type { LockedStore } from './session.js';
@@ -53,11 +53,7 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const uuids = [...new Set([...input.segments.map((s) => s.uuid), ...Object.keys(input.liveBytes)])];
   if (input.domainCapBytes > 0) {
     for (const uuid of uuids) {
-      const segs = alive()
-        .filter((s) => s.uuid === uuid)
-        .map((s) => ({ s, order: segmentSortKey(s) }))
-        .sort((a, b) => (a.order < b.order ? -1 : 1))
-        .map((x) => x.s);
+      const segs = inHistoryOrder(alive().filter((s) => s.uuid === uuid));
       let total = (input.liveBytes[uuid] ?? 0) + segs.reduce((n, s) => n + s.storedBytes, 0);
       for (const s of segs) {
         if (total <= input.domainCapBytes) break;
@@ -195,20 +191,17 @@ export async function applyDomainRetention(
     retentionDays: config.retentionDays,
     now,
   });
-  if (!dryRun) for (const d of plan.delete) deleteSegment(store.archive, d.key);
-  if (plan.delete.length && !dryRun) {
-    store.archive.fsync();
-    // The time points of what was deleted go too (they count against the cap as well).
-    compactTimesFile(store);
-  }
-  // The sidecars were just read: the archive index is checked against them (and rewritten if off).
   if (!dryRun) {
+    for (const d of plan.delete) deleteSegment(store.archive, d.key);
     const gone = new Set(plan.delete.map((d) => d.key));
-    refreshIndex(
-      store.archive,
-      segments.filter((s) => !gone.has(s.key)),
-      config.logFileMode,
-    );
+    const kept = segments.filter((s) => !gone.has(s.key));
+    if (plan.delete.length) {
+      store.archive.fsync();
+      // The time points of what was deleted go too (they count against the cap as well).
+      compactTimesFile(store, kept);
+    }
+    // The sidecars were just read: the archive index is checked against them (and rewritten if off).
+    refreshIndex(store.archive, kept, config.logFileMode);
   }
   result.deleted = plan.delete;
   if (plan.overCap[0]) result.overCap = plan.overCap[0].bytes;

@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { BootRef } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
 import { identity, openParentSafely, openRotationSet, readAt, type OpenedFile } from './files.js';
-import { isInside, rotationSet, segmentSortKey } from './layout.js';
+import { inHistoryOrder, isInside, rotationSet } from './layout.js';
 import type { LockInfo } from './lock.js';
 import { MarkerScanner, resumedBoot, type BootMark } from './markers.js';
 import { deleteSegment, listArchive, newKey, publishSegment, type SegmentMeta } from './segments.js';
@@ -417,11 +417,7 @@ export function sealDeviceMakingRoom(
     const need = unsealedBytes(store, req.host) + 64 * 1024;
     const pruned: string[] = [];
     let freed = 0;
-    const oldest = listArchive(store.archive)
-      .map((s) => ({ s, order: segmentSortKey(s) }))
-      .sort((a, b) => (a.order < b.order ? -1 : 1))
-      .map((x) => x.s);
-    for (const s of oldest) {
+    for (const s of inHistoryOrder(listArchive(store.archive))) {
       if (freed >= need) break;
       deleteSegment(store.archive, s.key);
       freed += s.storedBytes + s.sidecarBytes;

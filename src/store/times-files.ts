@@ -1,11 +1,12 @@
 // The capture service's time indexes in a domain's folder (times-<host>.jsonl): their size (they
 // count against domain_cap_bytes) and their compaction once retention deleted the segments they time.
 import * as fs from 'node:fs';
-import { compactTimes, pointFileKey, timesFileName } from '../capture/times.js';
+import { fileKey } from '../capture/decide.js';
+import { compactTimes, timesFileName } from '../capture/times.js';
 import { openParentSafely } from './files.js';
 import { rotationSet } from './layout.js';
 import type { SafeDir } from './safe-fs.js';
-import { listArchive } from './segments.js';
+import { listArchive, type SegmentInfo } from './segments.js';
 import type { LockedStore } from './session.js';
 
 const TIMES_RE = /^times-[A-Za-z0-9][A-Za-z0-9_.-]*\.jsonl$/;
@@ -22,12 +23,12 @@ export function timesBytes(dir: SafeDir): number {
 }
 
 /** Origin files of this host whose points still time something: those of segments kept, and live files. */
-function filesInUse(store: LockedStore): Set<string> {
+function filesInUse(store: LockedStore, kept: readonly SegmentInfo[]): Set<string> {
   const host = store.config.hostName;
   const keys = new Set<string>();
-  for (const s of listArchive(store.archive)) {
+  for (const s of kept) {
     if (s.importedFrom || s.origin.host !== host) continue;
-    keys.add(pointFileKey({ dev: s.origin.dev, ino: s.origin.ino, birth: s.watermark?.birthtimeMs ?? 0 }));
+    keys.add(fileKey({ dev: s.origin.dev, ino: s.origin.ino, birth: s.watermark?.birthtimeMs ?? 0 }));
   }
   for (const d of Object.values(store.domain.hosts[host]?.devices ?? {})) {
     const opened = openParentSafely(store.config, d.path);
@@ -35,8 +36,7 @@ function filesInUse(store: LockedStore): Set<string> {
     try {
       for (const name of rotationSet(opened.name, opened.dir.list())) {
         const st = opened.dir.lstat(name);
-        if (st?.isFile())
-          keys.add(pointFileKey({ dev: st.dev, ino: st.ino, birth: Math.floor(st.birthtimeMs) }));
+        if (st?.isFile()) keys.add(fileKey({ dev: st.dev, ino: st.ino, birth: Math.floor(st.birthtimeMs) }));
       }
     } finally {
       opened.dir.close();
@@ -48,13 +48,14 @@ function filesInUse(store: LockedStore): Set<string> {
 /**
  * Under the lock: rewrites this host's times file without the points of files no segment refers
  * to any more and that left the live rotation set (temp file, fsync, rename, fsync of the folder).
- * Only this host's file: another host's live files cannot be seen from here. Returns bytes saved.
+ * Only this host's file: another host's live files cannot be seen from here. `segments`: the
+ * archive after the deletion when the caller just listed it (else listed here). Returns bytes saved.
  */
-export function compactTimesFile(store: LockedStore): number {
+export function compactTimesFile(store: LockedStore, segments?: readonly SegmentInfo[]): number {
   const name = timesFileName(store.config.hostName);
   const text = store.dir.readText(name);
   if (text === undefined) return 0;
-  const inUse = filesInUse(store);
+  const inUse = filesInUse(store, segments ?? listArchive(store.archive));
   const kept = compactTimes(text, (k) => inUse.has(k));
   if (kept === undefined) return 0;
   // Points the service appended while this ran (it holds no lock) are carried over after the rename.
