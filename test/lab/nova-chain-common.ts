@@ -25,8 +25,11 @@ export function novaLabConfig(lab: Lab, host: LabHost): string {
  */
 export function untear(text: string): { text: string; torn: string[] } {
   const torn: string[] = [];
-  const lines = text.split('\n').flatMap((l) => {
+  const all = text.split('\n');
+  const lines = all.flatMap((l, i) => {
     if (!l.includes('seq=') || /^seq=\d+ boot=[0-9a-f]{8}\r?$/.test(l)) return [l];
+    // After the last newline: the line a running guest is printing now, not a torn one.
+    if (i === all.length - 1) return [];
     torn.push(l);
     const whole = /(seq=\d+ boot=[0-9a-f]{8}\r?)$/.exec(l);
     return whole ? [whole[1] as string] : [];

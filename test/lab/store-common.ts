@@ -2,25 +2,31 @@
 
 /**
  * A destroyed guest may be cut in the middle of a line: the torn last line of a boot (right before
- * the next boot's separator, or at the very end after the test's final destroy) is output that was
- * really printed, not a checker failure.
+ * the next boot's separator) is output that was really printed, not a checker failure. So is the
+ * very last line (`last`): a running guest may be in the middle of printing it, or the test's final
+ * destroy cut it.
  */
-export function dropTornLinesBeforeSeparators(text: string): { text: string; torn: string[] } {
+export function dropTornLinesBeforeSeparators(text: string): {
+  text: string;
+  torn: string[];
+  last?: string;
+} {
   const lines = text.split('\n');
   const torn: string[] = [];
-  // The last line of the whole output is the last boot's, which the test's final destroy may cut too.
+  let last: string | undefined;
   let lastLine = lines.length - 1;
   while (lastLine > 0 && !lines[lastLine]) lastLine--;
   const kept = lines.filter((l, i) => {
     const next = lines[i + 1];
-    const isTorn =
+    const cut =
       (next?.startsWith('-- Boot ') || i === lastLine) &&
       l.includes('seq=') &&
       !/^seq=\d+ boot=[0-9a-f]{8}\r?$/.test(l);
-    if (isTorn) torn.push(l);
-    return !isTorn;
+    if (cut && i === lastLine) last = l;
+    else if (cut) torn.push(l);
+    return !cut;
   });
-  return { text: kept.join('\n'), torn };
+  return { text: kept.join('\n'), torn, ...(last === undefined ? {} : { last }) };
 }
 
 /** A whole sequence line at the end of a line (after a torn fragment, or the line itself). */
