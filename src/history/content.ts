@@ -2,6 +2,7 @@
 // through the snapshot's reused buffers.
 import * as fs from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { memberAt, readMemberIndex, type MemberStart } from '../store/gzip-members.js';
 import { openSegmentFile } from '../store/segments.js';
 import type { Piece } from './merge.js';
 import { CHUNK, type History } from './types.js';
@@ -20,17 +21,17 @@ export function* plainBytes(fd: number, a: number, b: number, buf: Buffer): Gene
 export const MAX_DECODED_TAIL = 8 * 1024 * 1024;
 
 /**
- * Plain bytes [0, b) of a gzip segment, decoded from an open fd: compressed input is read into a
- * reused buffer, the decoder's output chunks are fresh (zlib allocates them).
+ * Plain bytes [from.plain, b) of a gzip segment, decoded from an open fd at the member `from`:
+ * compressed input is read into a reused buffer, the decoder's output chunks are fresh (zlib's).
  */
-async function* gunzipBytes(fd: number, b: number, input: Buffer): AsyncGenerator<Buffer> {
+async function* gunzipBytes(fd: number, from: MemberStart, b: number, input: Buffer): AsyncGenerator<Buffer> {
   // Small output chunks: zlib allocates each one, and the garbage V8 lets pile up between collections
   // grows with the chunk size (whole history: 62 MiB peak RSS at 16 KiB, 74 at 64 KiB, 87 at 128).
   const gunzip = createGunzip({ chunkSize: 16 * 1024 });
   // The decoder may hold an input chunk until its write callback: the buffer is refilled only then.
   // Once the decoder is destroyed (output read far enough, or an error) the fd is not read again.
   const feed = async () => {
-    for (let pos = 0; !gunzip.destroyed;) {
+    for (let pos = from.gz; !gunzip.destroyed;) {
       const n = fs.readSync(fd, input, 0, input.length, pos);
       if (!n) break;
       pos += n;
@@ -40,7 +41,7 @@ async function* gunzipBytes(fd: number, b: number, input: Buffer): AsyncGenerato
     if (!gunzip.destroyed) gunzip.end();
   };
   void feed().catch((e: Error) => gunzip.destroy(e));
-  let pos = 0;
+  let pos = from.plain;
   try {
     for await (const c of gunzip as AsyncIterable<Buffer>) {
       yield pos + c.length <= b ? c : c.subarray(0, b - pos);
@@ -82,8 +83,9 @@ export async function* pieceBytes(h: History, p: Piece, a: number, b: number): A
       return;
     }
     h.buffers.gz ??= Buffer.allocUnsafe(CHUNK);
-    let pos = 0;
-    for await (const c of gunzipBytes(fd, b, h.buffers.gz)) {
+    const from = a > 0 ? memberAt(readMemberIndex(fd), a) : { plain: 0, gz: 0 };
+    let pos = from.plain;
+    for await (const c of gunzipBytes(fd, from, b, h.buffers.gz)) {
       const cStart = pos;
       pos += c.length;
       if (pos <= a) continue;

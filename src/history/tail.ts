@@ -1,8 +1,10 @@
 // Tail search (-n): where the last N guest lines begin, found from the end; plain files are searched
-// backwards, gzip pieces forwards (their decoded tail kept for the print that follows).
+// backwards, gzip pieces forwards member by member from the last (the decoded tail kept for the print).
 import * as fs from 'node:fs';
+import { memberAt, readMemberIndex, type MemberStart } from '../store/gzip-members.js';
 import { segmentFileNames } from '../store/layout.js';
 import type { SafeDir } from '../store/safe-fs.js';
+import { openSegmentFile } from '../store/segments.js';
 import { MAX_DECODED_TAIL, pieceBytes } from './content.js';
 import { rawBytesBetween, tailBytesStart, type Piece, type Position } from './merge.js';
 import type { History } from './types.js';
@@ -109,6 +111,49 @@ async function forwardScanFromEnd(
   return { newlines: ring.slice(head).reverse(), total, ...(lastRaw !== undefined ? { lastRaw } : {}) };
 }
 
+/** The member starts of a gzip segment piece, if it has an index (else undefined: decode from 0). */
+function memberStarts(h: History, p: Piece): MemberStart[] | undefined {
+  if (p.source.kind !== 'segment' || !p.source.compressed || !h.archive) return undefined;
+  let fd: number | undefined;
+  try {
+    const opened = openSegmentFile(h.archive, p.source.key);
+    fd = opened.fd;
+    return opened.gz ? readMemberIndex(fd) : undefined;
+  } catch {
+    return undefined; // gone or changed meanwhile: the forward search reports it as before
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/**
+ * Search from the end of a gzip piece with a member index: member by member backwards (each
+ * decoded forwards), so a tail decodes its last members only, not the segment from its start.
+ */
+async function memberScanFromEnd(
+  h: History,
+  p: Piece,
+  a: number,
+  b: number,
+  limit: number,
+  rawAt?: number,
+): Promise<EndScan> {
+  const starts = memberStarts(h, p);
+  if (!starts) return forwardScanFromEnd(h, p, a, b, limit, rawAt);
+  const out: EndScan = { newlines: [], total: 0 };
+  for (let hi = b; hi > a;) {
+    const lo = Math.max(a, memberAt(starts, hi - 1).plain);
+    const raw = rawAt !== undefined && rawAt >= lo && rawAt < hi ? rawAt : undefined;
+    const r = await forwardScanFromEnd(h, p, lo, hi, limit - out.newlines.length, raw);
+    if (r.lastRaw !== undefined) out.lastRaw = r.lastRaw;
+    out.newlines.push(...r.newlines);
+    if (out.newlines.length >= limit) return out;
+    hi = lo;
+  }
+  out.total = out.newlines.length;
+  return out;
+}
+
 /** The position of the last raw byte of [a, b) of piece i (marker lines skipped), if any. */
 function lastRawPos(h: History, i: number, a: number, b: number): number | undefined {
   const start = tailBytesStart(h.pieces, 1, { piece: i, offset: a }, { piece: i, offset: b });
@@ -155,7 +200,7 @@ export async function tailLinesStart(h: History, n: number, from: Position, to: 
         if (sfd !== undefined) fs.closeSync(sfd);
       }
     }
-    r ??= await forwardScanFromEnd(h, p, a, b, limit, rawAt);
+    r ??= await memberScanFromEnd(h, p, a, b, limit, rawAt);
     if (k === undefined) k = n + (r.lastRaw === 10 ? 1 : 0);
     if (r.newlines.length >= k) return { piece: i, offset: (r.newlines[k - 1] as number) + 1 };
     k -= r.total;

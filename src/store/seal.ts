@@ -7,10 +7,10 @@
 // Long: the steps of one seal (ranges, markers, lost records, making room) share a locked store.
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import type { BootRef } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
+import { gzipMember, indexMember, MEMBER_BYTES, type MemberStart } from './gzip-members.js';
 import { identity, openParentSafely, openRotationSet, readAt, type OpenedFile } from './files.js';
 import { inHistoryOrder, isInside, rotationSet } from './layout.js';
 import type { LockInfo } from './lock.js';
@@ -208,6 +208,12 @@ function sealRange(
   const gzip = !!req.compress && config.compressMinBytes >= 0 && id.size - start >= config.compressMinBytes;
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
+    const members: MemberStart[] = [];
+    let written = 0;
+    const write = (data: Buffer) => {
+      for (let w = 0; w < data.length;) w += fs.writeSync(out, data, w, data.length - w);
+      written += data.length;
+    };
     let pos = start;
     while (pos < id.size) {
       const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, id.size - pos), pos);
@@ -215,12 +221,15 @@ function sealRange(
       const chunk = buf.subarray(0, n);
       hash.update(chunk);
       scan.feed(chunk);
-      // One gzip member per chunk: concatenated members are one valid gzip stream (RFC 1952).
-      const data = gzip ? gzipSync(chunk, { level: 6 }) : chunk;
-      let w = 0;
-      while (w < data.length) w += fs.writeSync(out, data, w, data.length - w);
+      if (!gzip) write(chunk);
+      // Concatenated gzip members are one valid gzip stream (RFC 1952), indexed at its end.
+      for (let m = 0; gzip && m < n; m += MEMBER_BYTES) {
+        members.push({ plain: pos - start + m, gz: written });
+        write(gzipMember(chunk.subarray(m, Math.min(n, m + MEMBER_BYTES))));
+      }
       pos += n;
     }
+    if (gzip) write(indexMember(members));
     fs.fsyncSync(out);
   } catch (e) {
     fs.closeSync(out);

@@ -4,8 +4,16 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
+import {
+  gzipMemberAsync,
+  indexMember,
+  memberAt,
+  MEMBER_BYTES,
+  readMemberIndex,
+  type MemberStart,
+} from './gzip-members.js';
 import { parseSegmentKey, segmentFileNames, segmentKey } from './layout.js';
 import type { SafeDir } from './safe-fs.js';
 import { listArchive, openArchive, openSegmentFile, publishSegment, type SegmentMeta } from './segments.js';
@@ -22,10 +30,11 @@ export function openSegment(config: Config, uuid: string, key: string, offset = 
   try {
     const { fd, gz } = openSegmentFile(archive, key);
     if (!gz) return fs.createReadStream('', { fd, start: offset, highWaterMark: 256 * 1024 });
+    const from = offset ? memberAt(readMemberIndex(fd), offset) : { plain: 0, gz: 0 };
     return fs
-      .createReadStream('', { fd, highWaterMark: 256 * 1024 })
+      .createReadStream('', { fd, start: from.gz, highWaterMark: 256 * 1024 })
       .pipe(createGunzip())
-      .pipe(skipBytes(offset));
+      .pipe(skipBytes(offset - from.plain));
   } finally {
     archive.close();
   }
@@ -142,11 +151,21 @@ export async function compressSegment(archive: SafeDir, key: string, mode: numbe
   const infd = archive.open(names.plain, C.O_RDONLY);
   const outfd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, mode);
   try {
-    await pipeline(
-      fs.createReadStream('', { fd: infd, autoClose: false }),
-      createGzip({ level: 6 }),
-      fs.createWriteStream('', { fd: outfd, autoClose: false }),
-    );
+    const buf = Buffer.allocUnsafe(MEMBER_BYTES);
+    const members: MemberStart[] = [];
+    let written = 0;
+    const write = (data: Buffer) => {
+      for (let w = 0; w < data.length;) w += fs.writeSync(outfd, data, w, data.length - w);
+      written += data.length;
+    };
+    for (let pos = 0; ;) {
+      const n = fs.readSync(infd, buf, 0, buf.length, pos);
+      if (!n) break;
+      members.push({ plain: pos, gz: written });
+      write(await gzipMemberAsync(buf.subarray(0, n)));
+      pos += n;
+    }
+    write(indexMember(members));
     fs.fsyncSync(outfd);
   } catch (e) {
     archive.unlink(tmp);
