@@ -20,9 +20,51 @@ export function gzipMember(chunk: Buffer): Buffer {
   return gzipSync(chunk, { level: 6 });
 }
 
-/** The same on libuv's thread pool, for a long compression that must not hold the event loop. */
-export function gzipMemberAsync(chunk: Buffer): Promise<Buffer> {
+/** The same on libuv's thread pool. */
+function gzipMemberAsync(chunk: Buffer): Promise<Buffer> {
   return gzipAsync(chunk, { level: 6 });
+}
+
+/** Writes all of `data` at the fd's position. */
+function writeAll(fd: number, data: Buffer): void {
+  for (let w = 0; w < data.length;) w += fs.writeSync(fd, data, w, data.length - w);
+}
+
+/** Writes a gzip segment to an fd: members of at most MEMBER_BYTES plain bytes, then the index. */
+export class MemberWriter {
+  private readonly starts: MemberStart[] = [];
+  private plain = 0;
+  private written = 0;
+
+  constructor(private readonly fd: number) {}
+
+  /** Compresses `chunk` on this thread (a seal: short, and its lock is held anyway). */
+  add(chunk: Buffer): void {
+    for (let m = 0; m < chunk.length; m += MEMBER_BYTES) {
+      const part = chunk.subarray(m, m + MEMBER_BYTES);
+      this.member(part.length, gzipMember(part));
+    }
+  }
+
+  /** Compresses `chunk` on the thread pool (retention: long runs must not hold the event loop). */
+  async addAsync(chunk: Buffer): Promise<void> {
+    for (let m = 0; m < chunk.length; m += MEMBER_BYTES) {
+      const part = chunk.subarray(m, m + MEMBER_BYTES);
+      this.member(part.length, await gzipMemberAsync(part));
+    }
+  }
+
+  /** Writes the index member; the file is complete once the caller fsyncs it. */
+  end(): void {
+    writeAll(this.fd, indexMember(this.starts));
+  }
+
+  private member(plainBytes: number, packed: Buffer): void {
+    this.starts.push({ plain: this.plain, gz: this.written });
+    writeAll(this.fd, packed);
+    this.plain += plainBytes;
+    this.written += packed.length;
+  }
 }
 
 // The index member: a gzip header with FEXTRA subfields 'VC' (version byte, then per member 6-byte

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { BootRef } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';
-import { gzipMember, indexMember, MEMBER_BYTES, type MemberStart } from './gzip-members.js';
+import { MemberWriter } from './gzip-members.js';
 import { identity, openParentSafely, openRotationSet, readAt, type OpenedFile } from './files.js';
 import { inHistoryOrder, isInside, rotationSet } from './layout.js';
 import type { LockInfo } from './lock.js';
@@ -208,12 +208,7 @@ function sealRange(
   const gzip = !!req.compress && config.compressMinBytes >= 0 && id.size - start >= config.compressMinBytes;
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
-    const members: MemberStart[] = [];
-    let written = 0;
-    const write = (data: Buffer) => {
-      for (let w = 0; w < data.length;) w += fs.writeSync(out, data, w, data.length - w);
-      written += data.length;
-    };
+    const members = gzip ? new MemberWriter(out) : undefined;
     let pos = start;
     while (pos < id.size) {
       const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, id.size - pos), pos);
@@ -221,15 +216,11 @@ function sealRange(
       const chunk = buf.subarray(0, n);
       hash.update(chunk);
       scan.feed(chunk);
-      if (!gzip) write(chunk);
-      // Concatenated gzip members are one valid gzip stream (RFC 1952), indexed at its end.
-      for (let m = 0; gzip && m < n; m += MEMBER_BYTES) {
-        members.push({ plain: pos - start + m, gz: written });
-        write(gzipMember(chunk.subarray(m, Math.min(n, m + MEMBER_BYTES))));
-      }
+      if (members) members.add(chunk);
+      else for (let w = 0; w < n;) w += fs.writeSync(out, chunk, w, n - w);
       pos += n;
     }
-    if (gzip) write(indexMember(members));
+    members?.end();
     fs.fsyncSync(out);
   } catch (e) {
     fs.closeSync(out);

@@ -6,14 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Config } from '../config/schema.js';
-import {
-  gzipMemberAsync,
-  indexMember,
-  memberAt,
-  MEMBER_BYTES,
-  readMemberIndex,
-  type MemberStart,
-} from './gzip-members.js';
+import { memberAt, MEMBER_BYTES, MemberWriter, readMemberIndex } from './gzip-members.js';
 import { parseSegmentKey, segmentFileNames, segmentKey } from './layout.js';
 import type { SafeDir } from './safe-fs.js';
 import { listArchive, openArchive, openSegmentFile, publishSegment, type SegmentMeta } from './segments.js';
@@ -152,20 +145,10 @@ export async function compressSegment(archive: SafeDir, key: string, mode: numbe
   const outfd = archive.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL, mode);
   try {
     const buf = Buffer.allocUnsafe(MEMBER_BYTES);
-    const members: MemberStart[] = [];
-    let written = 0;
-    const write = (data: Buffer) => {
-      for (let w = 0; w < data.length;) w += fs.writeSync(outfd, data, w, data.length - w);
-      written += data.length;
-    };
-    for (let pos = 0; ;) {
-      const n = fs.readSync(infd, buf, 0, buf.length, pos);
-      if (!n) break;
-      members.push({ plain: pos, gz: written });
-      write(await gzipMemberAsync(buf.subarray(0, n)));
-      pos += n;
-    }
-    write(indexMember(members));
+    const members = new MemberWriter(outfd);
+    for (let pos = 0, n = 0; (n = fs.readSync(infd, buf, 0, buf.length, pos)); pos += n)
+      await members.addAsync(buf.subarray(0, n));
+    members.end();
     fs.fsyncSync(outfd);
   } catch (e) {
     archive.unlink(tmp);
