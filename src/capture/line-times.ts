@@ -17,6 +17,7 @@ import {
 import { followLive } from '../history/follow.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { readSidecars } from '../store/segments.js';
+import { IMPORTED_TIMES_FILE, parseImported, segmentRun } from './imported-times.js';
 import { parseTimes, pickRun, timeAt, timedKey, timesFileName, type TimePoint } from './times.js';
 
 export type TimedEvent =
@@ -43,20 +44,29 @@ class PieceTimes {
   private timesOf(host: string): Map<string, TimePoint[][]> {
     let m = this.files.get(host);
     if (m) return m;
-    let text: string | undefined;
+    m = parseTimes(host, this.readDomainFile(timesFileName(host)) ?? '');
+    this.files.set(host, m);
+    return m;
+  }
+
+  private imported: Map<string, TimePoint[]> | undefined;
+
+  /** Points fetched with imported segments (imported-times.jsonl). */
+  private importedTimes(): Map<string, TimePoint[]> {
+    return (this.imported ??= parseImported(this.readDomainFile(IMPORTED_TIMES_FILE) ?? ''));
+  }
+
+  private readDomainFile(name: string): string | undefined {
     try {
       const dir = SafeDir.openBeneath(this.h.config.logRoot, [this.h.uuid]);
       try {
-        text = dir.readText(timesFileName(host));
+        return dir.readText(name);
       } finally {
         dir.close();
       }
     } catch {
-      text = undefined;
+      return undefined;
     }
-    m = parseTimes(host, text ?? '');
-    this.files.set(host, m);
-    return m;
   }
 
   private of(i: number) {
@@ -80,17 +90,13 @@ class PieceTimes {
       if (run) e.run = run;
     } else if (this.h.archive) {
       const meta = readSidecars(this.h.archive, [p.source.key])[0];
-      if (meta?.watermark && !meta.importedFrom) {
-        e.base = meta.origin.start;
-        const runs = this.timesOf(meta.origin.host).get(
-          timedKey({
-            host: meta.origin.host,
-            dev: meta.origin.dev,
-            ino: meta.origin.ino,
-            birth: meta.watermark?.birthtimeMs ?? 0,
-          }),
+      if (meta) {
+        const { run, base } = segmentRun(
+          meta,
+          (h) => this.timesOf(h),
+          () => this.importedTimes(),
         );
-        const run = pickRun(runs, Date.parse(meta.sealedAt) || Date.now());
+        e.base = base;
         if (run) e.run = run;
       }
     }

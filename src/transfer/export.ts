@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { DomainState } from '../store/domain-state.js';
-import { rotationSet } from '../store/layout.js';
+import { isSafeComponent, rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentInfo } from '../store/segments.js';
@@ -23,8 +23,16 @@ import {
 import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
 import { actionRoots, identity, openParentSafely, readAt } from '../store/files.js';
 import {
+  IMPORTED_TIMES_FILE,
+  parseImported,
+  pointsOfSegment,
+  segmentRun,
+} from '../capture/imported-times.js';
+import { parseTimes, timesFileName, type TimePoint } from '../capture/times.js';
+import {
   HEAD_LEN,
   PROTOCOL_VERSION,
+  type TimesOffer,
   type ExportRequest,
   type ListedLive,
   type ListedSegment,
@@ -163,6 +171,37 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
   return listing;
 }
 
+/**
+ * The arrival times of the domain's segments, as the reader finds them here (own seals from the
+ * times files, imports from the imported file), in segment offsets. Segments without points are left out.
+ */
+export function buildTimesOffer(config: Config, uuid: string): TimesOffer {
+  const offer: TimesOffer = { protocol: PROTOCOL_VERSION, uuid, segments: [] };
+  const view = openDomainView(config, uuid);
+  if (!view) return offer;
+  try {
+    const local = new Map<string, Map<string, TimePoint[][]>>();
+    let imported: Map<string, TimePoint[]> | undefined;
+    const localRuns = (host: string) => {
+      let m = local.get(host);
+      // A host name from a sidecar becomes a file name only when it is one component.
+      const text = isSafeComponent(host) ? view.dir.readText(timesFileName(host)) : undefined;
+      if (!m) local.set(host, (m = parseTimes(host, text ?? '')));
+      return m;
+    };
+    const importedRuns = () => (imported ??= parseImported(view.dir.readText(IMPORTED_TIMES_FILE) ?? ''));
+    for (const s of viewSegments(view)) {
+      const { run, base } = segmentRun(s, localRuns, importedRuns);
+      const points = pointsOfSegment(run, base, s.plainBytes);
+      if (points.length)
+        offer.segments.push({ key: s.key, sha256: s.sha256, points: points.map((p) => [p.offset, p.time]) });
+    }
+  } finally {
+    view.close();
+  }
+  return offer;
+}
+
 /** Streams one segment's plain bytes from `offset`. */
 async function sendSegment(
   config: Config,
@@ -246,5 +285,10 @@ export async function serveExport(config: Config, request: ExportRequest, out: W
       return sendSegment(config, request.uuid, request.key, request.offset, out);
     case 'live':
       return sendLive(config, request.uuid, request.host, request.device, request.offset, out);
+    case 'times': {
+      const text = JSON.stringify(buildTimesOffer(config, request.uuid)) + '\n';
+      await new Promise<void>((resolve, reject) => out.write(text, (e) => (e ? reject(e) : resolve())));
+      return;
+    }
   }
 }
