@@ -141,9 +141,51 @@ export async function* readTimedHistory(
         : { type: 'data', data: e.data, host: e.host, device: e.device, time: e.time, coarse: e.coarse };
     if (o.follow) {
       o.onLive?.();
-      yield* followLive(h, false, o);
+      const live = followLive(h, false, o);
+      yield* o.since || o.until ? followedInRange(live, o.since?.getTime(), o.until?.getTime()) : live;
     }
   });
+}
+
+/**
+ * What -f reads, cut to the lines read within [since, until] (a followed line's time is when it
+ * is read, as the printer stamps it): the decision is taken at each line's first byte and holds
+ * to its end; a boot is passed on only in front of a line kept. As journalctl -f, a time past
+ * --until ends no follow: later lines are just not printed.
+ */
+export async function* followedInRange(
+  events: AsyncIterable<HistoryEvent>,
+  since: number | undefined,
+  until: number | undefined,
+  now: () => number = Date.now,
+): AsyncGenerator<HistoryEvent> {
+  let keep: boolean | undefined; // undefined: at a line start
+  let boot: HistoryEvent | undefined;
+  for await (const e of events) {
+    if (e.type === 'boot') {
+      boot = e;
+      keep = undefined;
+      continue;
+    }
+    let d = e.data;
+    let at = e.offset;
+    while (d.length) {
+      if (keep === undefined) {
+        const t = now();
+        keep = (since === undefined || t >= since) && (until === undefined || t <= until);
+      }
+      const nl = d.indexOf(10);
+      const part = nl < 0 ? d : d.subarray(0, nl + 1);
+      if (keep) {
+        if (boot) yield boot;
+        boot = undefined;
+        yield { ...e, data: part, ...(at !== undefined ? { offset: at } : {}) };
+      }
+      if (nl >= 0) keep = undefined;
+      d = d.subarray(part.length);
+      if (at !== undefined) at += part.length;
+    }
+  }
 }
 
 async function* timedLines(h: History, o: ReadOptions): AsyncGenerator<TimedEvent> {
