@@ -28,11 +28,11 @@ import {
   pointsOfSegment,
   segmentRun,
 } from '../capture/imported-times.js';
-import { parseTimes, timesFileName, type TimePoint } from '../capture/times.js';
+import { parseTimes, timesFileName } from '../capture/times.js';
 import {
   HEAD_LEN,
   PROTOCOL_VERSION,
-  type TimesOffer,
+  type SegmentTimesOffer,
   type ExportRequest,
   type ListedLive,
   type ListedSegment,
@@ -172,34 +172,26 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
 }
 
 /**
- * The arrival times of the domain's segments, as the reader finds them here (own seals from the
- * times files, imports from the imported file), in segment offsets. Segments without points are left out.
+ * The arrival times of one segment, as the reader finds them here (an own seal's from the times
+ * files, an import's from the imported file), in segment offsets; none: an empty list.
  */
-export function buildTimesOffer(config: Config, uuid: string): TimesOffer {
-  const offer: TimesOffer = { protocol: PROTOCOL_VERSION, uuid, segments: [] };
+export function buildTimesOffer(config: Config, uuid: string, key: string): SegmentTimesOffer {
   const view = openDomainView(config, uuid);
-  if (!view) return offer;
+  if (!view) throw new ExportNotFound(`domain ${uuid} has no segment ${key}`);
   try {
-    const local = new Map<string, Map<string, TimePoint[][]>>();
-    let imported: Map<string, TimePoint[]> | undefined;
-    const localRuns = (host: string) => {
-      let m = local.get(host);
+    // Only keys the archive lists are served, as for `get`.
+    const s = viewSegments(view).find((x) => x.key === key);
+    if (!s) throw new ExportNotFound(`domain ${uuid} has no segment ${key}`);
+    const localRuns = (host: string) =>
       // A host name from a sidecar becomes a file name only when it is one component.
-      const text = isSafeComponent(host) ? view.dir.readText(timesFileName(host)) : undefined;
-      if (!m) local.set(host, (m = parseTimes(host, text ?? '')));
-      return m;
-    };
-    const importedRuns = () => (imported ??= parseImported(view.dir.readText(IMPORTED_TIMES_FILE) ?? ''));
-    for (const s of viewSegments(view)) {
-      const { run, base } = segmentRun(s, localRuns, importedRuns);
-      const points = pointsOfSegment(run, base, s.plainBytes);
-      if (points.length)
-        offer.segments.push({ key: s.key, sha256: s.sha256, points: points.map((p) => [p.offset, p.time]) });
-    }
+      parseTimes(host, (isSafeComponent(host) ? view.dir.readText(timesFileName(host)) : undefined) ?? '');
+    const importedRuns = () => parseImported(view.dir.readText(IMPORTED_TIMES_FILE) ?? '');
+    const { run, base } = segmentRun(s, localRuns, importedRuns);
+    const points = pointsOfSegment(run, base, s.plainBytes).map((p) => [p.offset, p.time]);
+    return { protocol: PROTOCOL_VERSION, uuid, key, sha256: s.sha256, points };
   } finally {
     view.close();
   }
-  return offer;
 }
 
 /** Streams one segment's plain bytes from `offset`. */
@@ -286,7 +278,7 @@ export async function serveExport(config: Config, request: ExportRequest, out: W
     case 'live':
       return sendLive(config, request.uuid, request.host, request.device, request.offset, out);
     case 'times': {
-      const text = JSON.stringify(buildTimesOffer(config, request.uuid)) + '\n';
+      const text = JSON.stringify(buildTimesOffer(config, request.uuid, request.key)) + '\n';
       await new Promise<void>((resolve, reject) => out.write(text, (e) => (e ? reject(e) : resolve())));
       return;
     }

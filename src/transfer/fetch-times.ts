@@ -1,4 +1,4 @@
-// The arrival times of fetched segments: asks the peer (`times UUID`) for the points of the
+// The arrival times of fetched segments: asks the peer (`times UUID KEY`) for the points of the
 // segments this store imported from it and lacks times for, checks them point by point, and
 // appends them to imported-times.jsonl under the store lock. Never fails a fetch: a peer that
 // predates the request, or sends garbage, leaves those lines with coarse times, said in the log.
@@ -17,7 +17,7 @@ import { withDomainLock } from '../store/lock.js';
 import { listSegments } from '../store/segments.js';
 import { openDomainView } from '../store/view.js';
 import { ensureDomainDir } from '../store/store.js';
-import { parseTimesOffer, type ListedSegment, type Listing } from './protocol.js';
+import { ProtocolError, parseTimesOffer, type ListedSegment, type Listing } from './protocol.js';
 import { callPeerText } from './transport.js';
 import * as fs from 'node:fs';
 
@@ -81,30 +81,27 @@ export async function importPeerTimes(
   for (const [key, w] of wanted) if (asked.has(identityKey(w.id))) wanted.delete(key);
   if (!wanted.size) return 0;
   for (const w of wanted.values()) asked.add(identityKey(w.id));
-  let text: string;
-  try {
-    text = await callPeerText(config, peer, ['times', uuid], {
-      timeoutMs: config.transferTimeoutSeconds * 1000,
-    });
-  } catch (e) {
-    log(`${peer}: no arrival times offered (${(e as Error).message}): its lines keep coarse times`);
-    return 0;
-  }
-  let offer;
-  try {
-    offer = parseTimesOffer(text, uuid);
-  } catch (e) {
-    log(`${peer}: arrival times refused (${(e as Error).message}): its lines keep coarse times`);
-    return 0;
-  }
   let lines = '';
   let dropped = 0;
-  for (const o of offer.segments) {
-    const w = wanted.get(o.key);
-    if (!w || w.seg.sha256 !== o.sha256) continue;
+  for (const [key, w] of wanted) {
+    let offer;
+    try {
+      const text = await callPeerText(config, peer, ['times', uuid, key], {
+        timeoutMs: config.transferTimeoutSeconds * 1000,
+      });
+      offer = parseTimesOffer(text, uuid, key);
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        log(`${peer}: arrival times of ${key} refused (${e.message}): its lines keep coarse times`);
+        continue;
+      }
+      // An older peer refuses every `times`; one unreachable now fails them all: ask again next run.
+      log(`${peer}: no arrival times offered (${(e as Error).message}): its lines keep coarse times`);
+      break;
+    }
     const start = originStart(w.seg);
-    if (start === undefined) continue;
-    const checked = checkPeerPoints(o.points, w.seg.bytes, now);
+    if (offer.sha256 !== w.seg.sha256 || start === undefined) continue;
+    const checked = checkPeerPoints(offer.points, w.seg.bytes, now);
     dropped += checked.dropped;
     if (!checked.points.length) continue;
     lines += importedLine(
