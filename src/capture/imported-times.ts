@@ -33,7 +33,9 @@ export interface TimedSegment {
 }
 
 /** The origin identity of a segment; an import cut short (trimmedFrom) keeps its original hash. */
-export function identityOf(s: TimedSegment): SegmentIdentity {
+export function identityOf(
+  s: Pick<TimedSegment, 'key' | 'host' | 'sha256' | 'importedFrom' | 'trimmedFrom'>,
+): SegmentIdentity {
   const t = s.trimmedFrom as { sha256?: unknown } | undefined;
   return {
     host: s.importedFrom?.host ?? s.host,

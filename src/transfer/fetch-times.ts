@@ -40,11 +40,17 @@ export function segmentsWantingTimes(
   const out = new Map<string, { seg: ListedSegment; id: SegmentIdentity }>();
   for (const seg of listing.segments) {
     const from = seg.sidecar.importedFrom as { host?: unknown; key?: unknown } | undefined;
-    const id: SegmentIdentity = {
-      host: typeof from?.host === 'string' ? from.host : seg.host,
-      key: typeof from?.key === 'string' ? from.key : seg.key,
+    // As identityOf reads the copy of this sidecar here (an import of an import keeps both fields).
+    const id = identityOf({
+      key: seg.key,
+      host: seg.host,
       sha256: seg.sha256,
-    };
+      trimmedFrom: seg.sidecar.trimmedFrom,
+      importedFrom:
+        typeof from?.host === 'string' && typeof from.key === 'string'
+          ? { host: from.host, key: from.key }
+          : undefined,
+    });
     const k = identityKey(id);
     if (importedHere.has(k) && !timed.has(k)) out.set(seg.key, { seg, id });
   }

@@ -3,10 +3,12 @@
 import test from 'ava';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IMPORTED_TIMES_FILE } from '../../src/capture/imported-times.js';
+import { IMPORTED_TIMES_FILE, identityKey } from '../../src/capture/imported-times.js';
 import { pointLine, timesFileName } from '../../src/capture/times.js';
 import { parseConfig } from '../../src/config/parse.js';
 import { listSegments } from '../../src/store/segments.js';
+import { segmentsWantingTimes } from '../../src/transfer/fetch-times.js';
+import type { ListedSegment, Listing } from '../../src/transfer/protocol.js';
 import { CLI_JS, cli, makeWorld, seal, write, type TestHost, type World } from './helpers.js';
 
 const U = '0f8fad5b-d9cb-469f-a165-70867728950e';
@@ -183,4 +185,38 @@ test('garbage points from a peer are dropped one by one, the good ones kept, the
       ['three', new Date(T0 + 2000).toISOString(), false],
     ],
   );
+});
+
+test('segmentsWantingTimes: imports here without times, by the identity the reader uses (pure)', (t) => {
+  const sha = (c: string) => c.repeat(64);
+  const listed = (key: string, sha256: string, sidecar: Record<string, unknown> = {}): ListedSegment => ({
+    key,
+    host: 'lab-b',
+    generation: 0,
+    seq: 1,
+    bytes: 10,
+    sha256,
+    reason: 'stop',
+    sidecar,
+  });
+  const own = listed('000000-00000001-lab-b', sha('a'));
+  const hop = listed('000000-00000002-lab-b', sha('b'), { importedFrom: { host: 'lab-a', key: 'k1' } });
+  const trimmed = listed('000000-00000003-lab-b', sha('c'), {
+    importedFrom: { host: 'lab-a', key: 'k2' },
+    trimmedFrom: { sha256: sha('d'), bytes: 4 },
+  });
+  const listing = { segments: [own, hop, trimmed] } as Listing;
+  const key = (host: string, k: string, s: string) => identityKey({ host, key: k, sha256: s });
+  const here = new Set([
+    key('lab-b', own.key, sha('a')),
+    key('lab-a', 'k1', sha('b')),
+    key('lab-a', 'k2', sha('d')),
+  ]);
+  t.deepEqual([...segmentsWantingTimes(listing, here, new Set()).keys()], [own.key, hop.key, trimmed.key]);
+  t.deepEqual(
+    [...segmentsWantingTimes(listing, here, new Set([key('lab-a', 'k1', sha('b'))])).keys()],
+    [own.key, trimmed.key],
+    'an import with times is not asked again',
+  );
+  t.deepEqual([...segmentsWantingTimes(listing, new Set(), new Set()).keys()], [], 'nothing imported here');
 });
