@@ -2,6 +2,7 @@
 // segments this store imported from it and lacks times for, checks them point by point, and
 // appends them to imported-times.jsonl under the store lock. Never fails a fetch: a peer that
 // predates the request, or sends garbage, leaves those lines with coarse times, said in the log.
+import * as fs from 'node:fs';
 import type { Config } from '../config/schema.js';
 import {
   IMPORTED_TIMES_FILE,
@@ -19,7 +20,6 @@ import { openDomainView } from '../store/view.js';
 import { ensureDomainDir } from '../store/store.js';
 import { ProtocolError, parseTimesOffer, type ListedSegment, type Listing } from './protocol.js';
 import { callPeerText } from './transport.js';
-import * as fs from 'node:fs';
 
 function readImported(config: Config, uuid: string): Map<string, TimePoint[]> {
   const view = openDomainView(config, uuid);
@@ -133,7 +133,7 @@ export async function importPeerTimes(
         config.logFileMode,
       );
       try {
-        // One write: a reader without the lock sees the lines whole or not at all.
+        // One append: a reader without the lock that meets a torn line skips it (parseImported).
         fs.writeSync(fd, fresh.map((l) => l + '\n').join(''));
         fs.fsyncSync(fd);
       } finally {
