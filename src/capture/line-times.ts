@@ -17,6 +17,7 @@ import {
 import { followLive } from '../history/follow.js';
 import { SafeDir } from '../store/safe-fs.js';
 import { readSidecars } from '../store/segments.js';
+import { IMPORTED_TIMES_FILE, parseImported, segmentRun } from './imported-times.js';
 import { parseTimes, pickRun, timeAt, timedKey, timesFileName, type TimePoint } from './times.js';
 
 export type TimedEvent =
@@ -43,20 +44,29 @@ class PieceTimes {
   private timesOf(host: string): Map<string, TimePoint[][]> {
     let m = this.files.get(host);
     if (m) return m;
-    let text: string | undefined;
+    m = parseTimes(host, this.readDomainFile(timesFileName(host)) ?? '');
+    this.files.set(host, m);
+    return m;
+  }
+
+  private imported: Map<string, TimePoint[]> | undefined;
+
+  /** Points fetched with imported segments (imported-times.jsonl). */
+  private importedTimes(): Map<string, TimePoint[]> {
+    return (this.imported ??= parseImported(this.readDomainFile(IMPORTED_TIMES_FILE) ?? ''));
+  }
+
+  private readDomainFile(name: string): string | undefined {
     try {
       const dir = SafeDir.openBeneath(this.h.config.logRoot, [this.h.uuid]);
       try {
-        text = dir.readText(timesFileName(host));
+        return dir.readText(name);
       } finally {
         dir.close();
       }
     } catch {
-      text = undefined;
+      return undefined;
     }
-    m = parseTimes(host, text ?? '');
-    this.files.set(host, m);
-    return m;
   }
 
   private of(i: number) {
@@ -80,17 +90,13 @@ class PieceTimes {
       if (run) e.run = run;
     } else if (this.h.archive) {
       const meta = readSidecars(this.h.archive, [p.source.key])[0];
-      if (meta?.watermark && !meta.importedFrom) {
-        e.base = meta.origin.start;
-        const runs = this.timesOf(meta.origin.host).get(
-          timedKey({
-            host: meta.origin.host,
-            dev: meta.origin.dev,
-            ino: meta.origin.ino,
-            birth: meta.watermark?.birthtimeMs ?? 0,
-          }),
+      if (meta) {
+        const { run, base } = segmentRun(
+          meta,
+          (h) => this.timesOf(h),
+          () => this.importedTimes(),
         );
-        const run = pickRun(runs, Date.parse(meta.sealedAt) || Date.now());
+        e.base = base;
         if (run) e.run = run;
       }
     }
@@ -135,9 +141,51 @@ export async function* readTimedHistory(
         : { type: 'data', data: e.data, host: e.host, device: e.device, time: e.time, coarse: e.coarse };
     if (o.follow) {
       o.onLive?.();
-      yield* followLive(h, false, o);
+      const live = followLive(h, false, o);
+      yield* o.since || o.until ? followedInRange(live, o.since?.getTime(), o.until?.getTime()) : live;
     }
   });
+}
+
+/**
+ * What -f reads, cut to the lines read within [since, until] (a followed line's time is when it
+ * is read, as the printer stamps it): the decision is taken at each line's first byte and holds
+ * to its end; a boot is passed on only in front of a line kept. As journalctl -f, a time past
+ * --until ends no follow: later lines are just not printed.
+ */
+export async function* followedInRange(
+  events: AsyncIterable<HistoryEvent>,
+  since: number | undefined,
+  until: number | undefined,
+  now: () => number = Date.now,
+): AsyncGenerator<HistoryEvent> {
+  let keep: boolean | undefined; // undefined: at a line start
+  let boot: HistoryEvent | undefined;
+  for await (const e of events) {
+    if (e.type === 'boot') {
+      boot = e;
+      keep = undefined;
+      continue;
+    }
+    let d = e.data;
+    let at = e.offset;
+    while (d.length) {
+      if (keep === undefined) {
+        const t = now();
+        keep = (since === undefined || t >= since) && (until === undefined || t <= until);
+      }
+      const nl = d.indexOf(10);
+      const part = nl < 0 ? d : d.subarray(0, nl + 1);
+      if (keep) {
+        if (boot) yield boot;
+        boot = undefined;
+        yield { ...e, data: part, ...(at !== undefined ? { offset: at } : {}) };
+      }
+      if (nl >= 0) keep = undefined;
+      d = d.subarray(part.length);
+      if (at !== undefined) at += part.length;
+    }
+  }
 }
 
 async function* timedLines(h: History, o: ReadOptions): AsyncGenerator<TimedEvent> {

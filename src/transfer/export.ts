@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { DomainState } from '../store/domain-state.js';
-import { rotationSet } from '../store/layout.js';
+import { isSafeComponent, rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { openSegment } from '../store/segment-content.js';
 import { listSegments, type SegmentInfo } from '../store/segments.js';
@@ -23,8 +23,16 @@ import {
 import { findTracked, headHash, unsealedStart, type SealState } from '../store/watermarks.js';
 import { actionRoots, identity, openParentSafely, readAt } from '../store/files.js';
 import {
+  IMPORTED_TIMES_FILE,
+  parseImported,
+  pointsOfSegment,
+  segmentRun,
+} from '../capture/imported-times.js';
+import { parseTimes, timesFileName } from '../capture/times.js';
+import {
   HEAD_LEN,
   PROTOCOL_VERSION,
+  type SegmentTimesOffer,
   type ExportRequest,
   type ListedLive,
   type ListedSegment,
@@ -163,6 +171,29 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
   return listing;
 }
 
+/**
+ * The arrival times of one segment, as the reader finds them here (an own seal's from the times
+ * files, an import's from the imported file), in segment offsets; none: an empty list.
+ */
+export function buildTimesOffer(config: Config, uuid: string, key: string): SegmentTimesOffer {
+  const view = openDomainView(config, uuid);
+  if (!view) throw new ExportNotFound(`domain ${uuid} has no segment ${key}`);
+  try {
+    // Only keys the archive lists are served, as for `get`.
+    const s = viewSegments(view).find((x) => x.key === key);
+    if (!s) throw new ExportNotFound(`domain ${uuid} has no segment ${key}`);
+    const localRuns = (host: string) =>
+      // A host name from a sidecar becomes a file name only when it is one component.
+      parseTimes(host, (isSafeComponent(host) ? view.dir.readText(timesFileName(host)) : undefined) ?? '');
+    const importedRuns = () => parseImported(view.dir.readText(IMPORTED_TIMES_FILE) ?? '');
+    const { run, base } = segmentRun(s, localRuns, importedRuns);
+    const points = pointsOfSegment(run, base, s.plainBytes).map((p) => [p.offset, p.time]);
+    return { protocol: PROTOCOL_VERSION, uuid, key, sha256: s.sha256, points };
+  } finally {
+    view.close();
+  }
+}
+
 /** Streams one segment's plain bytes from `offset`. */
 async function sendSegment(
   config: Config,
@@ -246,5 +277,10 @@ export async function serveExport(config: Config, request: ExportRequest, out: W
       return sendSegment(config, request.uuid, request.key, request.offset, out);
     case 'live':
       return sendLive(config, request.uuid, request.host, request.device, request.offset, out);
+    case 'times': {
+      const text = JSON.stringify(buildTimesOffer(config, request.uuid, request.key)) + '\n';
+      await new Promise<void>((resolve, reject) => out.write(text, (e) => (e ? reject(e) : resolve())));
+      return;
+    }
   }
 }

@@ -36,6 +36,7 @@ import { TransportError, callPeerText, callPeerToFile } from './transport.js';
 import { sharedWith } from './shared.js';
 import { afterListFailure, afterListing, type ListingFacts } from './fetch-decide.js';
 import { probeRound } from './probe.js';
+import { importPeerTimes } from './fetch-times.js';
 
 const C = fs.constants;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -280,6 +281,10 @@ interface Counters {
   skippedShared: number;
   /** Leading bytes of fetched segments this store held already (shared file sealed by both hosts). */
   trimmed: number;
+  /** Segments whose arrival times were imported in this run. */
+  timed: number;
+  /** Segment identities whose times were asked for in this run (asked once). */
+  timesAsked: Set<string>;
   /** Segments dealt with in this run (imported, or not needed here): the poll does not redo them. */
   settled: Set<string>;
 }
@@ -457,7 +462,15 @@ async function fetchLockedInner(
   rec.lastAttempt = new Date().toISOString();
   const save = () => writeFetchRecord(config.stateDir, rec);
   save();
-  const c: Counters = { segments: 0, bytes: 0, skippedShared: 0, trimmed: 0, settled: new Set() };
+  const c: Counters = {
+    segments: 0,
+    bytes: 0,
+    skippedShared: 0,
+    trimmed: 0,
+    timed: 0,
+    timesAsked: new Set(),
+    settled: new Set(),
+  };
   const sources = rec.candidates.filter((h) => h !== config.hostName);
   const shared = sources.filter((h) => sharedWith(config, uuid, h));
   if (shared.length) {
@@ -524,6 +537,12 @@ async function fetchLockedInner(
           rec.baseline = baselineOf(listing, source);
         }
         const segErrors = await fetchMissing(config, uuid, source, listing, c);
+        // Times travel with the segments; without them the lines are still there, coarsely timed.
+        try {
+          c.timed += await importPeerTimes(config, uuid, source, listing, log, c.timesAsked);
+        } catch (e) {
+          log(`${source}: arrival times not imported (${(e as Error).message}): coarse times`);
+        }
         rec = {
           ...rec,
           source,
@@ -573,6 +592,7 @@ async function fetchLockedInner(
         ? undefined
         : 'no peer holds history of this domain',
   };
+  if (c.timed) log(`arrival times of ${c.timed} fetched segment(s) imported`);
   if (c.skippedShared) log(`${c.skippedShared} segment(s) already readable here from a shared file`);
   if (c.trimmed)
     log(`${c.trimmed} byte(s) of fetched segments were here already (shared file): not imported twice`);

@@ -17,7 +17,8 @@ const MAX_REQUEST_CHARS = 512;
 export type ExportRequest =
   | { verb: 'list'; uuid: string }
   | { verb: 'get'; uuid: string; key: string; offset: number }
-  | { verb: 'live'; uuid: string; host: string; device: string; offset: number };
+  | { verb: 'live'; uuid: string; host: string; device: string; offset: number }
+  | { verb: 'times'; uuid: string; key: string };
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -85,10 +86,16 @@ export function parseRequest(words: readonly string[]): ExportRequest {
       if (!isDeviceName(device)) throw new ProtocolError(`not a device name: ${JSON.stringify(device)}`);
       return { verb, uuid: uuidArg(words[1]), host, device, offset: offsetArg(words[4]) };
     }
+    case 'times': {
+      arity(words, 3, 'times UUID KEY');
+      const key = words[2] ?? '';
+      if (!isSegmentKey(key)) throw new ProtocolError(`not a segment key: ${JSON.stringify(key)}`);
+      return { verb, uuid: uuidArg(words[1]), key };
+    }
     case undefined:
-      throw new ProtocolError('empty request (expected list, get or live)');
+      throw new ProtocolError('empty request (expected list, get, live or times)');
     default:
-      throw new ProtocolError(`unknown request ${JSON.stringify(verb)} (expected list, get or live)`);
+      throw new ProtocolError(`unknown request ${JSON.stringify(verb)} (expected list, get, live or times)`);
   }
 }
 
@@ -101,6 +108,8 @@ export function requestWords(r: ExportRequest): string[] {
       return ['get', r.uuid, r.key, String(r.offset)];
     case 'live':
       return ['live', r.uuid, r.host, r.device, String(r.offset)];
+    case 'times':
+      return ['times', r.uuid, r.key];
   }
 }
 
@@ -242,6 +251,42 @@ export function parseListing(text: string, uuid: string): Listing {
     segments,
     live,
   };
+}
+
+/**
+ * The arrival times of one segment (`times UUID KEY`): points [offset in the segment, ms since
+ * the epoch]. A request of its own, so a peer that predates it refuses it and the fetch goes on
+ * with coarse times; one segment per answer, so an answer stays as small as its segment.
+ */
+export interface SegmentTimesOffer {
+  protocol: number;
+  uuid: string;
+  key: string;
+  sha256: string;
+  /** Unchecked here: each point is checked against the segment (checkPeerPoints). */
+  points: unknown;
+}
+
+/** Validates the frame of a segment's times (untrusted JSON text); a bad frame refuses it whole. */
+export function parseTimesOffer(text: string, uuid: string, key: string): SegmentTimesOffer {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ProtocolError(`times answer is not JSON: ${(e as Error).message}`);
+  }
+  const what = 'times answer';
+  if (!isObject(raw)) throw new ProtocolError(`${what} is not a JSON object`);
+  const protocol = num(raw, 'protocol', what);
+  if (protocol !== PROTOCOL_VERSION)
+    throw new ProtocolError(`peer speaks protocol ${protocol}, we speak ${PROTOCOL_VERSION}`);
+  if (raw.uuid !== uuid || raw.key !== key)
+    throw new ProtocolError(
+      `${what} is for ${String(raw.uuid)} ${String(raw.key)}, asked for ${uuid} ${key}`,
+    );
+  const sha256 = str(raw, 'sha256', what);
+  if (!SHA256_RE.test(sha256)) throw new ProtocolError(`${what}: bad sha256`);
+  return { protocol, uuid, key, sha256, points: raw.points };
 }
 
 /** Identity of a segment's content across stores: origin host + origin key + sha256 (as the store dedups). */

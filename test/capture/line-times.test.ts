@@ -2,7 +2,8 @@
 // tails; --since/--until cut inside a boot; lines the service never saw are marked coarse.
 import test from 'ava';
 import * as fs from 'node:fs';
-import { readTimedLines, type TimedEvent } from '../../src/capture/line-times.js';
+import { followedInRange, readTimedLines, type TimedEvent } from '../../src/capture/line-times.js';
+import type { BootInfo, HistoryEvent } from '../../src/history/types.js';
 import { Collector } from '../../src/capture/service.js';
 import { isoTime } from '../../src/cli/show-output.js';
 import { withHost } from '../../src/store/domain-state.js';
@@ -74,4 +75,34 @@ test('--since/--until select lines inside a boot, across a segment and the live 
 test('short-iso stamps are journalctl-like, precise adds milliseconds', (t) => {
   t.regex(isoTime(T0), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$/);
   t.regex(isoTime(T0 + 42, undefined, true), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.042[+-]\d{4}$/);
+});
+
+test('-f with --since/--until: followed lines are kept by the time they are read, whole, boots only before a kept line', async (t) => {
+  const data = (s: string): HistoryEvent => ({
+    type: 'data',
+    data: Buffer.from(s),
+    host: 'h',
+    device: 'serial0',
+  });
+  const boot = (id: string): HistoryEvent => ({
+    type: 'boot',
+    boot: { index: 0, id, host: 'h', at: new Date(T0).toISOString(), implicit: false } as BootInfo,
+  });
+  // The clock moves one second per line start.
+  const events = [data('a\nb'), data('b\nc\n'), boot('B1'), data('d\n'), boot('B2'), data('e\nf\ng\n')];
+  async function* feed() {
+    yield* events;
+  }
+  async function run(since: number | undefined, until: number | undefined) {
+    let clock = T0;
+    const out: string[] = [];
+    for await (const e of followedInRange(feed(), since, until, () => (clock += 1000)))
+      out.push(e.type === 'boot' ? `[${e.boot.id}]` : e.data.toString());
+    return out.join('');
+  }
+  // Line starts read at T0+1s (a), +2s (bb), +3s (c), +4s (d), +5s (e), +6s (f), +7s (g).
+  t.is(await run(undefined, undefined), 'a\nbb\nc\n[B1]d\n[B2]e\nf\ng\n');
+  t.is(await run(T0 + 2000, T0 + 3000), 'bb\nc\n', 'a line split over two reads is kept whole');
+  t.is(await run(undefined, T0 + 4000), 'a\nbb\nc\n[B1]d\n', 'past --until nothing more');
+  t.is(await run(T0 + 5000, undefined), '[B2]e\nf\ng\n', 'a boot without kept lines is not shown');
 });

@@ -1,7 +1,15 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { IMPORTED_TIMES_FILE, identityOf, importedLine } from '../../src/capture/imported-times.js';
 import { compactTimes, pointLine, timesFileName } from '../../src/capture/times.js';
+import { withDomainLock } from '../../src/store/lock.js';
+import { importSegment } from '../../src/store/segment-content.js';
+import type { SegmentMeta } from '../../src/store/types.js';
+import { ensureDomainDir } from '../../src/store/store.js';
+import { tempConfig } from './helpers.js';
 import { readDomainStateOf } from '../../src/store/find.js';
 import { liveLogPath } from '../../src/store/layout.js';
 import { applyDomainRetention, liveBytesOf } from '../../src/store/retention.js';
@@ -82,4 +90,57 @@ test('time files count against domain_cap_bytes', async (t) => {
     applyDomainRetention(s, new Date()),
   );
   t.is(r.deleted[0]?.why, 'domain cap');
+});
+
+/** Two segments imported from lab-a (10 and 1 days old), each with its imported points. */
+async function importedPair() {
+  const config = tempConfig({ compressMinBytes: -1 });
+  ensureDomainDir(config, UUID).close();
+  const keep: string[] = [];
+  for (const [i, days] of [10, 1].entries()) {
+    const body = Buffer.from(`line ${i}\n`);
+    const at = new Date(Date.now() - days * 86_400_000).toISOString();
+    const meta = {
+      version: 1,
+      key: `000000-0000000${i + 1}-lab-a`,
+      host: 'lab-a',
+      generation: 0,
+      seq: i + 1,
+      device: 'serial0',
+      reason: 'stop',
+      origin: { host: 'lab-a', path: '/x/serial0.log', dev: 1, ino: 2, start: i * 7, end: i * 7 + 7 },
+      plainBytes: body.length,
+      lines: 1,
+      firstTime: at,
+      lastTime: at,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      boots: [],
+      sealedAt: at,
+    } as SegmentMeta;
+    await withDomainLock(config, UUID, () => importSegment(config, UUID, meta, Readable.from([body])));
+    keep.push(importedLine(identityOf(meta), [{ offset: i * 7 + 7, time: Date.parse(at) }]));
+  }
+  const file = join(config.logRoot, UUID, IMPORTED_TIMES_FILE);
+  fs.writeFileSync(file, keep.join(''));
+  return { config, file, lines: keep };
+}
+
+test('imported points live as long as their imported segment, and count against the cap', async (t) => {
+  const { config, file, lines } = await importedPair();
+  const state = readDomainStateOf(config, UUID);
+  if (!state) throw new Error('no domain.json');
+  const before = liveBytesOf(config, state);
+  fs.appendFileSync(file, 'x'.repeat(3000));
+  t.is(liveBytesOf(config, state), before + 3000, 'counted like the hosts’ times files');
+  fs.writeFileSync(file, lines.join(''));
+  await withStore({ ...config, retentionDays: 30 }, UUID, (s) => applyDomainRetention(s, new Date()));
+  t.is(fs.readFileSync(file, 'utf8'), lines.join(''), 'both segments kept: both entries kept');
+  const r = await withStore({ ...config, retentionDays: 5 }, UUID, (s) =>
+    applyDomainRetention(s, new Date()),
+  );
+  t.deepEqual(
+    r.deleted.map((d) => d.key),
+    ['000000-00000001-lab-a'],
+  );
+  t.is(fs.readFileSync(file, 'utf8'), lines[1]!, 'the deleted segment’s entry went, the kept one stayed');
 });

@@ -2,6 +2,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pointLine, timesFileName } from '../../src/capture/times.js';
 import { withHost } from '../../src/store/domain-state.js';
 import { sealDevice } from '../../src/store/seal.js';
 import { withStore } from '../../src/store/session.js';
@@ -87,6 +88,39 @@ test.serial("live: the store's live file from an offset", async (t) => {
   t.is((await exportCli('live', U, 'lab-a', 'serial0', String(all.length + 5))).stdout.length, 0);
   t.is((await exportCli('live', U, 'lab-b', 'serial0', '0')).code, 3);
 });
+
+test.serial(
+  "times: one listed segment's points; another domain's or an unknown key is not found",
+  async (t) => {
+    const seg = listSegments(a.config, U)[0]!;
+    const file = { dev: seg.origin.dev, ino: seg.origin.ino, birth: seg.watermark?.birthtimeMs ?? 0 };
+    const times = join(a.config.logRoot, U, timesFileName('lab-a'));
+    // Points inside the segment, and the first one past its end (moved to its end).
+    writeFileSync(
+      times,
+      pointLine(file, { offset: 10, time: 1000 }) +
+        pointLine(file, { offset: seg.plainBytes + 50, time: 2000 }) +
+        pointLine(file, { offset: seg.plainBytes + 90, time: 3000 }),
+    );
+    t.teardown(() => rmSync(times));
+    const r = await exportCli('times', U, seg.key);
+    t.is(r.code, 0, r.stderr);
+    t.deepEqual(JSON.parse(r.stdout.toString('utf8')), {
+      protocol: 1,
+      uuid: U,
+      key: seg.key,
+      sha256: seg.sha256,
+      points: [
+        [10, 1000],
+        [seg.plainBytes, 2000],
+      ],
+    });
+    t.is((await exportCli('times', U, listSegments(a.config, OTHER)[1]!.key)).code, 3);
+    t.is((await exportCli('times', U, '000009-00000009-lab-a')).code, 3);
+    t.is((await exportCli('times', U)).code, 2);
+    t.is((await exportCli('times', U, '../../x')).code, 2);
+  },
+);
 
 test.serial("other domains' data is never served through a domain's request", async (t) => {
   const otherKey = listSegments(a.config, OTHER)[1]!.key;
@@ -177,6 +211,7 @@ test.serial('the export never writes: the store is byte-identical after every re
   await exportCli('list', U);
   await exportCli('get', U, listSegments(a.config, U)[0]!.key, '0');
   await exportCli('live', U, 'lab-a', 'serial0', '0');
+  await exportCli('times', U, listSegments(a.config, U)[0]!.key);
   const after = execFileSync('find', [a.config.logRoot, '-printf', '%p %s %T@\\n']).toString();
   t.is(after, before);
   mkdirSync(join(world.dir, 'unused'), { recursive: true });

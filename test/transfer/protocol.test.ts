@@ -3,6 +3,7 @@ import {
   ProtocolError,
   parseListing,
   parseRequest,
+  parseTimesOffer,
   requestWords,
   splitRequestLine,
 } from '../../src/transfer/protocol.js';
@@ -18,6 +19,7 @@ test('valid requests parse and round-trip to the words a transport sends', (t) =
     ['get', U, KEY, '12345'],
     ['live', U, 'lab-a', 'serial0', '77'],
     ['live', U, 'host.example.org', 'console1', '0'],
+    ['times', U, KEY],
   ];
   for (const words of cases) t.deepEqual(requestWords(parseRequest(words)), words);
   t.deepEqual(splitRequestLine(`get ${U} ${KEY} 5`), ['get', U, KEY, '5']);
@@ -33,6 +35,11 @@ test('unknown verbs, missing and extra arguments are refused', (t) => {
     ['get', U, KEY],
     ['get', U, KEY, '0', '--all'],
     ['live', U, 'lab-a', 'serial0'],
+    ['times'],
+    ['times', U],
+    ['times', U, KEY, '0'],
+    ['times', U, '../etc'],
+    ['times', U.toUpperCase(), KEY],
     ['rm', '-rf', '/'],
     ['--help'],
   ]) {
@@ -261,4 +268,24 @@ test('overall status: the hint host decides; unreachable extra peers do not hold
   t.is(overallStatus(['a', 'c'], m({ a: 'waiting', c: 'complete' }), 'a'), 'waiting-for-seal');
   t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'unreachable' }), undefined), 'failed');
   t.is(overallStatus(['a', 'c'], m({ a: 'complete', c: 'complete' }), undefined), 'complete');
+});
+
+test('a times answer: a bad frame is refused whole, its points are left to the per-point check', (t) => {
+  const sha = 'a'.repeat(64);
+  const ok = { protocol: 1, uuid: U, key: KEY, sha256: sha, points: [[4, 5], 'x'] };
+  t.deepEqual(parseTimesOffer(JSON.stringify(ok), U, KEY), ok);
+  const bad: unknown[] = [
+    'not json',
+    [],
+    { ...ok, protocol: 2 },
+    { ...ok, uuid: '1f8fad5b-d9cb-469f-a165-70867728950e' },
+    { ...ok, key: '000001-00000004-lab-a' },
+    { ...ok, key: '../../etc/passwd' },
+    { ...ok, sha256: 'A'.repeat(64) },
+    { ...ok, sha256: undefined },
+  ];
+  for (const b of bad)
+    t.throws(() => parseTimesOffer(typeof b === 'string' ? b : JSON.stringify(b), U, KEY), {
+      instanceOf: ProtocolError,
+    });
 });

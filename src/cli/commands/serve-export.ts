@@ -15,6 +15,7 @@ export const serveExportCommand: Command = {
     "  list UUID                       JSON listing: sealed segments + this host's live file sizes",
     '  get UUID KEY OFFSET             plain bytes of a sealed segment from OFFSET',
     "  live UUID HOST DEVICE OFFSET    bytes of this host's live file of DEVICE from OFFSET (HOST = this host)",
+    "  times UUID KEY                  JSON arrival times of a sealed segment's lines",
     'Anything else (other verbs, extra arguments, path tricks) is refused with exit 2; a domain,',
     'segment or file that does not exist gives exit 3. Only the store and live_dir are ever read.',
     '',

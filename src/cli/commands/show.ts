@@ -38,7 +38,8 @@ Options:
                        virtlogd rotation and restarts); Ctrl-C ends
   -S, --since TIME     only lines from TIME on (ISO 8601, or "-2h", "-30m", "-1d"); with -c, boots
                        still running at or after TIME
-  -U, --until TIME     only lines up to TIME; with -c, boots started at or before TIME
+  -U, --until TIME     only lines up to TIME; with -c, boots started at or before TIME; with -f,
+                       followed lines too (read past TIME: not printed, following goes on)
       --device DEV     serial0 (default), console1, parallel0 ...; default: serial0, else the first logged
   -o, --output MODE    short (default: guest output and boot separators), cat (guest output only),
                        short-iso (each line prefixed by its time, host and domain), short-iso-precise
