@@ -10,10 +10,12 @@ import { CHAIN_STATE_FILE, isOurs, parseChainState, type ChainRecord } from '../
 import { openDomainDir } from '../store/store.js';
 import { CHUNK, type History, type HistoryEvent, type ReadOptions } from './types.js';
 
+// The abort listener goes with each sleep: one left per poll piled up (MaxListenersExceededWarning).
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const onAbort = () => (clearTimeout(t), resolve());
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 /** Output rate (bytes per ms, 64 KiB/s) above which a followed guest counts as printing fast. */

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
 import { Writable, PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
@@ -215,6 +216,8 @@ test('follow prints new output through a rotation and a new boot', async (t) => 
     '--- virt-consolelog boot=feedfacefeedface host=hosta at=2026-01-01T00:00:00.000Z ---\nnext boot\n',
   );
   await until('next boot\n');
+  // Many polls ran by now: each one's abort listener went with it (no MaxListenersExceededWarning).
+  t.true(getEventListeners(controller.signal, 'abort').length <= 1, 'no abort listener left per poll');
   controller.abort();
   await done;
   t.is(got, 'after follow 1\nlate write to the rotated file\nnew file after rotation\nnext boot\n');
