@@ -110,7 +110,7 @@ export class Collector {
   /** Live file path -> its device, for watch events. */
   private readonly byFile = new Map<string, Followed>();
   private readonly watchers = new Map<string, fs.FSWatcher>();
-  private readonly timeFds = new Map<string, { fd: number; dev: number; ino: number }>();
+  private readonly timeFds = new Map<string, { fd: number }>();
   private readonly sinks: LineSink[];
   private readonly policy: CapturePolicy;
   private readonly log: (msg: string) => void;
@@ -360,17 +360,24 @@ export class Collector {
     f.lastLook = now;
     const held = list ? undefined : this.sizesHeld(f);
     const files = held ?? this.listFiles(f);
-    if (!held) this.holdFds(f, files);
-    const before = new Map(f.files.map((x) => [fileKey(x), x.size]));
-    const grown = files.reduce((n, x) => n + Math.max(0, x.size - (before.get(fileKey(x)) ?? 0)), 0);
-    f.fast = grown >= fastGrowth(this.policy);
-    const lost = lostBytes(f.files, files, f.sealed);
-    if (lost > 0) {
-      f.stats.lostBytes += lost;
-      this.log(`${f.domain} ${f.device}: ${lost} bytes deleted by virtlogd before they were captured`);
+    let grown = 0;
+    if (held) {
+      // The same files in the same order, none shorter (sizesHeld): nothing lost, nothing to forget.
+      for (let i = 0; i < files.length; i++)
+        grown += (files[i] as SeenFile).size - (f.files[i] as SeenFile).size;
+    } else {
+      this.holdFds(f, files);
+      const before = new Map(f.files.map((x) => [fileKey(x), x.size]));
+      grown = files.reduce((n, x) => n + Math.max(0, x.size - (before.get(fileKey(x)) ?? 0)), 0);
+      const lost = lostBytes(f.files, files, f.sealed);
+      if (lost > 0) {
+        f.stats.lostBytes += lost;
+        this.log(`${f.domain} ${f.device}: ${lost} bytes deleted by virtlogd before they were captured`);
+      }
+      const present = new Set(files.map(fileKey));
+      for (const k of [...f.times.keys()]) if (!present.has(k)) f.times.delete(k);
     }
-    const present = new Set(files.map(fileKey));
-    for (const k of [...f.times.keys()]) if (!present.has(k)) f.times.delete(k);
+    f.fast = grown >= fastGrowth(this.policy);
     for (const file of files) {
       const k = fileKey(file);
       let t = f.times.get(k);
@@ -381,7 +388,7 @@ export class Collector {
         if (file.size > 0) t.pending = { offset: file.size, time: now };
       }
     }
-    if (this.sinks.length) this.readLines(f, files, now);
+    if (this.sinks.length) this.readLines(f, files, now, !held);
     f.files = files;
     if (!f.sealing && files.some((x) => !f.sealed.has(fileKey(x)))) this.learnSealed(f, files);
     const d = decideSeal(files, f.sealed, this.policy, now - f.lastSeal);
@@ -492,14 +499,14 @@ export class Collector {
     }
   }
 
-  /** The open times file of a domain, opened again when retention replaced (compacted) or removed it. */
+  /**
+   * The open times file of a domain, opened again when retention replaced (compacted: renamed over)
+   * or removed it: either leaves the open file without a name, which fstat tells without a path walk.
+   */
   private timesFd(uuid: string): number {
     const had = this.timeFds.get(uuid);
     if (had !== undefined) {
-      const st = fs.lstatSync(posix.join(this.config.logRoot, uuid, timesFileName(this.config.hostName)), {
-        throwIfNoEntry: false,
-      });
-      if (st && st.ino === had.ino && st.dev === had.dev) return had.fd;
+      if (fs.fstatSync(had.fd).nlink > 0) return had.fd;
       fs.closeSync(had.fd);
       this.timeFds.delete(uuid);
     }
@@ -514,8 +521,7 @@ export class Collector {
     } finally {
       dir.close();
     }
-    const st = fs.fstatSync(fd);
-    this.timeFds.set(uuid, { fd, dev: st.dev, ino: st.ino });
+    this.timeFds.set(uuid, { fd });
     return fd;
   }
 
@@ -563,7 +569,7 @@ export class Collector {
   }
 
   /** Hands whole lines past what the sinks got to each sink (a new service starts at the end). */
-  private readLines(f: Followed, files: readonly SeenFile[], now: number): void {
+  private readLines(f: Followed, files: readonly SeenFile[], now: number, listed: boolean): void {
     const first = !f.observed;
     f.observed = true;
     for (const file of files) {
@@ -594,7 +600,8 @@ export class Collector {
       }
       f.readTo.set(k, from);
     }
-    for (const k of [...f.readTo.keys()]) if (!files.some((x) => fileKey(x) === k)) f.readTo.delete(k);
+    if (listed)
+      for (const k of [...f.readTo.keys()]) if (!files.some((x) => fileKey(x) === k)) f.readTo.delete(k);
     if (f.partial.length && now - f.partialSince >= TORN_LINE_MS) this.emit(f, Buffer.concat(f.partial), now);
   }
 

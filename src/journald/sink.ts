@@ -3,7 +3,7 @@
 // (VIRT_DOMAIN_NAME, VIRT_DOMAIN_UUID, VIRT_DEVICE, VIRT_BOOT_ID), bounded per guest (rate.ts).
 import type { CapturedLine, LineSink } from '../capture/sink.js';
 import type { Config } from '../config/schema.js';
-import { encodeEntry, frame, lineFields, reportFields } from './encode.js';
+import { encodeEntry, encodeFramed, frame, lineFields, reportFields } from './encode.js';
 import { PUBLISH_MS, guestFigures, type JournaldFigures } from './figures.js';
 import { writeFigures } from './figures-file.js';
 import { admit, closeInterval, newGuestRate, type GuestRate, type LeftOut, type RateBound } from './rate.js';
@@ -122,7 +122,7 @@ export function createJournaldSink(o: JournaldSinkOptions): LineSink {
         if (c.report) sendReport(g, line.uuid, c.report);
         const a = admit(bound, c.guest, t, line.text.length);
         g.rate = a.guest;
-        if (a.admitted && !sender.send(frame(encodeEntry(lineFields(line)))) && !sender.problem()) behind++;
+        if (a.admitted && !sender.send(encodeFramed(lineFields(line))) && !sender.problem()) behind++;
         publish(t);
       } catch (e) {
         sayOnce(`journald: a line of ${line.domain} not forwarded: ${(e as Error).message}`);

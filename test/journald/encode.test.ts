@@ -2,6 +2,7 @@ import test from 'ava';
 import {
   MAX_MESSAGE_BYTES,
   encodeEntry,
+  encodeFramed,
   frame,
   isPlainText,
   leftOutMessage,
@@ -113,4 +114,10 @@ test('the left-out report names the guest, the counts and where the lines are', 
 
 test('frame: a 4-byte big-endian length, then the entry', (t) => {
   t.deepEqual(frame(Buffer.from('abc')), Buffer.from([0, 0, 0, 3, 0x61, 0x62, 0x63]));
+});
+
+test('encodeFramed is frame(encodeEntry(...)) in one buffer, plain and binary fields alike', (t) => {
+  for (const text of [Buffer.from('plain line'), Buffer.from([0x41, 0x1b, 0x5b, 0xff, 0x0a])])
+    t.deepEqual(encodeFramed(lineFields(line(text))), frame(encodeEntry(lineFields(line(text)))));
+  t.throws(() => encodeFramed([['lower', '1']]));
 });
