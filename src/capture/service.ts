@@ -35,6 +35,7 @@ import {
 } from './decide.js';
 import type { CapturedLine, LineSink } from './sink.js';
 import { pointDue, pointLine, timesFileName, type TimePoint } from './times.js';
+import { captureStateDir, DOMAINS_CHANGED_FILE } from '../store/domains-changed.js';
 import { writeCaptureStatus, type CaptureStatus, type DeviceStatus } from './status.js';
 
 const C = fs.constants;
@@ -57,6 +58,8 @@ export interface CollectOptions {
 const TORN_LINE_MS = 2000;
 const TICK_MS = 50;
 const DISCOVER_MS = 2000;
+/** After a writer said a domain.json changed: discovery at once, but not more often than this. */
+const DISCOVER_SOON_MS = 100;
 const STATUS_MS = 2000;
 const MAX_LINE = 64 * 1024;
 /** Bytes read from one file per look (a backlog is read over the next ticks). */
@@ -121,6 +124,10 @@ export class Collector {
   private readonly domainStates = new Map<string, { stamp: string; state: DomainState }>();
   private lastRetention = 0;
   private lastDiscover = 0;
+  /** A writer of domain.json signalled a change (src/store/domains-changed.ts) since the last discovery. */
+  private domainsChanged = false;
+  private changeWatcher: fs.FSWatcher | undefined;
+  private changeWatchTried = false;
   private lastStatus = 0;
   private lastSweep = 0;
   private readonly inflight = new Set<Promise<void>>();
@@ -165,8 +172,14 @@ export class Collector {
 
   /** One pass: discovery, dirty (or all) devices, time points, status, retention. Exposed for tests. */
   async tick(now: number): Promise<void> {
-    if (now - this.lastDiscover >= DISCOVER_MS) {
+    if (!this.changeWatchTried) {
+      this.changeWatchTried = true;
+      this.changeWatcher = this.watchDomainsChanged();
+    }
+    const since = now - this.lastDiscover;
+    if (since >= DISCOVER_MS || (this.domainsChanged && since >= DISCOVER_SOON_MS)) {
       this.lastDiscover = now;
+      this.domainsChanged = false;
       this.discover();
     }
     const sweep = now - this.lastSweep >= (this.watchBroken ? 250 : (this.opts.pollMs ?? 1000));
@@ -273,6 +286,25 @@ export class Collector {
       this.followed.delete(key);
       if (this.byFile.get(f.path) === f) this.byFile.delete(f.path);
       this.releaseFds(f);
+    }
+  }
+
+  /**
+   * Watches the service's state folder for the writers' signal: a guest new to this host is then
+   * followed from its first lines (a change in domain.json), not up to DISCOVER_MS later.
+   */
+  private watchDomainsChanged(): fs.FSWatcher | undefined {
+    const dir = captureStateDir(this.config);
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      return fs
+        .watch(dir, { persistent: false }, (_ev, name) => {
+          if (name?.toString() === DOMAINS_CHANGED_FILE) this.domainsChanged = true;
+        })
+        .on('error', () => (this.changeWatcher = undefined));
+    } catch (e) {
+      this.log(`fs.watch ${dir}: ${(e as Error).message}: new guests are found every ${DISCOVER_MS} ms`);
+      return undefined;
     }
   }
 
@@ -707,6 +739,7 @@ export class Collector {
     this.writeStatus(now);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+    this.changeWatcher?.close();
     for (const t of this.timeFds.values()) fs.closeSync(t.fd);
     this.timeFds.clear();
     for (const f of this.followed.values()) this.releaseFds(f);

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
+import { captureStateDir } from '../store/domains-changed.js';
 
 export interface DeviceStatus {
   uuid: string;
@@ -37,7 +38,7 @@ export interface CaptureStatus {
 export const STATUS_STALE_MS = 15_000;
 
 export function captureStatusPath(config: Config): string {
-  return posix.join(config.stateDir, 'capture', 'status.json');
+  return posix.join(captureStateDir(config), 'status.json');
 }
 
 export function writeCaptureStatus(config: Config, status: CaptureStatus): void {

@@ -6,7 +6,9 @@ import { withMarkers, type DomainState } from './domain-state.js';
 import { LockTimeoutError, withDomainLock, type LockInfo } from './lock.js';
 import type { SafeDir } from './safe-fs.js';
 import { cleanArchive } from './segments.js';
+import { signalDomainsChanged } from './domains-changed.js';
 import {
+  domainStateText,
   ensureDomainDir,
   readDomainStateChecked,
   readSealState,
@@ -74,6 +76,8 @@ export async function withStore<T>(
           damage.push('domain.json was unreadable: started afresh (names and last sources are relearnt)');
         // Boot markers written while the store was unusable: known before any seal reads the logs.
         const waiting = readWaitingMarkers(config, uuid);
+        // A change tells the capture service (src/store/domains-changed.ts); a rewrite of the same does not.
+        let savedDomain = domainStateText(domain.state);
         if (waiting.length)
           repairs.push(`recorded ${waiting.length} boot marker(s) written while the store was unavailable`);
         const store: LockedStore = {
@@ -96,6 +100,11 @@ export async function withStore<T>(
               savedSeal = text;
             }
             writeDomainState(dir, store.domain, config.logFileMode);
+            const domainText = domainStateText(store.domain);
+            if (domainText !== savedDomain) {
+              savedDomain = domainText;
+              signalDomainsChanged(config);
+            }
           },
         };
         const out = await fn(store);

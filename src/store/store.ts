@@ -60,8 +60,13 @@ export function readDomainStateChecked(
   return readDomainStateText(domainUuid(uuid), dir.readText(DOMAIN_STATE_FILE));
 }
 
+/** domain.json's text for `state` (what writeDomainState writes). */
+export function domainStateText(state: DomainState): string {
+  return JSON.stringify(state, null, 1) + '\n';
+}
+
 export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): void {
-  dir.writeAtomic(DOMAIN_STATE_FILE, JSON.stringify(state, null, 1) + '\n', mode);
+  dir.writeAtomic(DOMAIN_STATE_FILE, domainStateText(state), mode);
 }
 
 /**

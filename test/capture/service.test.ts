@@ -221,3 +221,36 @@ test('a file new to the service that sealed.json does not name is not sealed bef
   await sealHost(config, UUID, config.hostName, 'stop');
   t.is(await history(config), Array.from({ length: 6 }, (_, n) => `seq=${n} some guest output\n`).join(''));
 });
+
+test('a guest new to this host is followed as soon as its domain.json says so, not at the next discovery', async (t) => {
+  const config = tempConfig();
+  fs.mkdirSync(config.liveDir, { recursive: true });
+  const c = new Collector(config, { virtlogdConf: `max_size = 1000000\n`, flushMs: 0, pollMs: 0 });
+  const t0 = 5_000_000;
+  await c.tick(t0); // the first discovery: no domain yet
+  const path = liveLogPath(config.liveDir, UUID, 'serial0');
+  fs.writeFileSync(path, 'first line\n');
+  // What a hook's prepare does for a guest starting here: domain.json names the device.
+  await withStore(config, UUID, (s) => {
+    s.domain = withHost(s.domain, config.hostName, {
+      generation: 1,
+      devices: { serial0: { path, kind: 'log', truncating: false } },
+    });
+  });
+  // The service's clock stays far inside the periodic discovery's 2 s; only the signal can wake it.
+  let now = t0 + 200;
+  const timesFile = join(config.logRoot, UUID, `times-${config.hostName}.jsonl`);
+  for (let i = 0; i < 200 && !fs.existsSync(timesFile); i++) {
+    await c.tick(now++);
+    await new Promise((r) => setTimeout(r, 20)); // real time for the fs.watch event to arrive
+  }
+  await c.stop();
+  t.true(now - t0 < 2000, 'inside the periodic discovery interval');
+  t.true(fs.existsSync(timesFile), 'the new guest was followed and its first line timed');
+  // A session that changes nothing does not signal again.
+  const signal = join(config.stateDir, 'capture', 'domains-changed');
+  const before = fs.statSync(signal).mtimeMs;
+  await new Promise((r) => setTimeout(r, 20));
+  await withStore(config, UUID, () => undefined);
+  t.is(fs.statSync(signal).mtimeMs, before);
+});
