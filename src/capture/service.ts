@@ -113,7 +113,7 @@ export class Collector {
   /** Live file path -> its device, for watch events. */
   private readonly byFile = new Map<string, Followed>();
   private readonly watchers = new Map<string, fs.FSWatcher>();
-  private readonly timeFds = new Map<string, { fd: number }>();
+  private readonly timeFds = new Map<string, number>();
   private readonly sinks: LineSink[];
   private readonly policy: CapturePolicy;
   private readonly log: (msg: string) => void;
@@ -538,8 +538,8 @@ export class Collector {
   private timesFd(uuid: string): number {
     const had = this.timeFds.get(uuid);
     if (had !== undefined) {
-      if (fs.fstatSync(had.fd).nlink > 0) return had.fd;
-      fs.closeSync(had.fd);
+      if (fs.fstatSync(had).nlink > 0) return had;
+      fs.closeSync(had);
       this.timeFds.delete(uuid);
     }
     const dir = SafeDir.openBeneath(this.config.logRoot, [uuid]);
@@ -553,7 +553,7 @@ export class Collector {
     } finally {
       dir.close();
     }
-    this.timeFds.set(uuid, { fd });
+    this.timeFds.set(uuid, fd);
     return fd;
   }
 
@@ -740,7 +740,7 @@ export class Collector {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     this.changeWatcher?.close();
-    for (const t of this.timeFds.values()) fs.closeSync(t.fd);
+    for (const fd of this.timeFds.values()) fs.closeSync(fd);
     this.timeFds.clear();
     for (const f of this.followed.values()) this.releaseFds(f);
     await Promise.all(this.sinks.map((s) => s.close().catch(() => undefined)));

@@ -99,8 +99,7 @@ export async function withStore<T>(
               writeSealState(dir, store.seal, config.logFileMode);
               savedSeal = text;
             }
-            writeDomainState(dir, store.domain, config.logFileMode);
-            const domainText = domainStateText(store.domain);
+            const domainText = writeDomainState(dir, store.domain, config.logFileMode);
             if (domainText !== savedDomain) {
               savedDomain = domainText;
               signalDomainsChanged(config);

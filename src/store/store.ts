@@ -65,8 +65,11 @@ export function domainStateText(state: DomainState): string {
   return JSON.stringify(state, null, 1) + '\n';
 }
 
-export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): void {
-  dir.writeAtomic(DOMAIN_STATE_FILE, domainStateText(state), mode);
+/** Writes domain.json; returns the text written. */
+export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): string {
+  const text = domainStateText(state);
+  dir.writeAtomic(DOMAIN_STATE_FILE, text, mode);
+  return text;
 }
 
 /**
