@@ -22,6 +22,8 @@ export interface SealStep {
   truncateNext: boolean;
   reason: 'restart' | 'source-changed' | 'unparsed-xml';
   boot?: BootRef;
+  /** A `type='file'` backend: QEMU writes it from byte 0 at every start (no virtlogd rotation). */
+  fileBackend: boolean;
 }
 
 export interface PreparePlan {
@@ -77,6 +79,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         truncateNext: true,
         reason: 'unparsed-xml',
         ...(d.boot ? { boot: d.boot } : {}),
+        fileBackend: d.kind === 'file',
       });
       const { boot: _old, ...rest } = d;
       plan.devices[device] = { ...rest, truncating: true, ...boot };
@@ -96,6 +99,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         truncateNext: true,
         reason: 'restart',
         ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
+        fileBackend: src.kind === 'file',
       });
     plan.devices[c.device] = { ...src, ...boot };
   }
@@ -108,6 +112,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
       truncateNext: false,
       reason: 'source-changed',
       ...(d.boot ? { boot: d.boot } : {}),
+      fileBackend: d.kind === 'file',
     });
   }
   // Seal old sources first: history order within a device is old path, then the current one.

@@ -70,8 +70,10 @@ function parseMeta(text: string | undefined, key: string): SegmentMeta | undefin
 }
 
 /**
- * Metadata of a segment whose sidecar is unreadable, from its key and content: boots are left out
- * (a marker counts only when the domain's state knows its id) and the device is the one of the
+ * Metadata of a segment whose sidecar is unreadable, from its key and content. The archive index's
+ * line for the key, when it agrees with the content (bytes, lines), gives back device, times and
+ * boots: a truncating source's boot boundary is recorded nowhere else. Without one, boots are left
+ * out (a marker counts only when the domain's state knows its id) and the device is the one of the
  * host's previous segment (else serial0). Undefined if the content cannot be read either.
  */
 function rebuildMeta(
@@ -81,6 +83,7 @@ function rebuildMeta(
   gz: boolean,
   st: fs.Stats,
   device = 'serial0',
+  indexed?: IndexEntry,
 ): SegmentMeta | undefined {
   const k = parseSegmentKey(key);
   if (!k) return undefined;
@@ -89,7 +92,7 @@ function rebuildMeta(
   let lines = 0;
   for (let i = content.indexOf(10); i >= 0; i = content.indexOf(10, i + 1)) lines++;
   const time = st.mtime.toISOString();
-  return {
+  const meta: SegmentMeta = {
     version: 1,
     key,
     host: k.host,
@@ -105,6 +108,22 @@ function rebuildMeta(
     sha256: createHash('sha256').update(content).digest('hex'),
     boots: [],
     sealedAt: time,
+  };
+  const agrees =
+    indexed &&
+    indexed.host === k.host &&
+    indexed.plainBytes === content.length &&
+    indexed.lines === lines &&
+    indexed.boots.every((b) => b.offset + b.markerBytes <= content.length);
+  if (!agrees) return meta;
+  const { device: d, firstTime, lastTime, boots, orderGeneration } = indexEntry(indexed);
+  return {
+    ...meta,
+    device: d,
+    firstTime,
+    lastTime,
+    boots,
+    ...(orderGeneration !== undefined ? { orderGeneration } : {}),
   };
 }
 
@@ -186,22 +205,27 @@ function sidecarMeta(
   v: VisibleSegment,
   listed: readonly { host: string; device: string }[],
   st?: fs.Stats,
+  indexed?: (key: string) => IndexEntry | undefined,
 ): SegmentMeta | undefined {
   // A sidecar that does not parse (disk corruption, a hand edit) must not hide sealed content.
   const meta = parseMeta(archive.readText(segmentFileNames(v.key).sidecar), v.key);
   if (meta) return meta;
   const stat = st ?? archive.lstat(v.file);
   if (!stat?.isFile()) return undefined;
-  return rebuildMeta(archive, v.key, v.file, v.compressed, stat, previousDevice(listed, v.key));
+  const device = previousDevice(listed, v.key);
+  return rebuildMeta(archive, v.key, v.file, v.compressed, stat, device, indexed?.(v.key));
 }
 
 /** Lists the visible segments of an opened archive, in history (key) order, from their sidecars. */
 export function listArchive(archive: SafeDir): SegmentInfo[] {
   const out: SegmentInfo[] = [];
+  // Read only when a sidecar is unreadable: its index line is then the best record left.
+  let index: Map<string, IndexEntry> | undefined;
+  const indexed = (key: string) => (index ??= parseIndex(readIndexText(archive)).entries).get(key);
   for (const v of visibleSegments(archive)) {
     const st = archive.lstat(v.file);
     if (!st?.isFile()) continue;
-    const meta = sidecarMeta(archive, v, out, st);
+    const meta = sidecarMeta(archive, v, out, st, indexed);
     if (!meta) continue;
     out.push({
       ...meta,

@@ -245,6 +245,8 @@ const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: Ex
   for (const [k, v] of Object.entries(doctorSeen)) t.log(`doctor during "${k}": ${v}`);
   t.log(summarise(report));
   t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
+  const separators = String(shown.stdout).match(/^-- Boot .* --$/gm) ?? [];
+  t.log(`separators: ${separators.length} for ${report.boots.length} boots shown`);
   recordFigures(figures, {
     faults: FAULTS.length,
     guestOpsFailed: failedOps.length,
@@ -271,6 +273,10 @@ const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: Ex
     [],
     'no torn line other than a boot cut short by destroy',
   );
+  // A truncating file's boundaries are recorded only in the store (RELIABILITY.md fix 21); an
+  // append-mode log's marker ids die with domain.json (known, not fixed), checked apart below.
+  if (style === 'file')
+    t.is(separators.length, report.boots.length, 'every boot shown begins with a separator');
   t.deepEqual(
     lostBoots.filter((b) => b.sealable).map((b) => b.boot),
     [],

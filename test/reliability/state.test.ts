@@ -61,6 +61,27 @@ test('corrupt sidecar: its sealed segment stays visible to show', async (t) => {
   );
 });
 
+// The lab's fault matrix once printed a boot's first line glued to the previous boot's cut-short
+// last line: the newest sidecar was corrupt, so the segment's implicit boot boundary (a truncating
+// source has no marker) was lost, and retention then rewrote the archive index without it too.
+test('corrupt newest sidecar: show still separates every boot (the archive index keeps its boots)', async (t) => {
+  const { shown, report } = await sealedBoots((d) => {
+    const sidecar = readdirSync(path.join(d, 'archive'))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .at(-1) as string;
+    writeFileSync(path.join(d, 'archive', sidecar), '{"truncated": ');
+  });
+  t.is(shown.code, 0, shown.stderr);
+  t.deepEqual(
+    report.boots.map((b) => b.boot),
+    [0, 1, 2].map(bootToken),
+  );
+  // Boot 0 began before the first prepare: "-- Boot - on sandbox (output from before ...) --".
+  const separators = shown.stdout.toString().match(/^-- Boot .* --$/gm) ?? [];
+  t.is(separators.length, 3, separators.join('\n'));
+});
+
 // The lab once lost a sealed boot when the newest segment's sidecar, domain.json and sealed.json
 // were all corrupt at once (RELIABILITY.md, finding 5): sealed.json rebuilt without the unreadable
 // sidecar gave the next seal that segment's key, and the seal's rename replaced its content. Here all
@@ -164,12 +185,17 @@ test('newest sidecar, domain.json and sealed.json corrupt together: no boot lost
       // of the same bytes: only the segment's content says they are sealed (RELIABILITY fix 16;
       // before it, the boot was sealed a second time). No case may copy a line twice.
       if (c.when.sidecar === 'prepare' && c.when.sealed === 'prepare') unrecorded++;
+      // Every boot keeps its separator: a truncating file's boundary is recorded in no line.
+      const separators = shown.stdout.toString().match(/^-- Boot .* --$/gm)?.length ?? 0;
       if (
         shown.code !== 0 ||
         JSON.stringify(got) !== JSON.stringify(boots) ||
+        separators !== boots.length ||
         report.totals.missing + report.totals.reorderings + report.totals.duplicates > 0
       )
-        failures.push(`${c.name}: exit ${shown.code} ${shown.stderr.slice(0, 200)}\n${summarise(report)}`);
+        failures.push(
+          `${c.name}: exit ${shown.code}, ${separators} separators ${shown.stderr.slice(0, 200)}\n${summarise(report)}`,
+        );
     }
   } finally {
     sb.destroy();
