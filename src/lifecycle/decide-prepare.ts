@@ -22,8 +22,11 @@ export interface SealStep {
   truncateNext: boolean;
   reason: 'restart' | 'source-changed' | 'unparsed-xml';
   boot?: BootRef;
-  /** A `type='file'` backend: QEMU writes it from byte 0 at every start (no virtlogd rotation). */
-  fileBackend: boolean;
+  /**
+   * A `type='file'` backend domain.json does not know (its records lost, or never seen): QEMU wrote
+   * it from byte 0 at its last start and never rotates it, so byte 0 begins a boot of unknown id.
+   */
+  unknownBootAt0: boolean;
 }
 
 export interface PreparePlan {
@@ -79,7 +82,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         truncateNext: true,
         reason: 'unparsed-xml',
         ...(d.boot ? { boot: d.boot } : {}),
-        fileBackend: d.kind === 'file',
+        unknownBootAt0: false,
       });
       const { boot: _old, ...rest } = d;
       plan.devices[device] = { ...rest, truncating: true, ...boot };
@@ -99,7 +102,8 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         truncateNext: true,
         reason: 'restart',
         ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
-        fileBackend: src.kind === 'file',
+        // Known without a boot is a stay that continued a migrated or restored boot: no boundary.
+        unknownBootAt0: src.kind === 'file' && !old,
       });
     plan.devices[c.device] = { ...src, ...boot };
   }
@@ -112,7 +116,7 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
       truncateNext: false,
       reason: 'source-changed',
       ...(d.boot ? { boot: d.boot } : {}),
-      fileBackend: d.kind === 'file',
+      unknownBootAt0: false,
     });
   }
   // Seal old sources first: history order within a device is old path, then the current one.

@@ -134,7 +134,7 @@ export async function handlePrepare(ctx: HookContext): Promise<HandlerResult> {
               ...(step.boot ? { boot: step.boot } : {}),
               truncateNext: step.truncateNext,
               truncating: step.truncateNext,
-              fileBackend: step.fileBackend,
+              unknownBootAt0: step.unknownBootAt0,
             },
             now,
           );

@@ -45,8 +45,8 @@ export interface SealRequest {
   truncateNext: boolean;
   /** The device's source is truncated at every start: its content from 0 is one boot's output. */
   truncating?: boolean;
-  /** A `type='file'` backend (QEMU's own file, never rotated): with `truncating`, byte 0 begins a boot. */
-  fileBackend?: boolean;
+  /** Byte 0 begins a boot no record names (decide-prepare.ts: `unknownBootAt0`). */
+  unknownBootAt0?: boolean;
   /** gzip while sealing (ranges of at least config.compressMinBytes); off where latency matters (prepare). */
   compress?: boolean;
 }
@@ -95,12 +95,11 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
           // A truncating source's boot begins at byte 0 of the file its start truncated, wherever
           // rotation moved it; a later file begins where virtlogd cut (often mid-line), and a log
           // file rewritten from 0 without a start (an inode reused) is not a new boot either.
-          // A truncating file backend's byte 0 is a boot's first byte even when every record of the
-          // boot is lost (domain.json and the watermark's truncateAfter): an unknown boot, not none.
+          // Also where every record of the boot is lost (domain.json, truncateAfter): an unknown boot.
           const bootAt0 =
             !!req.truncating &&
             start === unsealed.start &&
-            (!!unsealed.truncated || (!!req.fileBackend && start === 0 && !req.boot));
+            (!!unsealed.truncated || (!!req.unknownBootAt0 && start === 0 && !req.boot));
           const markedElsewhere = oldestRange
             ? (bootId: string) =>
                 markerUnsealed(store, req.host, files.slice(i + 1), bootId) ||
@@ -368,7 +367,6 @@ export function sealHostLocked(
         ...(d.boot ? { boot: d.boot } : {}),
         truncateNext: false,
         truncating: d.truncating,
-        fileBackend: d.kind === 'file',
         compress: true,
       },
       now,

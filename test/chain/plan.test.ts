@@ -131,13 +131,13 @@ test('only logs read in place get a chain, and only when chain_logs is on', (t) 
   t.false(readInPlace(config, '/var/log/libvirt/consolelog/x/y.log'));
   t.false(readInPlace(config, '/srv/elsewhere/console.log'));
   const seal = [
-    { device: 'serial0', path: nova, truncateNext: true, reason: 'restart' as const, fileBackend: false },
+    { device: 'serial0', path: nova, truncateNext: true, reason: 'restart' as const, unknownBootAt0: false },
     {
       device: 'serial1',
       path: '/var/log/libvirt/qemu/a.console',
       truncateNext: true,
       reason: 'restart' as const,
-      fileBackend: false,
+      unknownBootAt0: false,
     },
   ];
   const prev = { generation: 0, devices: {}, lastEvent: { kind: 'release', at: '' } };
