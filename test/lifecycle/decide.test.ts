@@ -100,6 +100,46 @@ test('prepare: an arriving migration continues its boot: logs listed, no marker,
   t.deepEqual(unparsed.devices.serial0, { path: '/log', kind: 'log', truncating: true });
 });
 
+// A type='file' backend's byte 0 begins a boot; only a device domain.json lost (or never saw) has no
+// record of which one. Known without a boot, it continued a migrated boot: no boundary there.
+test('prepare: a file backend domain.json does not know begins an unknown boot at byte 0', (t) => {
+  const chardevs = [dev({ type: 'file', sourcePath: '/f' }), dev({ device: 'serial1', logFile: '/l' })];
+  const input = { host: 'h', chardevs, metadata: {}, boot };
+  const unknown = decidePrepare({ ...input, state: emptyDomainState('u') });
+  t.deepEqual(
+    unknown.seal.map((s) => [s.device, s.unknownBootAt0]),
+    [
+      ['serial0', true],
+      ['serial1', false],
+    ],
+    'a virtlogd log is rotated: its byte 0 may be anywhere in a boot',
+  );
+  const arrived = decidePrepare({ ...input, chardevs, state: emptyDomainState('u'), continuing: true });
+  const continued = withHost(emptyDomainState('u'), 'h', {
+    generation: 0,
+    devices: { serial0: arrived.devices.serial0 as { path: string; kind: 'file'; truncating: boolean } },
+  });
+  const restart = decidePrepare({ ...input, state: continued });
+  t.deepEqual(
+    restart.seal.map((s) => [s.device, s.unknownBootAt0, s.boot]),
+    [
+      ['serial0', false, undefined],
+      ['serial1', false, undefined],
+    ],
+  );
+  const known = decidePrepare({
+    ...input,
+    state: withHost(emptyDomainState('u'), 'h', { generation: 0, devices: unknown.devices }),
+  });
+  t.deepEqual(
+    known.seal.map((s) => [s.device, s.unknownBootAt0, s.boot?.id]),
+    [
+      ['serial0', false, 'b1'],
+      ['serial1', false, 'b1'],
+    ],
+  );
+});
+
 test('stop: libvirt reason when given, else inferred from a newer generation elsewhere', (t) => {
   let state = withHost(emptyDomainState('u'), 'a', { generation: 1, devices: {} });
   t.deepEqual(decideStop('destroyed', state, 'a'), { reason: 'destroyed', inferred: false });
