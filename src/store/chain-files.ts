@@ -52,12 +52,18 @@ export function isOurs(records: readonly ChainRecord[], st: fs.Stats, host: stri
   );
 }
 
-/** Pure: `state` with every recorded chain file that it does not track marked sealed to its end. */
+/**
+ * Pure: `state` with every recorded chain file that it does not track marked sealed to its end. An
+ * entry for the same dev + inode but another birth time is an older file whose inode the chain file
+ * reuses (a rebuild replays every sidecar's watermark, gone files too): the chain record replaces it.
+ */
 export function withChainFilesSealed(state: SealState, records: readonly ChainRecord[]): SealState {
   let out = state;
   for (const r of records) {
     if (r.device === undefined || r.head === undefined || r.headLen === undefined) continue;
-    if (findTracked(out, r, r.host)) continue;
+    const tracked = findTracked(out, r, r.host);
+    if (tracked && (!tracked.birthtimeMs || !r.birthtimeMs || tracked.birthtimeMs === r.birthtimeMs))
+      continue;
     out = upsertTracked(out, {
       host: r.host,
       device: r.device,

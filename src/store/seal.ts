@@ -99,7 +99,7 @@ export function sealDevice(store: LockedStore, req: SealRequest, now: Date): Sea
           const bootAt0 =
             !!req.truncating &&
             start === unsealed.start &&
-            (!!unsealed.truncated || (!!req.unknownBootAt0 && start === 0 && !req.boot));
+            (!!unsealed.truncated || (!!req.unknownBootAt0 && isBase && start === 0 && !req.boot));
           const markedElsewhere = oldestRange
             ? (bootId: string) =>
                 markerUnsealed(store, req.host, files.slice(i + 1), bootId) ||

@@ -34,6 +34,22 @@ test('a tracked file is left as the seal state has it; records without a waterma
   t.deepEqual(withChainFilesSealed(emptySealState(), [old]), emptySealState());
 });
 
+// The lab's fault matrix again (1 run in 6): sealed.json rebuilt from sidecars replayed the watermark
+// of a Nova console.log deleted boots ago, whose inode the chain file had been given; that entry hid
+// the chain record, and its other birth time made the seal take the chain file as new from byte 0.
+test('a stale entry for an inode the chain file reuses (another birth time) is replaced', (t) => {
+  const stale = withChainFilesSealed(emptySealState(), [
+    { ...record, path: '/var/lib/nova/instances/x/console.log', birthtimeMs: 1600000000000, size: 900 },
+  ]);
+  const state = withChainFilesSealed(stale, [record]);
+  const tracked = findTracked(state, record, 'lab-a');
+  t.is(state.files.length, 1);
+  t.is(tracked?.offset, 5000);
+  t.is(tracked?.birthtimeMs, record.birthtimeMs);
+  const id = { dev: 2049, ino: 1234, birthtimeMs: 1700000000000, size: 5000, ctimeMs: 1 };
+  t.is(unsealedStart(tracked, id, () => 'ab'.repeat(32)).start, 5000, 'nothing left to seal');
+});
+
 test('chain.json round-trips the fields a seal needs', (t) => {
   const [r] = parseChainState(JSON.stringify({ version: 1, files: [record] }));
   t.deepEqual(r, record);
