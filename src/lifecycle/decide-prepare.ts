@@ -102,8 +102,9 @@ export function decidePrepare(input: PrepareInput): PreparePlan {
         truncateNext: true,
         reason: 'restart',
         ...(old?.boot && old.path === src.path ? { boot: old.boot } : {}),
-        // Known without a boot is a stay that continued a migrated or restored boot: no boundary.
-        unknownBootAt0: src.kind === 'file' && !old,
+        // Known without a boot is a stay that continued a migrated or restored boot: no boundary;
+        // nor on arrival, where the file may be the source host's (a shared instances folder).
+        unknownBootAt0: src.kind === 'file' && !old && !input.continuing,
       });
     plan.devices[c.device] = { ...src, ...boot };
   }

@@ -115,6 +115,7 @@ test('prepare: a file backend domain.json does not know begins an unknown boot a
     'a virtlogd log is rotated: its byte 0 may be anywhere in a boot',
   );
   const arrived = decidePrepare({ ...input, chardevs, state: emptyDomainState('u'), continuing: true });
+  t.false(arrived.seal[0]?.unknownBootAt0, 'an arrival continues a boot, even on a host new to it');
   const continued = withHost(emptyDomainState('u'), 'h', {
     generation: 0,
     devices: { serial0: arrived.devices.serial0 as { path: string; kind: 'file'; truncating: boolean } },
