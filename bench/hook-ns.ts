@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bootLog } from './lib/bootlog.js';
 import { domainXml } from './lib/domainxml.js';
 import { liveLogPath } from '../src/store/layout.js';
+import { benchNode, overlayNodeShare } from './lib/node.js';
 import { enterSandbox, writeConfig } from './lib/sandbox.js';
 import { prng, shuffled, summarise, type Summary } from './lib/stats.js';
 
@@ -64,12 +65,13 @@ const HOOK_ENV: Record<string, string> = {
 // Another Node (VCL_BENCH_NODE, e.g. Debian 12's unpacked with dpkg -x, its libraries in
 // VCL_BENCH_NODE_LIBS): the launcher finds it through /etc/default/virt-consolelog (overlaid here), and
 // the baselines run it with the same environment.
-const benchNode = process.env.VCL_BENCH_NODE;
-const benchNodeLibs = process.env.VCL_BENCH_NODE_LIBS;
+const chosenNode = benchNode('/usr/bin/node');
+const benchNodeLibs = chosenNode.libs;
 if (benchNodeLibs) HOOK_ENV.LD_LIBRARY_PATH = benchNodeLibs;
 
 const root = args.root;
 const { confDir } = enterSandbox(root, args.parentNamespace);
+overlayNodeShare(chosenNode); // Debian's Node unpacked: its builtins at /usr/share/nodejs
 const store = join(root, 'store');
 const live = join(root, 'live');
 const legacy = join(root, 'legacy');
@@ -83,14 +85,14 @@ const noop = join(root, 'noop-hook');
 writeFileSync(noop, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
 const hook = join(args.repo, 'dist', 'virt-consolelog-hook');
 const hookJs = join(args.repo, 'dist', 'hook.mjs');
-const node = benchNode ?? '/usr/bin/node';
+const node = chosenNode.path;
 // VCL_BENCH_SNAPSHOT=1: the launcher starts the hook from its V8 snapshot (README.md), blob kept here.
 const snapshotDir = process.env.VCL_BENCH_SNAPSHOT === '1' ? join(root, 'snapshot-cache') : undefined;
-if (benchNode || snapshotDir) {
+if (chosenNode.chosen || snapshotDir) {
   mkdirSync('/etc/default', { recursive: true });
   writeFileSync(
     '/etc/default/virt-consolelog',
-    (benchNode ? `VIRT_CONSOLELOG_NODE=${benchNode}\n` : '') +
+    (chosenNode.chosen ? `VIRT_CONSOLELOG_NODE=${node}\n` : '') +
       (benchNodeLibs ? `LD_LIBRARY_PATH=${benchNodeLibs}\n` : '') +
       (snapshotDir ? `VIRT_CONSOLELOG_SNAPSHOT=1\nVIRT_CONSOLELOG_SNAPSHOT_DIR=${snapshotDir}\n` : ''),
   );

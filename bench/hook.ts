@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaseResult } from './hook-ns.js';
+import { benchNode, nodeVersion } from './lib/node.js';
 import { mountNamespace } from './lib/sandbox.js';
 import { ratio } from './lib/stats.js';
 import type { Target } from './lib/result.js';
@@ -48,13 +49,16 @@ export async function benchHook(repo: string, opts: { quick: boolean }): Promise
       { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const cases = JSON.parse(out) as HookBench['cases'];
-    const node = process.env.VCL_BENCH_NODE ?? '/usr/bin/node';
-    const libs = process.env.VCL_BENCH_NODE_LIBS;
-    const nodeVersion = execFileSync(node, ['--version'], {
-      encoding: 'utf8',
-      env: libs ? { ...process.env, LD_LIBRARY_PATH: libs } : process.env,
-    }).trim();
-    return { node, nodeVersion, shellRounds, nodeRounds, cases, targets: hookTargets(cases, nodeVersion) };
+    const node = benchNode('/usr/bin/node');
+    const version = nodeVersion(node);
+    return {
+      node: node.path,
+      nodeVersion: version,
+      shellRounds,
+      nodeRounds,
+      cases,
+      targets: hookTargets(cases, version),
+    };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

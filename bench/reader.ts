@@ -3,6 +3,8 @@
 // throughput of `show` over the whole history. The history is built once with the store's own code
 // (bench/lib/history.ts) into a cache folder under /var/tmp and reused while its shape still checks out
 // (same segments, and an archive index: each seal appends to it, as on a real host).
+// VCL_BENCH_NODE / VCL_BENCH_NODE_LIBS (bench/lib/node.ts): every timed Node process runs that Node; the
+// in-process library calls run in the bench's own Node.
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -21,6 +23,7 @@ import { listSegments } from '../src/store/segments.js';
 import { ARCHIVE_NAME, INDEX_NAME } from '../src/store/layout.js';
 import { bootLog } from './lib/bootlog.js';
 import { benchConfig, sealBoot } from './lib/history.js';
+import { benchNode, nodeEnv, nodeVersion, overlayNodeShare } from './lib/node.js';
 import type { Target } from './lib/result.js';
 import { configText } from './lib/sandbox.js';
 import { prng, ratio, round, shuffled, summarise, type Summary } from './lib/stats.js';
@@ -145,14 +148,14 @@ export const CLEAN_ENV: NodeJS.ProcessEnv = {
 };
 
 /** Runs argv under /usr/bin/time (for peak RSS), stdout to `out`; wall time measured around it. */
-function timed(argv: string[], out: string): Run {
+function timed(argv: string[], out: string, env: NodeJS.ProcessEnv = CLEAN_ENV): Run {
   const rssFile = join(CACHE, `rss-${process.pid}`);
   const fd = openSync(out, 'w');
   try {
     const t0 = process.hrtime.bigint();
     const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, ...argv], {
       stdio: ['ignore', fd, 'pipe'],
-      env: CLEAN_ENV,
+      env,
     });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
@@ -172,16 +175,20 @@ interface CaseResult {
   stderr: string;
 }
 
-function measure(
-  cases: { name: string; argv: string[]; out: string }[],
-  rounds: number,
-  seed: number,
-): Map<string, CaseResult> {
+/** One command timed in the rounds; `env` for Node's (its LD_LIBRARY_PATH), else CLEAN_ENV. */
+interface Case {
+  name: string;
+  argv: string[];
+  out: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function measure(cases: Case[], rounds: number, seed: number): Map<string, CaseResult> {
   const rand = prng(seed);
   const runs = new Map<string, Run[]>(cases.map((c) => [c.name, []]));
-  for (const c of cases) timed(c.argv, c.out); // warm-up: page cache
+  for (const c of cases) timed(c.argv, c.out, c.env); // warm-up: page cache
   for (let i = 0; i < rounds; i++)
-    for (const c of shuffled(cases, rand)) runs.get(c.name)?.push(timed(c.argv, c.out));
+    for (const c of shuffled(cases, rand)) runs.get(c.name)?.push(timed(c.argv, c.out, c.env));
   return new Map(
     cases.map((c) => {
       const rs = runs.get(c.name) ?? [];
@@ -238,6 +245,8 @@ export async function benchReader(
   repo: string,
   opts: { quick: boolean },
 ): Promise<{
+  /** The Node of every timed Node process (VCL_BENCH_NODE, else this one); the library calls ran in this one. */
+  node: { path: string; version: string; libs: string | undefined; benchNodeVersion: string };
   dataset: Dataset;
   cases: CaseResult[];
   library: Record<string, { ms: Summary; bytes: number }>;
@@ -247,7 +256,16 @@ export async function benchReader(
   mkdirSync(CACHE, { recursive: true });
   const d = await dataset(FULL);
   const cli = join(repo, 'dist', 'virt-consolelog.mjs');
-  const node = process.execPath;
+  const chosen = benchNode(process.execPath);
+  overlayNodeShare(chosen); // Debian's Node unpacked: its builtins at /usr/share/nodejs
+  const node = chosen.path;
+  const ran = {
+    path: node,
+    version: nodeVersion(chosen),
+    libs: chosen.libs,
+    benchNodeVersion: process.version,
+  };
+  const env = nodeEnv(chosen, CLEAN_ENV);
   const show = (...a: string[]) => [node, cli, '--config', d.configPath, 'show', ...a, UUID];
   const out = (n: string) => join(CACHE, `out-${n}`);
   // VCL_BENCH_BASELINE_CLI: an older build's dist/virt-consolelog.mjs, run in the same rounds (issue 21:
@@ -264,27 +282,27 @@ export async function benchReader(
   ];
   const baselineCases = baselineCli
     ? [
-        { name: 'show -c 102400 (baseline build)', argv: baseShow('-c', '102400'), out: out('base-c') },
-        { name: 'show -n 1000 (baseline build)', argv: baseShow('-n', '1000'), out: out('base-n') },
+        { name: 'show -c 102400 (baseline build)', argv: baseShow('-c', '102400'), out: out('base-c'), env },
+        { name: 'show -n 1000 (baseline build)', argv: baseShow('-n', '1000'), out: out('base-n'), env },
       ]
     : [];
   const small = measure(
     [
       ...baselineCases,
-      { name: 'show -c 102400', argv: show('-c', '102400'), out: out('show-c') },
+      { name: 'show -c 102400', argv: show('-c', '102400'), out: out('show-c'), env },
       { name: 'tail -c 102400', argv: ['tail', '-c', '102400', d.plainPath], out: out('tail-c') },
-      { name: 'show -n 1000', argv: show('-n', '1000'), out: out('show-n') },
+      { name: 'show -n 1000', argv: show('-n', '1000'), out: out('show-n'), env },
       { name: 'tail -n 1000', argv: ['tail', '-n', '1000', d.plainPath], out: out('tail-n') },
-      { name: 'node -e 0', argv: [node, '-e', '0'], out: '/dev/null' },
+      { name: 'node -e 0', argv: [node, '-e', '0'], out: '/dev/null', env },
       // Start-up plus loading the CLI's entry bundle, no command: what every `show` pays before reading.
-      { name: 'virt-consolelog --version', argv: [node, cli, '--version'], out: '/dev/null' },
+      { name: 'virt-consolelog --version', argv: [node, cli, '--version'], out: '/dev/null', env },
     ],
     opts.quick ? 5 : 21,
     3,
   );
   const whole = measure(
     [
-      { name: 'show (whole history)', argv: show(), out: '/dev/null' },
+      { name: 'show (whole history)', argv: show(), out: '/dev/null', env },
       { name: 'cat plain file', argv: ['cat', d.plainPath], out: '/dev/null' },
     ],
     opts.quick ? 1 : 3,
@@ -334,7 +352,7 @@ export async function benchReader(
       { id: 'show-n', what: '`show -n 1000`', c: showN },
     ].map(({ id, what, c }): Target => ({
       id: `reader.vs-node.${id}`,
-      what: `${what} over the 1 GiB / 500 segment history vs \`node -e 0\`, median wall time`,
+      what: `${what} over the 1 GiB / 500 segment history vs \`node -e 0\`, median wall time (Node ${ran.version})`,
       limit: '<= 1.5x',
       measured: `${c.ms.median} ms vs ${nodeE.ms.median} ms = ${ratio(c.ms.median, nodeE.ms.median)}x (--version: ${version.ms.median} ms)`,
       met: ok(c) && c.ms.median <= 1.5 * nodeE.ms.median,
@@ -374,13 +392,14 @@ export async function benchReader(
     ['openHistory() (the snapshot alone)', snap],
   ] as const;
   return {
+    node: ran,
     dataset: d,
     cases,
     library: Object.fromEntries(lib.map(([k, v]) => [k, v])),
     targets,
     details: [
       {
-        title: `History: ${d.plainBytes} bytes in ${d.shape.segments} segments (${d.gzipSegments} gzip), ${d.storedBytes} bytes stored; warm page cache`,
+        title: `History: ${d.plainBytes} bytes in ${d.shape.segments} segments (${d.gzipSegments} gzip), ${d.storedBytes} bytes stored; warm page cache; \`node\` is ${node} (${ran.version}${ran.libs ? `, LD_LIBRARY_PATH=${ran.libs}` : ''})`,
         head: ['command', 'median ms', 'p10', 'p90', 'runs', 'peak RSS MiB', 'output bytes', 'failures'],
         rows: cases.map((c) => [
           c.command
@@ -397,7 +416,7 @@ export async function benchReader(
         ]),
       },
       {
-        title: 'The reader in-process (library call in a warm Node process: no start-up, no stdout)',
+        title: `The reader in-process (library call in the bench's own warm Node process, ${process.version}: no start-up, no stdout)`,
         head: ['call', 'median ms', 'p10', 'p90', 'runs', 'bytes out', 'MiB/s out'],
         // Output bytes per second of each call (for a tail read: what it printed, not the history).
         rows: lib.map(([k, v]) => [

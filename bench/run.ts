@@ -1,17 +1,20 @@
 // `npm run bench`: measures the targets of issue 7 and writes bench/results/latest.json and the results
 // block of BENCHMARKS.md. Usage: npm run bench -- [--only hook,reader,storage,lifecycle,scale,capture] [--quick]
-//   --only   run these sections and keep the others' last results in latest.json
-//   --quick  fewer rounds (for trying the harness; the committed results come from a full run)
+//   [--results FILE]
+//   --only     run these sections and keep the others' last results in latest.json
+//   --quick    fewer rounds (for trying the harness; the committed results come from a full run)
+//   --results  write FILE (sections merged into it) instead of latest.json, and leave BENCHMARKS.md alone:
+//              for runs that must not replace the committed results (e.g. with VCL_BENCH_NODE)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { currentLoad, describeMachine, type Load, type Machine } from './lib/machine.js';
 import { renderResults, spliceResults } from './report.js';
 import type { Target } from './lib/result.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const resultsPath = join(repo, 'bench', 'results', 'latest.json');
+const latestPath = join(repo, 'bench', 'results', 'latest.json');
 const mdPath = join(repo, 'BENCHMARKS.md');
 
 export const SECTIONS = ['hook', 'reader', 'storage', 'lifecycle', 'scale', 'capture'] as const;
@@ -67,13 +70,17 @@ async function runSection(name: SectionName, quick: boolean): Promise<{ targets:
   return { targets: data.targets, data };
 }
 
-function parseArgs(argv: string[]): { only: SectionName[]; quick: boolean } {
+function parseArgs(argv: string[]): { only: SectionName[]; quick: boolean; results: string | undefined } {
   let only: SectionName[] = [...SECTIONS];
   let quick = false;
+  let results: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--quick') quick = true;
-    else if (a === '--only' || a.startsWith('--only=')) {
+    else if (a === '--results' || a.startsWith('--results=')) {
+      results = a === '--results' ? argv[++i] : a.slice('--results='.length);
+      if (!results) throw new Error('--results needs a file name');
+    } else if (a === '--only' || a.startsWith('--only=')) {
       const v = a === '--only' ? argv[++i] : a.slice('--only='.length);
       const names = (v ?? '').split(',').filter(Boolean);
       for (const n of names)
@@ -81,13 +88,16 @@ function parseArgs(argv: string[]): { only: SectionName[]; quick: boolean } {
           throw new Error(`unknown section "${n}" (sections: ${SECTIONS.join(', ')})`);
       only = names as SectionName[];
     } else
-      throw new Error(`unknown argument ${a}; usage: bench/run.ts [--only ${SECTIONS.join(',')}] [--quick]`);
+      throw new Error(
+        `unknown argument ${a}; usage: bench/run.ts [--only ${SECTIONS.join(',')}] [--quick] [--results FILE]`,
+      );
   }
-  return { only, quick };
+  return { only, quick, results };
 }
 
 async function main(): Promise<number> {
-  const { only, quick } = parseArgs(process.argv.slice(2));
+  const { only, quick, results: resultsFile } = parseArgs(process.argv.slice(2));
+  const resultsPath = resultsFile ? resolve(resultsFile) : latestPath;
   const previous: Results | undefined = existsSync(resultsPath)
     ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Results)
     : undefined;
@@ -139,6 +149,10 @@ async function main(): Promise<number> {
     // Written after every section: a long run that breaks later keeps what it measured.
     mkdirSync(dirname(resultsPath), { recursive: true });
     writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
+  }
+  if (resultsFile) {
+    process.stderr.write(`bench: wrote ${resultsPath} (BENCHMARKS.md left as it was)\n`);
+    return failures ? 1 : 0;
   }
   const md = existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '';
   writeFileSync(mdPath, spliceResults(md, renderResults(results)));
