@@ -53,17 +53,18 @@ export function isOurs(records: readonly ChainRecord[], st: fs.Stats, host: stri
 }
 
 /**
- * Pure: `state` with every recorded chain file that it does not track marked sealed to its end. An
- * entry for the same dev + inode but another birth time is an older file whose inode the chain file
- * reuses (a rebuild replays every sidecar's watermark, gone files too): the chain record replaces it.
+ * Pure: `state` with every recorded chain file that it does not track marked sealed to its end. Two
+ * files with one dev + inode and other birth times: only the later born can still exist (ext4 reuses
+ * a deleted log's inode). An entry born earlier than the chain file (a rebuild replays every
+ * sidecar's watermark, gone files too) gives way; one born later (a new log on a chain file's
+ * inode, its record not dropped yet) stays.
  */
 export function withChainFilesSealed(state: SealState, records: readonly ChainRecord[]): SealState {
   let out = state;
   for (const r of records) {
     if (r.device === undefined || r.head === undefined || r.headLen === undefined) continue;
     const tracked = findTracked(out, r, r.host);
-    if (tracked && (!tracked.birthtimeMs || !r.birthtimeMs || tracked.birthtimeMs === r.birthtimeMs))
-      continue;
+    if (tracked && !(tracked.birthtimeMs && r.birthtimeMs && tracked.birthtimeMs < r.birthtimeMs)) continue;
     out = upsertTracked(out, {
       host: r.host,
       device: r.device,

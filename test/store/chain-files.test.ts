@@ -50,6 +50,19 @@ test('a stale entry for an inode the chain file reuses (another birth time) is r
   t.is(unsealedStart(tracked, id, () => 'ab'.repeat(32)).start, 5000, 'nothing left to seal');
 });
 
+// The other way round (seen in the lab with the rule above taking any other birth time): the chain
+// file was deleted at a start, the new console.log got its inode, chain.json still names it. The
+// log's entry must stay, or its sealed bytes would be sealed again from 0.
+test("a later-born file on a recorded chain file's inode keeps its own entry", (t) => {
+  const log = withChainFilesSealed(emptySealState(), [
+    { ...record, path: '/var/lib/nova/instances/x/console.log', birthtimeMs: 1800000000000, size: 900 },
+  ]);
+  const state = withChainFilesSealed(log, [record]);
+  t.deepEqual(state, log);
+  const id = { dev: 2049, ino: 1234, birthtimeMs: 1800000000000, size: 900, ctimeMs: 1 };
+  t.is(unsealedStart(findTracked(state, record, 'lab-a'), id, () => 'ab'.repeat(32)).start, 900);
+});
+
 test('chain.json round-trips the fields a seal needs', (t) => {
   const [r] = parseChainState(JSON.stringify({ version: 1, files: [record] }));
   t.deepEqual(r, record);
