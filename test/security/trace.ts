@@ -67,8 +67,33 @@ function unescape(s: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/**
+ * Joins the halves strace prints when threads interleave ("open(... <unfinished ...>", later
+ * "<... open resumed>) = 18</path>") into one line at the return, so that the fd it returned is known.
+ */
+export function stitchTrace(lines: readonly string[]): string[] {
+  const pending = new Map<string, string>();
+  const out: string[] = [];
+  for (const line of lines) {
+    const unfinished = /^(\d+)\s+(.*?)\s*<unfinished \.\.\.>$/.exec(line);
+    if (unfinished) {
+      pending.set(unfinished[1] as string, `${unfinished[1]}  ${unfinished[2]}`);
+      continue;
+    }
+    const resumed = /^(\d+)\s+<\.\.\. [a-z0-9_]+ resumed>\s*(.*)$/.exec(line);
+    const head = resumed ? pending.get(resumed[1] as string) : undefined;
+    if (resumed && head !== undefined) {
+      pending.delete(resumed[1] as string);
+      out.push(`${head}${/^[),]/.test(resumed[2] as string) ? '' : ' '}${resumed[2]}`);
+    } else out.push(line);
+  }
+  // A call still open when the trace ended (the process was killed in it): its arguments still count.
+  return out.concat([...pending.values()]);
+}
+
 /** Every path argument of every traced syscall, resolved against its dirfd or the cwd. */
-export function parseTrace(lines: readonly string[]): Access[] {
+export function parseTrace(traced: readonly string[]): Access[] {
+  const lines = stitchTrace(traced);
   const out: Access[] = [];
   // fd -> path from earlier opens: the store names files as /proc/self/fd/N/name (openat emulation).
   const fds = new Map<string, string>();
@@ -76,7 +101,7 @@ export function parseTrace(lines: readonly string[]): Access[] {
     p.replace(/^\/proc\/(?:self|\d+)\/fd\/(\d+)(?=\/|$)/, (m, fd: string) => fds.get(fd) ?? m);
   for (const line of lines) {
     const m = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
-    if (!m) continue; // "<... resumed>" and exit lines carry no new path
+    if (!m) continue; // exit and signal lines carry no path
     const [, pid = '0', syscall = '', rest = ''] = m;
     const ok = !/\)\s+=\s+-1\s/.test(rest);
     let write = WRITE_SYSCALLS.has(syscall);

@@ -1,0 +1,53 @@
+// The strace reader the path-policy tests stand on (pure): a misread trace reports a harmless hook
+// as a violator, or hides a real violation behind a wrong path.
+import test from 'ava';
+import { parseTrace, stitchTrace, violations, type Policy } from './trace.js';
+
+const STORE = '/var/log/libvirt/consolelog';
+const CHUNK = '/opt/vcl/dist/chunks/chunk-KTFC5FMK.mjs';
+const policy: Policy = { writable: [STORE], readable: ['/opt/vcl/dist'], forbidden: ['/etc/shadow'] };
+
+// Shaped on a real hook trace: Node's pool threads load a chunk on fd 18 while the main thread
+// opens a store folder, which strace splits because another thread printed in between.
+const interleaved = [
+  `5311  openat(AT_FDCWD</>, "${CHUNK}", O_RDONLY|O_CLOEXEC) = 18<${CHUNK}>`,
+  `5304  openat(AT_FDCWD</>, "/proc/self/fd/17/dom", O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY <unfinished ...>`,
+  `5312  statx(AT_FDCWD</>, "${CHUNK}", AT_STATX_SYNC_AS_STAT, STATX_ALL,  <unfinished ...>`,
+  `5304  <... openat resumed>)             = 18<${STORE}/dom>`,
+  `5312  <... statx resumed>{stx_mask=STATX_ALL, stx_size=2848, ...}) = 0`,
+  `5304  mkdir("/proc/self/fd/18/archive", 0750) = 0`,
+];
+
+test('an open split by another thread still names the fd it returned', (t) => {
+  const stitched = stitchTrace(interleaved);
+  t.is(stitched.length, 4);
+  t.true(
+    stitched.includes(
+      `5304  openat(AT_FDCWD</>, "/proc/self/fd/17/dom", O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY)             = 18<${STORE}/dom>`,
+    ),
+  );
+  const mkdir = parseTrace(interleaved).find((a) => a.syscall === 'mkdir');
+  t.is(mkdir?.path, `${STORE}/dom/archive`);
+  t.deepEqual(violations(parseTrace(interleaved), policy), []);
+});
+
+test('a write through a stale fd number is judged by the folder the fd really holds', (t) => {
+  // Without the stitch, fd 18 would still read as the chunk and hide or invent a violation.
+  const lines = [
+    `5304  openat(AT_FDCWD</>, "${STORE}/dom", O_RDONLY|O_DIRECTORY) = 18<${STORE}/dom>`,
+    `5304  openat(AT_FDCWD</>, "/etc", O_RDONLY|O_DIRECTORY <unfinished ...>`,
+    `5311  openat(AT_FDCWD</>, "${CHUNK}", O_RDONLY|O_CLOEXEC) = 19<${CHUNK}>`,
+    `5304  <... openat resumed>) = 18</etc>`,
+    `5304  mkdir("/proc/self/fd/18/cron.d", 0700) = 0`,
+  ];
+  const bad = violations(parseTrace(lines), policy).map((a) => a.path);
+  t.true(bad.includes('/etc/cron.d'), bad.join(' '));
+});
+
+test('a call the trace ended in keeps its arguments; exit lines carry none', (t) => {
+  const lines = [`5304  mkdir("/tmp/elsewhere", 0700 <unfinished ...>`, '5304  +++ killed by SIGKILL +++'];
+  t.deepEqual(
+    parseTrace(lines).map((a) => [a.syscall, a.path, a.write]),
+    [['mkdir', '/tmp/elsewhere', true]],
+  );
+});
