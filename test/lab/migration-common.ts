@@ -7,7 +7,7 @@ import { checkHistory, summarise, type HistoryReport } from './checker.js';
 import { createGuest, type Guest, type SerialStyle } from './guest.js';
 import { CLI_JS, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
-import { dropTornLinesBeforeSeparators } from './store-common.js';
+import { dropTornLinesBeforeSeparators, linesAround, storeDump } from './store-common.js';
 
 /**
  * transport "command" between lab hosts that share no network: enter the peer's mount namespace
@@ -179,5 +179,8 @@ export async function assertCompleteHistory(
   }
   t.false(report.interleaved, 'boots in order');
   t.deepEqual(report.malformed, [], 'no torn line');
+  // A boundary lost or misplaced shows here first: log what the reader was given to find it.
+  if (report.malformed.length || report.boots.length !== boots || torn.length >= boots)
+    t.log(`${linesAround(r.stdout, [...report.malformed, ...torn])}\n${storeDump(host, g.uuid)}`);
   return report;
 }

@@ -1,4 +1,10 @@
 // Shared by the store lab tests.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LabHost } from './harness.js';
+
+/** The store's root on every lab host (the default config). */
+export const LAB_STORE = '/var/log/libvirt/consolelog';
 
 /**
  * A destroyed guest may be cut in the middle of a line: the torn last line of a boot (right before
@@ -54,4 +60,49 @@ export function bootChangesWithoutSeparator(text: string): string[] {
     separated = false;
   }
   return out;
+}
+
+/**
+ * What a host's store holds for a domain, for a failure's log: every sidecar's origin and boots,
+ * chain.json, sealed.json, domain.json.
+ */
+export function storeDump(host: LabHost, uuid: string): string {
+  const d = host.outside(`${LAB_STORE}/${uuid}`);
+  const out: string[] = [`store of ${uuid} on ${host.name}:`];
+  const archive = join(d, 'archive');
+  for (const f of existsSync(archive) ? readdirSync(archive).sort() : []) {
+    if (!f.endsWith('.json') || f === 'index.jsonl') continue;
+    const text = readFileSync(join(archive, f), 'utf8');
+    try {
+      const m = JSON.parse(text) as {
+        reason: string;
+        origin: { host?: string; path: string; ino: number; start: number; end: number };
+        boots: { offset: number; id: string }[];
+        sealedAt: string;
+      };
+      const boots = m.boots.map((b) => `${b.id}@${b.offset}`).join(',');
+      out.push(
+        `${f}: ${m.reason} ${m.origin.host ?? ''} ${m.origin.path} ino ${m.origin.ino} [${m.origin.start}, ${m.origin.end}) at ${m.sealedAt} boots ${boots}`,
+      );
+    } catch {
+      out.push(`${f}: unreadable: ${text.slice(0, 80)}`);
+    }
+  }
+  for (const f of ['chain.json', 'sealed.json', 'domain.json'])
+    if (existsSync(join(d, f))) out.push(`${f}: ${readFileSync(join(d, f), 'utf8').slice(0, 3000)}`);
+  return out.join('\n');
+}
+
+/** The lines of `text` around each of `wanted` (a failure's log: what came before and after). */
+export function linesAround(text: string, wanted: readonly string[], radius = 3): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    if (!wanted.includes(l)) return;
+    out.push(
+      `line ${i + 1}:`,
+      ...lines.slice(Math.max(0, i - radius), i + radius + 1).map((x) => `  ${JSON.stringify(x)}`),
+    );
+  });
+  return out.join('\n');
 }

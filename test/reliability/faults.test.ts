@@ -10,7 +10,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   utimesSync,
@@ -22,11 +21,11 @@ import { checkHistory, summarise } from '../lab/checker.js';
 import { createGuest, type Guest } from '../lab/guest.js';
 import { lazyLab, type LabHost } from '../lab/harness.js';
 import * as s from '../lab/scenario.js';
-import { dropTornLinesBeforeSeparators } from '../lab/store-common.js';
+import { dropTornLinesBeforeSeparators, LAB_STORE, storeDump } from '../lab/store-common.js';
 import { changedSegments, sealedSegments } from './sealed-segments.js';
 import { patient } from '../lab/patience.js';
 
-const STORE = '/var/log/libvirt/consolelog';
+const STORE = LAB_STORE;
 const CONFIG = 'host_name = "lab-a"\nauto_enable = 0\nlock_wait_ms = 1500\nlock_stale_ms = 60000\n';
 const lab = lazyLab({ hosts: ['lab-a'], config: CONFIG });
 test.after.always(() => lab.stop());
@@ -169,33 +168,6 @@ function cutShort(line: string): boolean {
   );
 }
 
-/** What the store holds for the guest, for a failure's log: every sidecar's origin and boots, chain.json. */
-function storeDump(a: LabHost, g: Guest): string {
-  const d = domainDirOf(a, g);
-  const out: string[] = [];
-  for (const f of readdirSync(join(d, 'archive')).sort()) {
-    if (!f.endsWith('.json') || f === 'index.jsonl') continue;
-    const text = readFileSync(join(d, 'archive', f), 'utf8');
-    try {
-      const m = JSON.parse(text) as {
-        reason: string;
-        origin: { path: string; ino: number; start: number; end: number };
-        boots: { offset: number; id: string }[];
-        sealedAt: string;
-      };
-      const boots = m.boots.map((b) => `${b.id}@${b.offset}`).join(',');
-      out.push(
-        `${f}: ${m.reason} ${m.origin.path} ino ${m.origin.ino} [${m.origin.start}, ${m.origin.end}) at ${m.sealedAt} boots ${boots}`,
-      );
-    } catch {
-      out.push(`${f}: unreadable: ${text.slice(0, 80)}`);
-    }
-  }
-  for (const f of ['chain.json', 'sealed.json'])
-    if (existsSync(join(d, f))) out.push(`${f}: ${readFileSync(join(d, f), 'utf8').slice(0, 3000)}`);
-  return out.join('\n');
-}
-
 /** Sealed segments of the guest by key: the digest of their decoded content (sealed-segments.ts). */
 const segments = (a: LabHost, g: Guest) => sealedSegments(join(domainDirOf(a, g), 'archive'));
 
@@ -283,7 +255,7 @@ const faultMatrix = (style: 'file' | 'pty-log', figures: string) => async (t: Ex
   t.log(`lost boots: ${JSON.stringify(lostBoots)}`);
   const separators = String(shown.stdout).match(/^-- Boot .* --$/gm) ?? [];
   t.log(`separators: ${separators.length} for ${report.boots.length} boots shown`);
-  if (report.totals.duplicates > 0 || separators.length !== report.boots.length) t.log(storeDump(a, g));
+  if (report.totals.duplicates > 0 || separators.length !== report.boots.length) t.log(storeDump(a, g.uuid));
   recordFigures(figures, {
     faults: FAULTS.length,
     guestOpsFailed: failedOps.length,
