@@ -6,15 +6,7 @@
 // there byte for byte (decoded: retention gzips segments), `show` has no duplicate, gap inside a
 // boot or reordering, and the boots lost (if any) are counted. `status` must name the last problem.
 import test, { type ExecutionContext } from 'ava';
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordFigures } from '../fuzz/record.js';
 import { checkHistory, summarise } from '../lab/checker.js';
