@@ -33,9 +33,9 @@ export interface HostState {
 
 export const KNOWN_BOOTS = 2000;
 
-/** Every boot-marker id the plugin wrote for this domain, on any host. */
+/** Every boot-marker id the plugin wrote for this domain, on any host (a peer's, through a fetch). */
 export function knownMarkerIds(state: DomainState): Set<string> {
-  const ids = new Set<string>();
+  const ids = new Set<string>(state.peerMarkers);
   for (const h of Object.values(state.hosts)) for (const id of h.markers ?? []) ids.add(id);
   return ids;
 }
@@ -46,6 +46,9 @@ export interface DomainState {
   names: { name: string; firstSeen: string; lastSeen: string }[];
   maxGeneration: number;
   hosts: Record<string, HostState>;
+  /** Marker ids other hosts' stores know (learnt from their listings, oldest first, the last
+   * KNOWN_BOOTS): their markers in a log both hosts see (shared instances folder) are boots here too. */
+  peerMarkers?: string[];
 }
 
 export function emptyDomainState(uuid: string): DomainState {
@@ -96,7 +99,8 @@ export function readDomainStateText(
       !Array.isArray(v.names) ||
       !v.names.every((n) => isObject(n) && isStr(n.name) && isStr(n.firstSeen) && isStr(n.lastSeen)) ||
       !isObject(v.hosts) ||
-      !Object.values(v.hosts).every(isHostState)
+      !Object.values(v.hosts).every(isHostState) ||
+      !(v.peerMarkers === undefined || (Array.isArray(v.peerMarkers) && v.peerMarkers.every(isStr)))
     )
       return { state: emptyDomainState(uuid), unreadable: true };
     return { state: { ...(v as unknown as DomainState), uuid }, unreadable: false };
@@ -134,6 +138,14 @@ export function withMarkers(state: DomainState, host: string, ids: string[]): Do
   const added = ids.filter((id, i) => !known.includes(id) && ids.indexOf(id) === i);
   if (!added.length) return state;
   return withHost(state, host, { ...h, markers: [...known, ...added].slice(-KNOWN_BOOTS) });
+}
+
+/** `ids` a peer's store knows, added to the peer markers (once each, oldest dropped past KNOWN_BOOTS). */
+export function withPeerMarkers(state: DomainState, ids: readonly string[]): DomainState {
+  const known = knownMarkerIds(state);
+  const added = ids.filter((id, i) => !known.has(id) && ids.indexOf(id) === i);
+  if (!added.length) return state;
+  return { ...state, peerMarkers: [...(state.peerMarkers ?? []), ...added].slice(-KNOWN_BOOTS) };
 }
 
 export function withHost(state: DomainState, host: string, h: HostState): DomainState {

@@ -16,6 +16,8 @@ export const MARKER_PREFIX = '--- virt-consolelog boot=';
 const MARKER_PREFIX_BYTES = Buffer.from(MARKER_PREFIX, 'latin1');
 const MARKER_RE =
   /^--- virt-consolelog boot=([A-Za-z0-9_.-]{1,64}) host=([A-Za-z0-9_.-]{1,128}) at=(\S{1,40}) ---$/;
+/** What a marker's boot id may be (as MARKER_RE reads it). */
+export const MARKER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Longest marker line, newline included: longer lines are never markers. */
 export const MAX_MARKER_BYTES = 300;
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';
-import type { DomainState } from '../store/domain-state.js';
+import { knownMarkerIds, type DomainState } from '../store/domain-state.js';
 import { isSafeComponent, rotationSet } from '../store/layout.js';
 import { SafeDir, UnsafePathError, locateAllowed } from '../store/safe-fs.js';
 import { openSegment } from '../store/segment-content.js';
@@ -143,6 +143,7 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
     maxGeneration: 0,
     segments: [],
     live: [],
+    markers: [],
   };
   const view = openDomainView(config, uuid);
   if (!view) return listing; // A domain this host never saw: an empty listing, not an error.
@@ -161,6 +162,7 @@ export function buildListing(config: Config, uuid: string, now = new Date()): Li
       : undefined;
     const state = viewDomainState(view);
     listing.live = liveFiles(config, state, seal);
+    listing.markers = [...knownMarkerIds(state)];
     listing.maxGeneration = Math.max(
       state.maxGeneration,
       ...segments.map((s) => Math.max(s.generation, s.orderGeneration ?? 0)),

@@ -22,6 +22,7 @@ import {
   type Listing,
 } from './protocol.js';
 import { raiseGeneration } from './order.js';
+import { learnPeerMarkers } from './peer-markers.js';
 
 export { originId } from './protocol.js';
 import {
@@ -535,6 +536,15 @@ async function fetchLockedInner(
         // first job (started at migrate begin) sees that moment.
         if (opts.waitForSeal && found.attempts === 0 && rec.baseline === undefined && owes) {
           rec.baseline = baselineOf(listing, source);
+        }
+        // Before the segments: a seal here of a log both hosts see then already knows the peer's boots.
+        try {
+          const learnt = await learnPeerMarkers(config, uuid, listing);
+          if (learnt) log(`${source}: ${learnt} boot marker id(s) learnt`);
+        } catch (e) {
+          log(
+            `${source}: boot marker ids not learnt (${(e as Error).message}): its markers here show as text`,
+          );
         }
         const segErrors = await fetchMissing(config, uuid, source, listing, c);
         // Times travel with the segments; without them the lines are still there, coarsely timed.

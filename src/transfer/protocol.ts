@@ -2,6 +2,7 @@
 // listing it answers with. Both ends validate everything: the exporter trusts no request, the
 // fetching side trusts no listing.
 import { isSafeComponent, normaliseUuid } from '../store/layout.js';
+import { MARKER_ID_RE } from '../store/markers.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -158,7 +159,12 @@ export interface Listing {
   maxGeneration: number;
   segments: ListedSegment[];
   live: ListedLive[];
+  /** Boot-marker ids the exporter's store knows: its markers in a log both hosts see are boots. */
+  markers: string[];
 }
+
+/** Most marker ids a listing is read with (the newest, last): a few hosts' worth of KNOWN_BOOTS. */
+export const MAX_LISTED_MARKERS = 16_000;
 
 function num(o: Record<string, unknown>, k: string, what: string): number {
   const v = o[k];
@@ -242,6 +248,10 @@ export function parseListing(text: string, uuid: string): Listing {
     return { host, device, file, bytes, sealed, path, ino: num(l, 'ino', what), head };
   });
   const maxGeneration = num(raw, 'maxGeneration', 'listing');
+  // A peer that predates marker ids in listings sends none.
+  const markers = raw.markers ?? [];
+  if (!Array.isArray(markers) || !markers.every((m) => typeof m === 'string' && MARKER_ID_RE.test(m)))
+    throw new ProtocolError('listing: markers must be an array of boot ids');
   return {
     protocol,
     uuid,
@@ -250,6 +260,7 @@ export function parseListing(text: string, uuid: string): Listing {
     maxGeneration,
     segments,
     live,
+    markers: (markers as string[]).slice(-MAX_LISTED_MARKERS),
   };
 }
 

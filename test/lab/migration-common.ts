@@ -1,12 +1,13 @@
 // Shared steps of the migration lab tests (issue 5): config per lab host, the hop sequence
 // A -> B -> A -> B with restarts in between, waiting for history fetches, the final `show` check.
 import type { ExecutionContext } from 'ava';
-import { mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory, summarise, type HistoryReport } from './checker.js';
 import { createGuest, type Guest, type SerialStyle } from './guest.js';
 import { CLI_JS, type Lab, type LabHost } from './harness.js';
 import * as s from './scenario.js';
+import { MARKER_PREFIX } from '../../src/store/markers.js';
 import { dropTornLinesBeforeSeparators, linesAround, storeDump } from './store-common.js';
 
 /**
@@ -112,7 +113,14 @@ export async function hopSequence(
   lab: Lab,
   a: LabHost,
   b: LabHost,
-  opts: { name: string; serial: SerialStyle; waitEachFetch?: boolean; enableFirst?: boolean },
+  opts: {
+    name: string;
+    serial: SerialStyle;
+    waitEachFetch?: boolean;
+    enableFirst?: boolean;
+    /** Each restart's destroy cuts the guest's last line short (file serial), as a destroy may. */
+    cutLastLine?: boolean;
+  },
 ): Promise<Guest> {
   const g = await createGuest(lab, { name: opts.name, serial: opts.serial });
   await s.prepareSerialDir(b, g);
@@ -140,6 +148,9 @@ export async function hopSequence(
   };
   const restart = async (h: LabHost) => {
     await s.destroy(h, g.name);
+    // What QEMU leaves when the destroy comes in the middle of a line: the next boot's start on
+    // either host must still begin on a boundary of its own (written here, the guest is gone).
+    if (opts.cutLastLine && g.serialPath) appendFileSync(h.outside(g.serialPath), 'seq=0000096');
     await s.start(h, g.name);
     boots++;
     await printMore(h, g.name);
@@ -166,9 +177,23 @@ export async function assertCompleteHistory(
   // The last line may be in the middle of being printed (the guest runs on): not counted either.
   const { text, torn, last } = dropTornLinesBeforeSeparators(r.stdout);
   const report = checkHistory(text);
+  // Every boot begins with its separator, and a boot marker is never shown as guest output.
+  const separators = r.stdout.split('\n').filter((l) => l.startsWith('-- Boot ')).length;
+  const markersShown = r.stdout.split('\n').filter((l) => l.startsWith(MARKER_PREFIX));
   t.log(
     `show on ${host.name}: ${summarise(report)}${torn.length ? `; cut short by destroy: ${JSON.stringify(torn)}` : ''}${last === undefined ? '' : `; last line so far: ${JSON.stringify(last)}`}`,
   );
+  // A boundary lost or misplaced shows here first (a failed assertion ends the test): log what the reader was given.
+  if (
+    report.malformed.length ||
+    report.boots.length !== boots ||
+    torn.length >= boots ||
+    separators !== boots ||
+    markersShown.length
+  )
+    t.log(
+      `${separators} separator(s)\n${linesAround(r.stdout, [...report.malformed, ...torn, ...markersShown])}\n${storeDump(host, g.uuid)}`,
+    );
   t.true(torn.length < boots, 'at most one line cut short per restart');
   t.is(report.boots.length, boots, 'every boot is there');
   for (const b of report.boots) {
@@ -179,8 +204,7 @@ export async function assertCompleteHistory(
   }
   t.false(report.interleaved, 'boots in order');
   t.deepEqual(report.malformed, [], 'no torn line');
-  // A boundary lost or misplaced shows here first: log what the reader was given to find it.
-  if (report.malformed.length || report.boots.length !== boots || torn.length >= boots)
-    t.log(`${linesAround(r.stdout, [...report.malformed, ...torn])}\n${storeDump(host, g.uuid)}`);
+  t.deepEqual(markersShown, [], 'no boot marker shown as output');
+  t.is(separators, boots, 'one separator per boot');
   return report;
 }

@@ -12,7 +12,8 @@ import { partialDir, readFetchRecord, writeFetchRecord, type FetchRecord } from 
 import { retryPendingFetch, startHistoryFetch } from '../../src/lifecycle/history-fetch.js';
 import { sharedWith } from '../../src/transfer/shared.js';
 import { withStore } from '../../src/store/session.js';
-import { withHost } from '../../src/store/domain-state.js';
+import { parseDomainState, withHost, withMarkers } from '../../src/store/domain-state.js';
+import { bootMarkerLine, MARKER_PREFIX } from '../../src/store/markers.js';
 import { parseDomain, type HookContext } from '../../src/lifecycle/context.js';
 import type { RewriteResult } from '../../src/xml/rewrite.js';
 import { CLI_JS, cli, lines, makeWorld, seal, write, type TestHost } from './helpers.js';
@@ -22,6 +23,9 @@ const U = '0f8fad5b-d9cb-469f-a165-70867728950e';
 test.before(() => {
   if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} missing: npm run build first`);
 });
+
+const readDomainState = (h: TestHost, uuid: string) =>
+  parseDomainState(uuid, readFileSync(join(h.config.logRoot, uuid, 'domain.json'), 'utf8'));
 
 async function content(h: TestHost, uuid: string): Promise<string> {
   let out = '';
@@ -178,6 +182,35 @@ test('a file on a shared instances folder is not copied: its bytes are readable 
   t.is(r.code, 0, r.stdout.toString() + r.stderr);
   t.is(listSegments(b.config, U).length, 0);
   t.is(readFileSync(nova, 'utf8'), lines('nova', 0, 40) + lines('nova-b', 0, 5));
+});
+
+test("a shared append log: the peer's boot marker there is a boot here once fetched, never text", async (t) => {
+  const w = makeWorld();
+  t.teardown(() => w.cleanup());
+  const a = w.host('lab-a');
+  const b = w.host('lab-b');
+  const nova = join(w.dir, 'shared', U, 'console.log');
+  await write(a, U, lines('one', 0, 40), { path: nova });
+  await seal(a, U, 'migrated');
+  // On B the guest goes on, then restarts: B's prepare writes its marker into the log both see.
+  await write(b, U, lines('one', 40, 50), { path: nova, generation: 1 });
+  const id = 'b0a7c0ffee000001';
+  await withStore(b.config, U, (s) => void (s.domain = withMarkers(s.domain, 'lab-b', [id])));
+  appendFileSync(nova, bootMarkerLine(id, 'lab-b', new Date('2026-12-04T10:00:00Z')) + lines('two', 0, 20));
+  // Back on A (continuing B's boot): A never wrote that marker.
+  await write(a, U, '', { path: nova, generation: 2 });
+  const show = async () => (await cli(['--config', a.configFile, 'show', U])).stdout.toString();
+  t.regex(await show(), new RegExp(`^${MARKER_PREFIX}${id}`, 'm'), 'unknown to A: text, not a boot');
+  const r = await sync(a, U, '--from', 'lab-b');
+  t.is(r.code, 0, r.stdout.toString() + r.stderr);
+  t.deepEqual(readDomainState(a, U).peerMarkers, [id]);
+  t.is(
+    await show(),
+    `-- Boot - on lab-a (output from before boots were marked) --\n${lines('one', 0, 50)}-- Boot ${id} on lab-b at 2026-12-04T10:00:00.000Z --\n${lines('two', 0, 20)}`,
+  );
+  const again = await sync(a, U, '--from', 'lab-b');
+  t.is(again.code, 0, again.stderr);
+  t.deepEqual(readDomainState(a, U).peerMarkers, [id], 'learnt once');
 });
 
 const GUEST_XML = `<domain type='qemu'><name>guest1</name><uuid>${U}</uuid></domain>`;

@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/parse.js';
 import type { Config } from '../../src/config/schema.js';
 import { main } from '../../src/cli/main.js';
@@ -92,12 +92,11 @@ export interface CliRun {
 
 /** Runs the CLI in-process (for coverage of argument handling), stdout captured as bytes. */
 export async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
+  // Copied as written, as a process's stdout on Linux does (synchronous): the CLI reuses its buffers.
+  const stdout = new Writable({ write: (c: Buffer, _e, done) => done(void out.push(Buffer.from(c))) });
+  const stderr = new Writable({ write: (c: Buffer, _e, done) => done(void err.push(Buffer.from(c))) });
   const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env });
   await new Promise((r) => setImmediate(r));
   return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };

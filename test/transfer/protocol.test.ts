@@ -1,6 +1,7 @@
 import test from 'ava';
 import {
   ProtocolError,
+  MAX_LISTED_MARKERS,
   parseListing,
   parseRequest,
   parseTimesOffer,
@@ -143,7 +144,18 @@ test('listings from a peer are validated field by field', (t) => {
   t.is(ok.segments.length, 1);
   t.is(ok.live[0]?.sealed, 5);
   t.is(ok.live[0]?.ino, 7);
+  t.deepEqual(ok.markers, [], 'a peer that predates marker ids in listings');
+  t.deepEqual(parseListing(listing({ markers: ['b0a7c0ffee000001', 'x.y-z_1'] }), U).markers, [
+    'b0a7c0ffee000001',
+    'x.y-z_1',
+  ]);
+  const many = Array.from({ length: MAX_LISTED_MARKERS + 5 }, (_, i) => `m${i}`);
+  t.deepEqual(parseListing(listing({ markers: many }), U).markers, many.slice(5), 'the newest kept');
   const bad: Array<[string, string]> = [
+    ['markers not an array', listing({ markers: 'b0a7' })],
+    ['marker not a boot id', listing({ markers: ['ok', 'a b'] })],
+    ['marker too long', listing({ markers: ['a'.repeat(65)] })],
+    ['marker not a string', listing({ markers: [7] })],
     ['not json', '{'],
     ['other domain', listing({ uuid: '11111111-2222-3333-4444-555555555555' })],
     ['other protocol', listing({ protocol: 2 })],

@@ -1,0 +1,17 @@
+// The store side of a peer's boot-marker ids: a log in a folder both hosts see (an OpenStack
+// instances folder on NFS) holds the markers the other host wrote at its starts; only ids the store
+// knows count as boots (a guest cannot forge one), so a listing's ids are added to domain.json.
+import type { Config } from '../config/schema.js';
+import { knownMarkerIds, withPeerMarkers } from '../store/domain-state.js';
+import { withStore } from '../store/session.js';
+import type { Listing } from './protocol.js';
+
+/** Adds the listing's marker ids this store does not know yet; the number added. */
+export async function learnPeerMarkers(config: Config, uuid: string, listing: Listing): Promise<number> {
+  if (!listing.markers.length) return 0;
+  return withStore(config, uuid, (s) => {
+    const before = knownMarkerIds(s.domain).size;
+    s.domain = withPeerMarkers(s.domain, listing.markers);
+    return knownMarkerIds(s.domain).size - before;
+  });
+}
