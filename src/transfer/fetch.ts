@@ -498,6 +498,7 @@ async function fetchLockedInner(
   const outcome = new Map<string, 'complete' | 'waiting' | 'failed' | 'unreachable'>();
   const deadline = Date.now() + (opts.sealWaitMs ?? SEAL_WAIT_MS);
   const raised = new Set<number>();
+  const markersHere = new Set<string>();
   for (const source of asked) {
     let failures = 0;
     let delay = 500;
@@ -539,7 +540,7 @@ async function fetchLockedInner(
         }
         // Before the segments: a seal here of a log both hosts see then already knows the peer's boots.
         try {
-          const learnt = await learnPeerMarkers(config, uuid, listing);
+          const learnt = await learnPeerMarkers(config, uuid, listing, markersHere);
           if (learnt) log(`${source}: ${learnt} boot marker id(s) learnt`);
         } catch (e) {
           log(
