@@ -1,5 +1,5 @@
 // Fetching between two real stores, with the real export command (dist/ CLI) as transport.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -169,14 +169,19 @@ test('the migrate-begin job polls the source until its seal after the guest left
   t.is(await content(b, U), lines('run', 0, 150));
 });
 
-test('a file on a shared instances folder is not copied: its bytes are readable here already', async (t) => {
+/** Two hosts that see one `console.log` (a shared instances folder); A printed 40 lines and left. */
+async function sharedNovaLog(t: ExecutionContext, prefix: string) {
   const w = makeWorld();
   t.teardown(() => w.cleanup());
   const a = w.host('lab-a');
-  const b = w.host('lab-b');
   const nova = join(w.dir, 'shared', U, 'console.log');
-  await write(a, U, lines('nova', 0, 40), { path: nova });
+  await write(a, U, lines(prefix, 0, 40), { path: nova });
   await seal(a, U, 'migrated');
+  return { a, b: w.host('lab-b'), nova };
+}
+
+test('a file on a shared instances folder is not copied: its bytes are readable here already', async (t) => {
+  const { b, nova } = await sharedNovaLog(t, 'nova');
   await write(b, U, lines('nova-b', 0, 5), { path: nova, generation: 1 });
   const r = await sync(b, U, '--from', 'lab-a');
   t.is(r.code, 0, r.stdout.toString() + r.stderr);
@@ -185,13 +190,7 @@ test('a file on a shared instances folder is not copied: its bytes are readable 
 });
 
 test("a shared append log: the peer's boot marker there is a boot here once fetched, never text", async (t) => {
-  const w = makeWorld();
-  t.teardown(() => w.cleanup());
-  const a = w.host('lab-a');
-  const b = w.host('lab-b');
-  const nova = join(w.dir, 'shared', U, 'console.log');
-  await write(a, U, lines('one', 0, 40), { path: nova });
-  await seal(a, U, 'migrated');
+  const { a, b, nova } = await sharedNovaLog(t, 'one');
   // On B the guest goes on, then restarts: B's prepare writes its marker into the log both see.
   await write(b, U, lines('one', 40, 50), { path: nova, generation: 1 });
   const id = 'b0a7c0ffee000001';
