@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { patient } from '../lab/patience.js';
+import { CLONE_SYSCALLS } from './trace.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOOK = path.join(repoRoot, 'dist/virt-consolelog-hook');
@@ -178,7 +179,7 @@ export class Sandbox {
           '-s',
           '4096',
           '-e',
-          'trace=%file',
+          `trace=${['%file', ...CLONE_SYSCALLS].join(',')}`,
           '-e',
           'signal=none',
           '-o',

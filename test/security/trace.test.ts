@@ -51,3 +51,21 @@ test('a call the trace ended in keeps its arguments; exit lines carry none', (t)
     [['mkdir', '/tmp/elsewhere', true]],
   );
 });
+
+test("a child process's fd number never names the parent's folder; threads share one table", (t) => {
+  const lines = [
+    `5304  clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD, stack_size=0x7ffe80} => {parent_tid=[5311]}, 88) = 5311`,
+    `5311  openat(AT_FDCWD</>, "${STORE}/dom", O_RDONLY|O_DIRECTORY) = 18<${STORE}/dom>`,
+    // A detached job: a new process with a copy of the table, then its own Node start-up.
+    `5304  clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = 5400`,
+    `5400  openat(AT_FDCWD</>, "${CHUNK}", O_RDONLY|O_CLOEXEC) = 18<${CHUNK}>`,
+    `5304  mkdir("/proc/self/fd/18/archive", 0750) = -1 EEXIST (File exists)`,
+    `5400  openat(AT_FDCWD</>, "/proc/self/fd/18", O_RDONLY) = 19<${CHUNK}>`,
+  ];
+  const accesses = parseTrace(lines);
+  const mkdir = accesses.find((a) => a.syscall === 'mkdir');
+  t.is(mkdir?.path, `${STORE}/dom/archive`, "the pool thread's open is its process's");
+  const childFd = accesses.find((a) => a.pid === 5400 && a.line.includes('/proc/self/fd/18'));
+  t.is(childFd?.path, CHUNK, "the child's own fd 18");
+  t.deepEqual(violations(parseTrace(lines), policy), []);
+});

@@ -91,18 +91,62 @@ export function stitchTrace(lines: readonly string[]): string[] {
   return out.concat([...pending.values()]);
 }
 
+/** The syscalls that make a thread or process: the sandbox traces them beside %file. */
+export const CLONE_SYSCALLS = ['clone', '?clone3', '?fork', '?vfork'];
+
+/**
+ * fd -> path per fd table, from the opens seen: threads share their process's table, a forked
+ * child starts with a copy, so one process's fd number never names another's file.
+ */
+class FdTables {
+  private readonly tableOf = new Map<string, Map<string, string>>();
+  /** Any table's newest entry: only for a thread whose own table lacks the fd (a clone not seen). */
+  private readonly latest = new Map<string, string>();
+
+  private table(tid: string): Map<string, string> {
+    let t = this.tableOf.get(tid);
+    if (!t) this.tableOf.set(tid, (t = new Map()));
+    return t;
+  }
+
+  opened(tid: string, fd: string, p: string): void {
+    this.table(tid).set(fd, p);
+    this.latest.set(fd, p);
+  }
+
+  lookup(tid: string, fd: string): string | undefined {
+    return this.table(tid).get(fd) ?? this.latest.get(fd);
+  }
+
+  /** `child` made by `parent`; with CLONE_FILES it shares the parent's table. */
+  cloned(parent: string, child: string, sharesFiles: boolean): void {
+    const from = this.table(parent);
+    // Lines the child printed before the parent's clone returned are its own, newer entries.
+    const early = this.tableOf.get(child) ?? new Map<string, string>();
+    const table = sharesFiles ? from : new Map(from);
+    for (const [fd, p] of early) table.set(fd, p);
+    this.tableOf.set(child, table);
+  }
+}
+
 /** Every path argument of every traced syscall, resolved against its dirfd or the cwd. */
 export function parseTrace(traced: readonly string[]): Access[] {
   const lines = stitchTrace(traced);
   const out: Access[] = [];
-  // fd -> path from earlier opens: the store names files as /proc/self/fd/N/name (openat emulation).
-  const fds = new Map<string, string>();
-  const viaFd = (p: string) =>
-    p.replace(/^\/proc\/(?:self|\d+)\/fd\/(\d+)(?=\/|$)/, (m, fd: string) => fds.get(fd) ?? m);
+  // The store names files as /proc/self/fd/N/name (openat emulation): N is looked up in the
+  // table of the thread that used it.
+  const fds = new FdTables();
   for (const line of lines) {
     const m = /^(\d+)\s+([a-z0-9_]+)\((.*)$/.exec(line);
     if (!m) continue; // exit and signal lines carry no path
     const [, pid = '0', syscall = '', rest = ''] = m;
+    if (/^(clone3?|v?fork)$/.test(syscall)) {
+      const child = /\)\s+=\s+(\d+)\s*$/.exec(rest)?.[1];
+      if (child && child !== '0') fds.cloned(pid, child, /\bCLONE_FILES\b/.test(rest));
+      continue;
+    }
+    const viaFd = (p: string) =>
+      p.replace(/^\/proc\/(?:self|\d+)\/fd\/(\d+)(?=\/|$)/, (s, fd: string) => fds.lookup(pid, fd) ?? s);
     const ok = !/\)\s+=\s+-1\s/.test(rest);
     let write = WRITE_SYSCALLS.has(syscall);
     if (
@@ -132,7 +176,7 @@ export function parseTrace(traced: readonly string[]): Access[] {
     const opened = /\)\s+=\s+(\d+)<((?:[^>\\]|\\.)*)>\s*$/.exec(rest);
     if (opened?.[1] && opened[2]) {
       const real = unescape(opened[2]);
-      fds.set(opened[1], real);
+      fds.opened(pid, opened[1], real);
       out.push({ pid: Number(pid), syscall: `${syscall}(resolved)`, path: real, write, ok, line });
     }
   }
