@@ -23,6 +23,7 @@ import { withStore } from '../src/store/session.js';
 import { readHistory } from '../src/history/reader.js';
 import { DEFAULTS, type Config } from '../src/config/schema.js';
 import { CLI_JS } from '../test/lab/harness.js';
+import { benchNode, nodeEnv, nodeVersion, overlayNodeShare } from './lib/node.js';
 import type { Target } from './lib/result.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -78,12 +79,18 @@ async function domains(config: Config, n: number): Promise<string[]> {
 /** Node options for the service process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (split on spaces). */
 const serviceNodeArgs = (process.env.VCL_BENCH_CAPTURE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
+/** VCL_BENCH_NODE (and _LIBS): the Node the service runs on, e.g. Debian 12's unpacked (run under `unshare -m`). */
+const serviceNode = benchNode(process.execPath);
+let shareOverlaid = false;
+
 function startService(confFile: string, env: Record<string, string>): ResultPromise {
+  if (!shareOverlaid) overlayNodeShare(serviceNode); // Debian's Node unpacked: its builtins at /usr/share/nodejs
+  shareOverlaid = true;
   return execa(
-    process.execPath,
+    serviceNode.path,
     [...serviceNodeArgs, process.env.VCL_BENCH_CAPTURE_CLI || CLI_JS, '--config', confFile, 'collect'],
     {
-      env,
+      env: nodeEnv(serviceNode, env) as Record<string, string>,
       reject: false,
     },
   );
@@ -264,7 +271,7 @@ export async function benchCapture(
   const targets: Target[] = [
     {
       id: 'capture-cpu',
-      what: '`collect`, 200 guests x 10 lines/s of 80 bytes: CPU (utime + stime) over the window',
+      what: `\`collect\`, 200 guests x 10 lines/s of 80 bytes: CPU (utime + stime) over the window (Node ${nodeVersion(serviceNode)})`,
       limit: '< 5 % of one core',
       measured: `${s.cpuPercentOfOneCore} % (second half of the window: ${s.cpuPercentSecondHalf} %); load ${s.load}; journald: ${s.journald}`,
       met: s.cpuPercentOfOneCore < 5,

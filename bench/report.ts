@@ -45,31 +45,39 @@ function hookDetails(d: HookBench): string {
     ...d.cases.shell.map((c) => ({ ...c, phase: 'sh' })),
     ...d.cases.node.map((c) => ({ ...c, phase: 'node' })),
   ];
-  return table(
-    [
-      'phase',
-      'case',
-      'program',
-      'argv',
-      'stdin bytes',
-      'median ms',
-      'p10',
-      'p90',
-      'runs',
-      'exit != 0',
-      'checked',
-    ],
-    rows.map((c) => [
-      c.phase,
-      c.name,
-      c.exe,
-      c.argv.join(' '),
-      c.stdinBytes,
-      ...ms(c.ms),
-      `${c.cpuMs.median} (${c.cpuMs.n} runs)`,
-      c.nonZeroExits,
-      c.verified + (c.stderrSample ? `; stderr: ${c.stderrSample.slice(0, 160)}` : ''),
-    ]),
+  // Older result files have no snapshot field.
+  const snapshot = d.snapshot
+    ? `; the launcher's start-up snapshot: VIRT_CONSOLELOG_SNAPSHOT=${d.snapshot.mode}, started from: ${d.snapshot.started}`
+    : '';
+  return (
+    `Node ${d.nodeVersion} (${d.node})${snapshot}.\n\n` +
+    table(
+      [
+        'phase',
+        'case',
+        'program',
+        'argv',
+        'stdin bytes',
+        'median ms',
+        'p10',
+        'p90',
+        'runs',
+        'CPU ms (user + sys)',
+        'exit != 0',
+        'checked',
+      ],
+      rows.map((c) => [
+        c.phase,
+        c.name,
+        c.exe,
+        c.argv.join(' '),
+        c.stdinBytes,
+        ...ms(c.ms),
+        `${c.cpuMs.median} (${c.cpuMs.n} runs)`,
+        c.nonZeroExits,
+        c.verified + (c.stderrSample ? `; stderr: ${c.stderrSample.slice(0, 160)}` : ''),
+      ]),
+    )
   );
 }
 

@@ -21,7 +21,7 @@ done
 install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$dest/etc/virt-consolelog" \
   "$dest/etc/default" "$dest/usr/lib/tmpfiles.d" "$dest/usr/share/bash-completion/completions"
 install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
-# The entry of the optional V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT=1 in /etc/default).
+# The entry of the V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT in /etc/default).
 install -m 0644 dist/hook-snapshot.cjs "$dest$libdir/hook-snapshot.cjs"
 # The code both entry points load on demand (scripts/build.mjs splits the bundles).
 install -d "$dest$libdir/chunks"

@@ -9,8 +9,9 @@ VCL_LIVE=/var/log/libvirt/qemu
 VCL_STATE=/var/lib/virt-consolelog
 VCL_KEY=/var/lib/virt-consolelog/ssh/id_ed25519
 VCL_CONFDIR=/etc/virt-consolelog
-# The hook's V8 start-up snapshots (VIRT_CONSOLELOG_SNAPSHOT=1): root runs them, so root alone writes.
+# The hook's V8 start-up snapshots (VIRT_CONSOLELOG_SNAPSHOT): root runs them, so root alone writes.
 VCL_CACHE=/var/cache/virt-consolelog
+VCL_HOOK=/etc/libvirt/hooks/qemu.d/50-virt-consolelog
 # The group that may read the store (show, status) without root; see README "Reading without root".
 VCL_GROUP=virt-consolelog
 # Marker file (or env VIRT_CONSOLELOG_PURGE_LOGS=yes) that lets a purge remove the store too.
@@ -35,6 +36,16 @@ vcl_make_dirs() {
 # its place is removed, never followed).
 vcl_remove_cache() {
   rm -rf "$VCL_CACHE"
+}
+
+# The hook's start-up snapshot for the Node installed now (a blob where it pays, else a note that
+# it does not), so that the first guest start does not run without it; the hook redoes this by
+# itself in the background when Node or the package changes.
+vcl_build_snapshot() {
+  [ -x "$VCL_HOOK" ] || return 0
+  "$VCL_HOOK" --build-snapshot < /dev/null ||
+    vcl_log "could not prepare the hook's start-up snapshot: the hook starts without it"
+  return 0
 }
 
 # The dedicated transfer key (never root's own key): created once, kept on upgrade.
@@ -152,6 +163,7 @@ vcl_configure() {
   vcl_make_dirs
   vcl_store_group
   vcl_make_key
+  vcl_build_snapshot
   vcl_reload_daemons
   vcl_service_start
 }

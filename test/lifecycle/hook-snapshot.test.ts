@@ -1,10 +1,23 @@
-// The launcher's V8 snapshot path (VIRT_CONSOLELOG_SNAPSHOT=1, packaging/hook-launcher.sh.in): a missing
+// The launcher's V8 snapshot path (VIRT_CONSOLELOG_SNAPSHOT, packaging/hook-launcher.sh.in): a missing
 // blob is built in the background while hook.mjs runs, a good one gives the same output as hook.mjs, and a
 // corrupted, truncated or deleted one still gives a correct hook run (the launcher falls back and removes it).
+// The default (auto) on this machine's Node, which has its own start-up snapshot, notes that and builds no
+// blob; Debian's own Node, which has none, gets one (test/packaging/chroot.test.ts).
 // The config points every path into a temp folder (VIRT_CONSOLELOG_CONFIG), so no namespace is needed.
 import test from 'ava';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, open, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  open,
+  rm,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -28,7 +41,9 @@ const XML = domain(
     "<console type='pty'><target type='serial' port='0'/></console>",
 );
 
-async function env(snapshot: boolean, cache = path.join(root, 'cache')): Promise<Record<string, string>> {
+type Mode = 'auto' | '0' | '1';
+
+async function env(mode: Mode, cache = path.join(root, 'cache')): Promise<Record<string, string>> {
   const conf = path.join(root, 'virt-consolelog.conf');
   await writeFile(
     conf,
@@ -46,23 +61,35 @@ async function env(snapshot: boolean, cache = path.join(root, 'cache')): Promise
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
     VIRT_CONSOLELOG_CONFIG: conf,
     VIRT_CONSOLELOG_SNAPSHOT_DIR: cache,
-    ...(snapshot ? { VIRT_CONSOLELOG_SNAPSHOT: '1' } : {}),
+    // auto is what an unset variable means: leave it unset, as /etc/default ships it.
+    ...(mode !== 'auto' ? { VIRT_CONSOLELOG_SNAPSHOT: mode } : {}),
   };
 }
 
-async function migrateBegin(exe: string[], snapshot: boolean, cache?: string) {
+async function migrateBegin(exe: string[], mode: Mode, cache?: string) {
   const [file = '', ...pre] = exe;
   return execa(file, [...pre, 'demo', 'migrate', 'begin', '-'], {
     input: XML,
-    env: await env(snapshot, cache),
+    env: await env(mode, cache),
     extendEnv: false,
     reject: false,
   });
 }
 
-function blobs(): string[] {
-  const dir = path.join(root, 'cache');
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.blob')) : [];
+/** The launcher's own preparation step (what the package's postinst runs). */
+async function buildSnapshot(mode: Mode, cache?: string) {
+  return execa(HOOK, ['--build-snapshot'], { env: await env(mode, cache), extendEnv: false, reject: false });
+}
+
+const files = (dir = path.join(root, 'cache')) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+const blobs = () => files().filter((f) => f.endsWith('.blob'));
+
+/** Waits until no background preparation runs in `dir` (its .building-KEY lock is gone). */
+async function settled(dir: string): Promise<string[]> {
+  for (let i = 0; i < 1200 && files(dir).some((f) => f.startsWith('.building-')); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  if (files(dir).some((f) => f.startsWith('.building-'))) throw new Error(`${dir}: still building`);
+  return files(dir);
 }
 
 async function waitForBlob(): Promise<string> {
@@ -73,27 +100,106 @@ async function waitForBlob(): Promise<string> {
   return path.join(root, 'cache', blob);
 }
 
-test.serial('without VIRT_CONSOLELOG_SNAPSHOT no blob is built', async (t) => {
-  const r = await migrateBegin([HOOK], false);
-  t.is(r.exitCode, 0, r.stderr);
-  t.deepEqual(blobs(), []);
+test.serial(
+  'auto (the default) uses only a folder the package made: none here, nothing written',
+  async (t) => {
+    const r = await migrateBegin([HOOK], 'auto');
+    t.is(r.exitCode, 0, r.stderr);
+    t.is(r.stderr, '');
+    t.false(existsSync(path.join(root, 'cache')));
+  },
+);
+
+test.serial(
+  'auto on a Node with its own start-up snapshot: a .plain note, no blob; 0 writes nothing',
+  async (t) => {
+    // The launcher takes /usr/bin/node first: the case needs it to be a Node with a built-in snapshot.
+    const own = await execa('/usr/bin/node', ['-p', 'process.config.variables.node_use_node_snapshot']);
+    t.is(own.stdout, 'true', "this machine's /usr/bin/node has its own start-up snapshot");
+    const plain = await migrateBegin([process.execPath, HOOK_JS], '0');
+    t.is(plain.exitCode, 0, plain.stderr);
+    const cache = path.join(root, 'auto-cache');
+    await mkdir(cache, { mode: 0o700 });
+
+    const off = await migrateBegin([HOOK], '0', cache);
+    t.is(off.stdout, plain.stdout);
+    t.deepEqual(await settled(cache), [], '0: nothing prepared');
+
+    const first = await migrateBegin([HOOK], 'auto', cache);
+    t.is(first.exitCode, 0, first.stderr);
+    t.is(first.stdout, plain.stdout);
+    const prepared = await settled(cache);
+    t.is(prepared.length, 1, prepared.join(' '));
+    t.regex(prepared[0] ?? '', /^hook-[\d_-]+\.plain$/);
+    const again = await migrateBegin([HOOK], 'auto', cache);
+    t.is(again.stdout, plain.stdout);
+    t.is(again.stderr, '');
+    t.deepEqual(await settled(cache), prepared, 'decided once per Node and hook');
+
+    // The install step decides in the foreground: the note is there when it returns.
+    await rm(cache, { recursive: true });
+    await mkdir(cache, { mode: 0o700 });
+    const built = await buildSnapshot('auto', cache);
+    t.is(built.exitCode, 0, built.stderr);
+    t.deepEqual(files(cache), prepared);
+  },
+);
+
+test.serial(
+  '--build-snapshot with VIRT_CONSOLELOG_SNAPSHOT=1 builds the blob before it returns',
+  async (t) => {
+    const cache = path.join(root, 'install-cache');
+    const built = await buildSnapshot('1', cache);
+    t.is(built.exitCode, 0, built.stderr);
+    const made = files(cache);
+    t.is(made.length, 1, made.join(' '));
+    t.regex(made[0] ?? '', /\.blob$/);
+    t.is(statSync(path.join(cache, made[0] ?? '')).mode & 0o777, 0o600);
+    // A second install step finds it and leaves it.
+    const mtime = statSync(path.join(cache, made[0] ?? '')).mtimeMs;
+    t.is((await buildSnapshot('1', cache)).exitCode, 0);
+    t.is(statSync(path.join(cache, made[0] ?? '')).mtimeMs, mtime);
+  },
+);
+
+test.serial('a build killed half-way (its lock left behind) stops blocking after 10 minutes', async (t) => {
+  const cache = path.join(root, 'stale-cache');
+  await mkdir(cache, { mode: 0o700 });
+  const first = await migrateBegin([HOOK], '1', cache);
+  t.is(first.exitCode, 0, first.stderr);
+  const [lock] = (await settled(cache))
+    .filter((f) => f.endsWith('.blob'))
+    .map((b) => `.building-${b.slice(5, -5)}`);
+  for (const f of files(cache)) await rm(path.join(cache, f), { recursive: true });
+  // What a host reboot during the build leaves: the lock folder, no blob.
+  await mkdir(path.join(cache, lock ?? ''), { mode: 0o700 });
+  const fresh = await migrateBegin([HOOK], '1', cache);
+  t.is(fresh.exitCode, 0, fresh.stderr);
+  t.deepEqual(files(cache), [lock], 'a recent lock is a build in progress: left alone');
+  const old = new Date(Date.now() - 11 * 60_000);
+  await utimes(path.join(cache, lock ?? ''), old, old);
+  t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
+  t.deepEqual(files(cache), [], 'the stale lock is removed');
+  t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
+  const rebuilt = (await settled(cache)).filter((f) => f.endsWith('.blob'));
+  t.is(rebuilt.length, 1, 'and the next run builds again');
 });
 
 test.serial(
   'the snapshot, and a deleted, corrupted or truncated blob, all give the plain hook output',
   async (t) => {
-    const plain = await migrateBegin([process.execPath, HOOK_JS], false);
+    const plain = await migrateBegin([process.execPath, HOOK_JS], '0');
     t.is(plain.exitCode, 0, plain.stderr);
     t.true(plain.stdout.includes('<domain'), 'the plain hook rewrote the XML');
     t.is(await validate(plain.stdout), undefined);
 
     // No blob yet: hook.mjs runs, a blob is built for the next runs.
-    const first = await migrateBegin([HOOK], true);
+    const first = await migrateBegin([HOOK], '1');
     t.is(first.exitCode, 0, first.stderr);
     t.is(first.stdout, plain.stdout);
     const blob = await waitForBlob();
 
-    const fromBlob = await migrateBegin([HOOK], true);
+    const fromBlob = await migrateBegin([HOOK], '1');
     t.is(fromBlob.exitCode, 0, fromBlob.stderr);
     t.is(fromBlob.stdout, plain.stdout);
     t.notRegex(fromBlob.stderr, /did not load/);
@@ -103,18 +209,18 @@ test.serial(
     const fh = await open(blob, 'r+');
     await fh.write(Buffer.from('corrupted by the test'), 0, 21, Math.floor(statSync(blob).size / 2));
     await fh.close();
-    const corrupt = await migrateBegin([HOOK], true);
+    const corrupt = await migrateBegin([HOOK], '1');
     t.is(corrupt.exitCode, 0, corrupt.stderr);
     t.is(corrupt.stdout, plain.stdout);
     t.regex(corrupt.stderr, /did not load/);
     t.false(existsSync(blob), 'the broken blob is removed');
 
     // Rebuilt by the next run, then truncated.
-    const again = await migrateBegin([HOOK], true);
+    const again = await migrateBegin([HOOK], '1');
     t.is(again.stdout, plain.stdout);
     const rebuilt = await waitForBlob();
     await truncate(rebuilt, 1000);
-    const truncated = await migrateBegin([HOOK], true);
+    const truncated = await migrateBegin([HOOK], '1');
     t.is(truncated.exitCode, 0, truncated.stderr);
     t.is(truncated.stdout, plain.stdout);
     t.false(existsSync(rebuilt), 'the truncated blob is removed');
@@ -124,7 +230,7 @@ test.serial(
 test.serial(
   "a cache folder that is a symlink, open to others or not this user's is refused: plain run, nothing written",
   async (t) => {
-    const plain = await migrateBegin([process.execPath, HOOK_JS], false);
+    const plain = await migrateBegin([process.execPath, HOOK_JS], '0');
     t.is(plain.exitCode, 0, plain.stderr);
     // The blob is code the hook's user (root) runs: a folder anyone else could write must not hold it.
     const target = path.join(root, 'elsewhere');
@@ -145,7 +251,7 @@ test.serial(
       cases.push(["another user's", others]);
     }
     for (const [what, cache] of cases) {
-      const r = await migrateBegin([HOOK], true, cache);
+      const r = await migrateBegin([HOOK], '1', cache);
       t.is(r.exitCode, 0, `${what}: ${r.stderr}`);
       t.is(r.stdout, plain.stdout, what);
       t.regex(r.stderr, /snapshot folder .* not used/, what);

@@ -74,7 +74,7 @@ test('the installed launcher runs /usr/lib/virt-consolelog/hook.mjs', async (t) 
     await run('dpkg-deb', ['-x', deb, dir]);
     const launcher = readFileSync(join(dir, 'etc/libvirt/hooks/qemu.d/50-virt-consolelog'), 'utf8');
     t.regex(launcher, /exec "\$node" "\/usr\/lib\/virt-consolelog\/hook\.mjs" "\$@"/);
-    // Every placeholder substituted: the snapshot path too (VIRT_CONSOLELOG_SNAPSHOT=1).
+    // Every placeholder substituted: the snapshot path too (VIRT_CONSOLELOG_SNAPSHOT).
     t.notRegex(launcher, /@[A-Z_]+@/);
     t.regex(launcher, /--snapshot-blob "\$blob" "\/usr\/lib\/virt-consolelog\/hook-snapshot\.cjs" "\$@"/);
     t.regex(launcher, /VIRT_CONSOLELOG_SNAPSHOT_DIR:-\/var\/cache\/virt-consolelog\}/);
@@ -84,8 +84,11 @@ test('the installed launcher runs /usr/lib/virt-consolelog/hook.mjs', async (t) 
       readFileSync(join(dir, 'usr/lib/tmpfiles.d/virt-consolelog.conf'), 'utf8'),
       /^d +\/var\/cache\/virt-consolelog +0700 root root /m,
     );
-    // Off by default, documented where the operator turns it on.
-    t.regex(readFileSync(join(dir, 'etc/default/virt-consolelog'), 'utf8'), /^#VIRT_CONSOLELOG_SNAPSHOT=0$/m);
+    // auto by default, documented where the operator forces it on or off.
+    t.regex(
+      readFileSync(join(dir, 'etc/default/virt-consolelog'), 'utf8'),
+      /^#VIRT_CONSOLELOG_SNAPSHOT=auto$/m,
+    );
     t.regex(
       readFileSync(join(dir, 'usr/lib/virt-consolelog/virt-consolelog.mjs'), 'utf8'),
       /^#!\/usr\/bin\/node\n/,

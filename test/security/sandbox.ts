@@ -1,5 +1,5 @@
 // Runs the compiled hook and CLI the way libvirt runs the hook (env -i LC_ALL=C PATH=..., argv,
-// XML on stdin) inside a private mount namespace where /etc and /var/lib are overlays and
+// XML on stdin) inside a private mount namespace where /etc, /var/lib and /var/cache are overlays and
 // /var/log/libvirt, /var/lib/libvirt are temp folders: real paths are never touched. /etc/shadow
 // inside is a sentinel file; strace (optional) records every path the hook touches.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +35,8 @@ export const INSIDE = {
   state: '/var/lib/virt-consolelog',
   varLogLibvirt: '/var/log/libvirt',
   varLibLibvirt: '/var/lib/libvirt',
+  /** The launcher's start-up snapshot folder, as the package makes it (a fresh one per sandbox). */
+  snapshotCache: '/var/cache/virt-consolelog',
   shadow: '/etc/shadow',
 } as const;
 
@@ -57,6 +59,9 @@ mount -t overlay vcl-varlog -o "lowerdir=/var/log,upperdir=$T/varlog-upper,workd
 mkdir -p /var/log/libvirt /var/lib/libvirt
 mount --bind "$T/var-log-libvirt" /var/log/libvirt
 mount --bind "$T/var-lib-libvirt" /var/lib/libvirt
+mount -t overlay vcl-varcache -o "lowerdir=/var/cache,upperdir=$T/varcache-upper,workdir=$T/varcache-work" /var/cache
+rm -rf /var/cache/virt-consolelog
+mkdir -m 0700 /var/cache/virt-consolelog
 echo ready
 exec sleep 86400`;
 
@@ -104,6 +109,8 @@ export class Sandbox {
       'varlib-work',
       'varlog-upper',
       'varlog-work',
+      'varcache-upper',
+      'varcache-work',
       'var-log-libvirt/qemu',
       'var-lib-libvirt/qemu',
       'sentinel/sub',
@@ -151,6 +158,7 @@ export class Sandbox {
       ['/var/lib/virt-consolelog', 'varlib-upper/virt-consolelog'],
       ['/var/log/libvirt', 'var-log-libvirt'],
       ['/var/lib/libvirt', 'var-lib-libvirt'],
+      ['/var/cache/virt-consolelog', 'varcache-upper/virt-consolelog'],
       ['/etc/shadow', 'etc-upper/shadow'],
     ];
     for (const [i, h] of map)
