@@ -69,3 +69,23 @@ test("a child process's fd number never names the parent's folder; threads share
   t.is(childFd?.path, CHUNK, "the child's own fd 18");
   t.deepEqual(violations(parseTrace(lines), policy), []);
 });
+
+test("the launcher's stat reads what its libraries read; a write of its own still counts", (t) => {
+  const lines = [
+    '6001  execve("/usr/bin/stat", ["stat", "-L", "--printf", "%a_", "/var/cache/virt-consolelog"], 0x1 /* 3 vars */) = 0',
+    '6001  statfs("/sys/fs/selinux", 0x7ffd) = -1 ENOENT (No such file or directory)',
+    '6001  openat(AT_FDCWD</>, "/proc/filesystems", O_RDONLY|O_CLOEXEC) = 3</proc/filesystems>',
+    '6001  access("/etc/selinux/config", F_OK) = -1 ENOENT (No such file or directory)',
+  ];
+  t.deepEqual(violations(parseTrace(lines), policy), []);
+  const writing = [
+    ...lines,
+    '6001  openat(AT_FDCWD</>, "/etc/cron.d/x", O_WRONLY|O_CREAT, 0644) = 4</etc/cron.d/x>',
+  ];
+  t.deepEqual(
+    violations(parseTrace(writing), policy).map((a) => a.path),
+    ['/etc/cron.d/x', '/etc/cron.d/x'],
+  );
+  // The same reads by the hook's own process are violations.
+  t.true(violations(parseTrace(lines.slice(1)), policy).length > 0);
+});

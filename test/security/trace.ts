@@ -240,11 +240,24 @@ export const SYSTEM_READABLE = [
 /** Binaries the hook may run to learn host facts (their --version). */
 export const PROBE_RE = /^\/usr\/s?bin\/(libvirtd|virtqemud|qemu-system-[a-z0-9_]+|qemu-kvm|kvm|virsh)$/;
 
+/**
+ * Tools the sh launcher runs on paths of its own (the snapshot folder, the Node binary, hook-snapshot.cjs;
+ * none from XML): `stat` for their identity, `mkdir`/`rmdir` for the build lock, `find` for a stale one,
+ * and the background build's `nice`, `mv`, `rm`. What their libraries read at start (SELinux probes,
+ * /proc/filesystems, their stdout pipe) is theirs, not the hook's; their writes still count.
+ */
+export const LAUNCHER_TOOL_RE = /^(\/usr)?\/bin\/(stat|find|mkdir|rmdir|rm|mv|nice)$/;
+
 /** Accesses that break the policy (empty = clean). Failed stats of a missing path still count for sentinels. */
 export function violations(accesses: readonly Access[], policy: Policy): Access[] {
-  // Version probes (libvirtd/QEMU --version, for host facts) read what they read: only their writes count.
+  // Version probes (libvirtd/QEMU --version, for host facts) and the launcher's tools read what they read:
+  // only their writes count.
   const probes = new Set(
-    accesses.filter((a) => a.syscall === 'execve' && a.ok && PROBE_RE.test(a.path)).map((a) => a.pid),
+    accesses
+      .filter(
+        (a) => a.syscall === 'execve' && a.ok && (PROBE_RE.test(a.path) || LAUNCHER_TOOL_RE.test(a.path)),
+      )
+      .map((a) => a.pid),
   );
   return accesses.filter((a) => {
     if (a.syscall === 'getcwd') return false;
