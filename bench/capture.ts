@@ -311,7 +311,11 @@ export async function benchCapture(
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  const out: Record<string, unknown> = { at: new Date().toISOString(), quick };
+  const out: Record<string, unknown> = {
+    at: new Date().toISOString(),
+    quick,
+    node: nodeVersion(serviceNode),
+  };
   const only = process.env.VCL_BENCH_CAPTURE_ONLY; // "scale" or "rate"
   const n = Number(process.env.VCL_BENCH_CAPTURE_N ?? (quick ? 20 : 200));
   const scaleSeconds = Number(process.env.VCL_BENCH_CAPTURE_SECONDS ?? (quick ? 10 : 60));
