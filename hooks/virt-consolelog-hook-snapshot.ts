@@ -1,5 +1,5 @@
-// The hook as a V8 start-up snapshot entry (BENCHMARKS.md, issue 20: on Debian 12's Node it saves ~40%
-// of a hook run's CPU). Built by scripts/build.mjs into one CommonJS file, dist/hook-snapshot.cjs (a
+// The hook as a V8 start-up snapshot entry (BENCHMARKS.md, issue 20: on Debian 12's Node it saves about a
+// quarter of a hook run's time and CPU). Built by scripts/build.mjs into one CommonJS file, dist/hook-snapshot.cjs (a
 // snapshot holds no ES modules); packaging/hook-launcher.sh.in builds the blob per Node binary and runs it.
 import { closeSync, writeSync } from 'node:fs';
 import { startupSnapshot } from 'node:v8';
