@@ -412,20 +412,21 @@ function measure(cases: Case[], rounds: number, seed: number): CaseResult[] {
   });
 }
 
-// What the launcher prepared for this Node ("blob", "plain" or "off"), once its background build is done:
-// the first handled run starts it, as the package's install step would have.
+// What the launcher prepared for this Node ("blob", "plain", "off" or "failed"), once its background build
+// is done: the first handled run starts it, as the package's install step would have.
 function prepared(): string {
   const names = readdirSync(snapshotDir);
   if (names.some((f) => f.startsWith('.building-'))) return '';
+  if (names.some((f) => f.endsWith('.failed'))) return 'failed';
   if (names.some((f) => f.endsWith('.blob'))) return 'blob';
   return names.some((f) => f.endsWith('.plain')) ? 'plain' : snapshotMode === '0' ? 'off' : '';
 }
 spawnSync(hook, ['bench-typical', 'migrate', 'begin', '-'], { input: typical, env: HOOK_ENV });
 for (let i = 0; i < 600 && !prepared(); i++) spawnSync('sleep', ['1']);
 const snapshot = prepared();
-if (!snapshot)
+if (!snapshot || snapshot === 'failed')
   throw new Error(
-    `the launcher prepared nothing in ${snapshotDir} (VIRT_CONSOLELOG_SNAPSHOT=${snapshotMode})`,
+    `the launcher ${snapshot ? 'failed to build its snapshot' : 'prepared nothing'} in ${snapshotDir} (VIRT_CONSOLELOG_SNAPSHOT=${snapshotMode})`,
   );
 const shell = measure(shellCases, args.shellRounds, 1);
 const nodeRuns = measure(nodeCases, args.nodeRounds, 2);
