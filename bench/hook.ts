@@ -17,8 +17,11 @@ export interface HookBench {
   shellRounds: number;
   nodeRounds: number;
   cases: { shell: CaseResult[]; node: CaseResult[] };
-  /** VIRT_CONSOLELOG_SNAPSHOT as set (auto unless VCL_BENCH_SNAPSHOT) and what the launcher started from. */
-  snapshot: { mode: string; started: string };
+  /**
+   * VIRT_CONSOLELOG_SNAPSHOT as set (auto unless VCL_BENCH_SNAPSHOT) and what the launcher started from;
+   * absent in result files written before it was recorded.
+   */
+  snapshot?: { mode: string; started: string };
   targets: Target[];
 }
 
@@ -50,7 +53,8 @@ export async function benchHook(repo: string, opts: { quick: boolean }): Promise
       ],
       { cwd: repo, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const { snapshot, ...cases } = JSON.parse(out) as HookBench['cases'] & Pick<HookBench, 'snapshot'>;
+    const { snapshot, ...cases } = JSON.parse(out) as HookBench['cases'] &
+      Required<Pick<HookBench, 'snapshot'>>;
     const node = benchNode('/usr/bin/node');
     const version = nodeVersion(node);
     return {

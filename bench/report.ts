@@ -45,7 +45,6 @@ function hookDetails(d: HookBench): string {
     ...d.cases.shell.map((c) => ({ ...c, phase: 'sh' })),
     ...d.cases.node.map((c) => ({ ...c, phase: 'node' })),
   ];
-  // Older result files have no snapshot field.
   const snapshot = d.snapshot
     ? `; the launcher's start-up snapshot: VIRT_CONSOLELOG_SNAPSHOT=${d.snapshot.mode}, started from: ${d.snapshot.started}`
     : '';
