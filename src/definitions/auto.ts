@@ -15,10 +15,10 @@ import { enableDomain, type DomainResult } from './operations.js';
 import { isOptedOut } from './optout.js';
 import {
   dumpLive,
-  isActive,
   isPersistent,
   jobType,
   setLiveMetadata,
+  startState,
   VirshError,
   type VirshOptions,
 } from './virsh.js';
@@ -32,18 +32,25 @@ export interface AutoJobOptions {
   maxDelayMs: number;
   /** How long to wait for the guest to run, and for the domain's own job (migration...) to end before each attempt. */
   jobWaitMs: number;
+  /**
+   * Jobs pending on this host (this one included). Every wait is at least that many times shareMs,
+   * so a storm's hundreds of jobs ask libvirt at most 1000 / shareMs times a second between them.
+   */
+  pendingJobs?: () => Promise<number>;
+  shareMs?: number;
   sleep(ms: number): Promise<void>;
   note(line: string): void;
   now(): Date;
 }
 
-// Patient: a host starting hundreds of guests at once keeps libvirt busy for minutes (BENCHMARKS.md,
-// scale), and a job that gives up leaves the definition as it was until the guest's next start.
+// Patient: a host starting hundreds of guests at once keeps libvirt busy for a quarter of an hour
+// (BENCHMARKS.md, scale), and a job that gives up leaves the definition as it was until the next start.
 export const AUTO_DEFAULTS = {
   attempts: 10,
   firstDelayMs: 1000,
   maxDelayMs: 60_000,
-  jobWaitMs: 120_000,
+  jobWaitMs: 1_200_000,
+  shareMs: 500,
 } as const;
 
 export type AutoOutcome = 'enabled' | 'already-enabled' | 'opted-out' | 'transient' | 'gone' | 'gave-up';
@@ -53,20 +60,29 @@ export interface AutoResult {
   hint: 'set' | 'present' | 'not-running' | 'failed' | 'skipped';
 }
 
+/** Sleeps `ms`, or longer while many jobs share libvirt (each job's fair share of its calls). */
+async function pause(ms: number, opts: AutoJobOptions): Promise<void> {
+  const jobs = opts.pendingJobs ? await opts.pendingJobs() : 1;
+  await opts.sleep(Math.max(ms, jobs * (opts.shareMs ?? 0)));
+}
+
 /**
  * The job is started at `prepare begin`, before QEMU runs: it defines nothing while libvirt is still
- * starting the guest. A guest that does not come up (its start failed) still gets its definition
- * enabled, for the next start.
+ * starting the guest (a define then waits for the start's job and fails). A guest that does not come
+ * up (its start failed) still gets its definition enabled, for the next start.
  */
 async function waitForStart(uuid: string, opts: AutoJobOptions): Promise<void> {
   const until = Date.now() + opts.jobWaitMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-    if (await isActive(uuid, opts.virsh)) return;
+    // Started at prepare begin: the guest cannot run yet, so the first question waits too.
+    await pause(delay, opts);
+    const state = await startState(uuid, opts.virsh);
+    if (state === 'up') return;
     if (Date.now() + delay > until) {
-      opts.note(`domain not running after ${opts.jobWaitMs} ms: its definition is enabled anyway`);
+      const what = state === 'starting' ? 'still starting' : 'not running';
+      opts.note(`domain ${what} after ${opts.jobWaitMs} ms: its definition is enabled anyway`);
       return;
     }
-    await opts.sleep(delay);
   }
 }
 
@@ -77,7 +93,7 @@ async function waitForIdle(uuid: string, opts: AutoJobOptions): Promise<boolean>
     if (job === 'None') return true;
     if (Date.now() + delay > until) return false;
     opts.note(`domain job "${job}" running; waiting`);
-    await opts.sleep(delay);
+    await pause(delay, opts);
   }
 }
 
@@ -158,7 +174,7 @@ export async function runAutoEnable(uuid: string, config: Config, opts: AutoJobO
       if (!(e instanceof VirshError && e.kind === 'busy')) break;
     }
     if (attempt < opts.attempts) {
-      await opts.sleep(delay);
+      await pause(delay, opts);
       delay = Math.min(delay * 2, opts.maxDelayMs);
     }
   }

@@ -1,10 +1,11 @@
 // One automatic-mode job per domain: its pid file in <state_dir>/domains/<uuid>/auto-enable.pid.
 // Apart from the job itself (src/definitions/auto.ts): the hook asks whether one is pending.
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { domainFile } from '../state/domain-files.js';
+import { domainFile, domainsDir } from '../state/domain-files.js';
+import { isUuid } from '../store/layout.js';
 import { pidAlive } from '../util/pid.js';
 
 function live(pid: number): boolean {
@@ -45,4 +46,16 @@ export async function takeJobLock(config: Config, uuid: string): Promise<(() => 
     }
   }
   return undefined;
+}
+
+/** How many domains of this host have a job pending (the automatic mode's jobs share libvirt by it). */
+export async function pendingJobCount(config: Config): Promise<number> {
+  let uuids: string[];
+  try {
+    uuids = await readdir(domainsDir(config.stateDir));
+  } catch {
+    return 0;
+  }
+  const pending = await Promise.all(uuids.filter(isUuid).map((uuid) => jobPending(config, uuid)));
+  return pending.filter(Boolean).length;
 }

@@ -89,6 +89,16 @@ export async function isActive(domain: string, opts: VirshOptions): Promise<bool
   return state !== 'shut off' && state !== '';
 }
 
+/**
+ * Where a start stands, from `virsh domstate --reason`: libvirt shows a domain it is still starting
+ * as "paused (starting up)" (active, its start job still held) until QEMU's CPUs run.
+ */
+export async function startState(domain: string, opts: VirshOptions): Promise<'off' | 'starting' | 'up'> {
+  const state = (await virsh(['domstate', '--reason', domain], opts)).trim();
+  if (state === '' || state.startsWith('shut off')) return 'off';
+  return state === 'paused (starting up)' ? 'starting' : 'up';
+}
+
 /** Names of every persistent domain (running or not). */
 export async function listPersistent(opts: VirshOptions): Promise<string[]> {
   const out = await virsh(['list', '--all', '--persistent', '--name'], opts);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULTS, type Config } from '../../src/config/schema.js';
 import { runAutoEnable, type AutoJobOptions } from '../../src/definitions/auto.js';
-import { pidFilePath, takeJobLock } from '../../src/definitions/job-lock.js';
+import { pendingJobCount, pidFilePath, takeJobLock } from '../../src/definitions/job-lock.js';
 import { setOptOut } from '../../src/definitions/optout.js';
 
 const UUID = '3d0a0b6e-7c1f-4f0e-9a55-0123456789ab';
@@ -35,7 +35,8 @@ interface Fake {
 /**
  * `define` fails as busy `busyDefines` times, then works. `jobs` gives domjobinfo's answer per call
  * (J = a job runs, N = none, D = this host is the destination of a running migration, which libvirt
- * answers with an error); `states` domstate's (R running, S shut off). The last letter repeats.
+ * answers with an error); `states` domstate's (R running, S shut off, P still starting: libvirt's
+ * state while a start holds the domain's job). The last letter repeats.
  */
 function fake(t: import('ava').ExecutionContext, busyDefines: number, jobs = 'N', states = 'R'): Fake {
   const dir = mkdtempSync(path.join(tmpdir(), 'vcl-auto-'));
@@ -61,7 +62,11 @@ case "$1" in
   dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
   domstate)
     i=$(n states); p='${states}'; [ "$i" -ge \${#p} ] && i=$((\${#p} - 1))
-    if [ "$(printf %s "$p" | cut -c$((i + 1)))" = S ]; then echo "shut off"; else echo "running"; fi ;;
+    case "$(printf %s "$p" | cut -c$((i + 1)))" in
+      S) echo "shut off (destroyed)" ;;
+      P) echo "paused (starting up)" ;;
+      *) echo "running (booted)" ;;
+    esac ;;
   dumpxml) case "$*" in *--inactive*) cat '${dir}/domain.xml' ;; *) cat '${dir}/live.xml' ;; esac ;;
   define)
     if [ "$(n defines)" -lt ${busyDefines} ]; then
@@ -109,7 +114,7 @@ test('busy domain: retried with backoff until define works; origin hint recorded
   const r = await runAutoEnable(UUID, f.config, o);
   t.deepEqual(r, { outcome: 'enabled', hint: 'set' });
   t.is(f.calls().filter((c) => c.startsWith('define')).length, 3);
-  t.deepEqual(o.slept, [1000, 2000]);
+  t.deepEqual(o.slept, [100, 1000, 2000]);
   t.regex(
     readFileSync(path.join(f.dir, 'domain.xml'), 'utf8'),
     /<log file='\/var\/log\/libvirt\/qemu\/[0-9a-f-]{36}\.serial0\.console' append='on'\/>/,
@@ -127,7 +132,7 @@ test('gives up cleanly after the bound, backoff capped', async (t) => {
   const r = await runAutoEnable(UUID, f.config, o);
   t.is(r.outcome, 'gave-up');
   t.is(f.calls().filter((c) => c.startsWith('define')).length, 4);
-  t.deepEqual(o.slept, [1000, 2000, 3000]);
+  t.deepEqual(o.slept, [100, 1000, 2000, 3000]);
   t.true(o.notes.includes('gave up after 4 attempt(s)'));
 });
 
@@ -140,7 +145,7 @@ test('waits for the domain job to end before defining', async (t) => {
   // Three polls while the job runs, one idle, one more right before the define.
   t.is(calls.filter((c) => c.startsWith('domjobinfo')).length, 5);
   t.true(calls.findIndex((c) => c.startsWith('define')) > calls.lastIndexOf('domjobinfo ' + UUID));
-  t.deepEqual(o.slept, [200, 400, 800]);
+  t.deepEqual(o.slept, [100, 200, 400, 800]);
 });
 
 test('the destination of a running migration waits for it to end (libvirt reports that job as an error)', async (t) => {
@@ -149,27 +154,50 @@ test('the destination of a running migration waits for it to end (libvirt report
   const r = await runAutoEnable(UUID, f.config, o);
   t.is(r.outcome, 'enabled', o.notes.join('\n'));
   t.true(o.notes.some((n) => /domain job "Incoming migration" running; waiting/.test(n)));
-  t.deepEqual(o.slept, [200, 400]);
+  t.deepEqual(o.slept, [100, 200, 400]);
 });
 
 test('started at prepare begin: the job waits until the guest runs before it defines', async (t) => {
-  const f = fake(t, 0, 'N', 'SSSR');
+  // Shut off until QEMU runs, then "paused (starting up)" while libvirt's start still holds the
+  // domain's job (a define then fails on the state change lock), then running.
+  const f = fake(t, 0, 'N', 'SSPPR');
   const o = f.opts();
   const r = await runAutoEnable(UUID, f.config, o);
   t.is(r.outcome, 'enabled');
   const calls = f.calls();
-  // Three "shut off" answers and the "running" one, all before the define.
   const before = calls.slice(
     0,
     calls.findIndex((c) => c.startsWith('define')),
   );
-  t.is(before.filter((c) => c === `domstate ${UUID}`).length, 4);
-  t.deepEqual(o.slept, [100, 200, 400]);
+  t.is(before.filter((c) => c === `domstate --reason ${UUID}`).length, 5);
+  // It cannot run yet when the job starts: even the first question comes after a pause.
+  t.deepEqual(o.slept, [100, 200, 400, 800, 1600]);
   // A guest that never comes up (its start failed) still gets its definition enabled, after the bound.
   const g = fake(t, 0, 'N', 'S');
   const og = g.opts({ jobWaitMs: 1 });
   t.is((await runAutoEnable(UUID, g.config, og)).outcome, 'enabled');
   t.true(og.notes.some((n) => /not running after 1 ms: its definition is enabled anyway/.test(n)));
+  const h = fake(t, 0, 'N', 'P');
+  const oh = h.opts({ jobWaitMs: 1 });
+  t.is((await runAutoEnable(UUID, h.config, oh)).outcome, 'enabled');
+  t.true(oh.notes.some((n) => /still starting after 1 ms: its definition is enabled anyway/.test(n)));
+});
+
+test('many jobs on the host share libvirt: each waits its share between questions', async (t) => {
+  // 200 guests started at once: 200 jobs, each asking libvirt at most every 200 x 500 ms, so that
+  // together they ask twice a second instead of a hundred times (BENCHMARKS.md, scale).
+  const f = fake(t, 1, 'JN', 'SR');
+  let asked = 0;
+  const o = f.opts({ pendingJobs: async () => (asked++, 200), shareMs: 500 });
+  t.is((await runAutoEnable(UUID, f.config, o)).outcome, 'enabled');
+  // Start wait (2 pauses), idle wait (1), the busy define's retry delay (1), the second idle check.
+  t.deepEqual(o.slept, [100_000, 100_000, 100_000, 100_000]);
+  t.is(asked, 4);
+  // Alone on the host the share is below the job's own delays: they are kept.
+  const g = fake(t, 1, 'N', 'R');
+  const og = g.opts({ pendingJobs: async () => 1, shareMs: 500 });
+  t.is((await runAutoEnable(UUID, g.config, og)).outcome, 'enabled');
+  t.deepEqual(og.slept, [500, 1000]);
 });
 
 test('a domain job that begins just before the define postpones it (no define racing a migration)', async (t) => {
@@ -182,7 +210,7 @@ test('a domain job that begins just before the define postpones it (no define ra
     o.notes.some((n) => /domain job "Unbounded" began; not defining now/.test(n)),
     o.notes.join('\n'),
   );
-  t.deepEqual(o.slept, [1000]);
+  t.deepEqual(o.slept, [100, 1000]);
 });
 
 test('an already enabled definition is left as it is; a disabled one is not touched at all', async (t) => {
@@ -209,4 +237,20 @@ test('one pending job per domain; a stale pid file is taken over', async (t) => 
   t.truthy(again);
   t.is(readFileSync(pidFilePath(f.config, UUID), 'utf8').trim(), String(process.pid));
   await again?.();
+});
+
+test('the jobs pending on the host are counted by their live pid files', async (t) => {
+  const f = fake(t, 0);
+  t.is(await pendingJobCount(f.config), 0);
+  const release = await takeJobLock(f.config, UUID);
+  const other = '9a2b1c3d-0000-4e5f-8a9b-0123456789ab';
+  const stale = await takeJobLock(f.config, other);
+  t.is(await pendingJobCount(f.config), 2);
+  // A job that died leaves its pid file behind: not pending.
+  writeFileSync(pidFilePath(f.config, other), '999999999\n');
+  mkdirSync(path.join(f.config.stateDir, 'domains', 'not-a-uuid'));
+  t.is(await pendingJobCount(f.config), 1);
+  await release?.();
+  await stale?.();
+  t.is(await pendingJobCount(f.config), 0);
 });

@@ -1,7 +1,7 @@
 // virt-consolelog auto-enable UUID: the automatic mode's detached job (started by the hook, not
 // listed in --help; documented in the man page). Writes what it did to the plugin's journal.
 import { AUTO_DEFAULTS, runAutoEnable } from '../../definitions/auto.js';
-import { takeJobLock } from '../../definitions/job-lock.js';
+import { pendingJobCount, takeJobLock } from '../../definitions/job-lock.js';
 import { uriFrom } from '../../definitions/virsh.js';
 import { normaliseUuid } from '../../store/layout.js';
 import { EXIT, UsageError, type Command } from '../command.js';
@@ -36,6 +36,7 @@ domain at a time (pid file in state_dir/domains/<uuid>/auto-enable.pid). A domai
         const result = await runAutoEnable(uuid, config, {
           ...AUTO_DEFAULTS,
           virsh: { uri: uriFrom(connect, ctx.io.env), env: ctx.io.env },
+          pendingJobs: () => pendingJobCount(config),
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           note,
           now: () => new Date(),
