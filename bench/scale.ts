@@ -6,7 +6,16 @@
 // VCL_BENCH_SCALE_N says otherwise (a comma list; --quick: 10). The history check runs on the first size.
 import { execa } from 'execa';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { checkHistory, summarise as summariseHistory } from '../test/lab/checker.js';
 import { liveLogPath } from '../src/store/layout.js';
@@ -168,7 +177,10 @@ async function idleGuest(lab: Lab, name: string, memoryMiB: number, sector: stri
 export interface ScaleBench {
   guests: number;
   memoryMiB: number;
-  phases: Record<string, { wallMs: number; failures: number; firstError: string; perGuest: Summary }>;
+  phases: Record<
+    string,
+    { startedAt: string; wallMs: number; failures: number; firstError: string; perGuest: Summary }
+  >;
   waits: Record<string, { ms: number; silent: number }>;
   history: { checked: number; ok: number; lostOrBroken: string[]; bootsPerGuest: Record<string, number> };
   storms: StormWalls;
@@ -250,6 +262,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
           const bad = rs.filter((r) => !r.ok);
           const wallMs = Date.now() - t0;
           phases[`${name} (${tag})`] = {
+            startedAt: new Date(t0).toISOString(),
             wallMs,
             failures: bad.length,
             firstError: bad[0]?.err ?? '',
@@ -391,6 +404,18 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       ],
     };
   } finally {
+    keepLogs(lab);
     await lab.stop();
   }
+}
+
+/** VCL_BENCH_SCALE_KEEP=DIR: the plugin's journal and the daemons' logs are copied there for a closer look. */
+function keepLogs(lab: Lab): void {
+  const keep = process.env.VCL_BENCH_SCALE_KEEP;
+  if (!keep) return;
+  const host = lab.host('bench-s');
+  mkdirSync(keep, { recursive: true });
+  cpSync(host.paths.varLibVcl, join(keep, 'var-lib-virt-consolelog'), { recursive: true });
+  writeFileSync(join(keep, 'libvirtd.log'), host.libvirtdLog());
+  writeFileSync(join(keep, 'virtlogd.log'), host.virtlogdLog());
 }
