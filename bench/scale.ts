@@ -19,6 +19,7 @@ import {
 import { join } from 'node:path';
 import { checkHistory, summarise as summariseHistory } from '../test/lab/checker.js';
 import { liveLogPath } from '../src/store/layout.js';
+import { cpuByCommand, parseAcct, startAccounting, stopAccounting, type CommandCpu } from './lib/acct.js';
 import { ratio } from './lib/stats.js';
 import { domainXml, GUEST_ASM, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
 import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
@@ -190,6 +191,8 @@ export interface ScaleBench {
   libvirtdHookErrors: string[];
   lockWaits: { runs: number; maxMs: number; totalMs: number };
   hookMs: Record<string, Summary>;
+  /** VCL_BENCH_SCALE_ACCT=1: CPU of the processes each phase started, by command (process accounting). */
+  cpu?: Record<string, CommandCpu[]>;
   targets: Target[];
   details: { title: string; head: string[]; rows: (string | number)[][] }[];
 }
@@ -224,6 +227,13 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   const memoryMiB = 16;
   // Keep every journal line of the run (the default cap would rotate the early ones away).
   const lab = await startLab({ hosts: ['bench-s'], hook: true, config: 'journal_max_bytes = 268435456\n' });
+  const acctFile = join(lab.dir, 'pacct');
+  let accounting = false;
+  if (process.env.VCL_BENCH_SCALE_ACCT === '1') {
+    writeFileSync(acctFile, '', { mode: 0o600 });
+    accounting = await startAccounting(acctFile);
+    if (!accounting) throw new Error('VCL_BENCH_SCALE_ACCT=1: `accton` (package acct) missing or refused');
+  }
   try {
     const host = lab.host('bench-s');
     const sector = join(lab.imagesDir, 'seqguest-idle.bin');
@@ -290,6 +300,18 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
           if (!history) history = await checkHistories(host, guests);
         }
       }
+    }
+    let cpu: ScaleBench['cpu'];
+    if (accounting) {
+      await stopAccounting();
+      accounting = false;
+      const records = parseAcct(readFileSync(acctFile));
+      cpu = Object.fromEntries(
+        Object.entries(phases).map(([k, p]) => {
+          const t0 = Date.parse(p.startedAt);
+          return [k, cpuByCommand(records, t0, t0 + p.wallMs)];
+        }),
+      );
     }
     const hist = history ?? { checked: 0, ok: 0, lostOrBroken: [], bootsPerGuest: {} };
     const { ok, lostOrBroken } = hist;
@@ -365,8 +387,10 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         totalMs: waitsMs.reduce((a, b) => a + b, 0),
       },
       hookMs,
+      ...(cpu ? { cpu } : {}),
       targets,
       details: [
+        ...(cpu ? [cpuTable(cpu)] : []),
         {
           title: `${n} sequence guests (TCG, ${memoryMiB} MiB, a line every BIOS tick (55 ms) with hlt in between, OpenStack-style file serial) on one lab host`,
           head: ['phase', 'wall ms (all guests)', 'per-guest virsh median ms', 'p90', 'max', 'failed'],
@@ -404,6 +428,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       ],
     };
   } finally {
+    if (accounting) await stopAccounting();
     keepLogs(lab);
     await lab.stop();
   }
@@ -418,4 +443,26 @@ function keepLogs(lab: Lab): void {
   cpSync(host.paths.varLibVcl, join(keep, 'var-lib-virt-consolelog'), { recursive: true });
   writeFileSync(join(keep, 'libvirtd.log'), host.libvirtdLog());
   writeFileSync(join(keep, 'virtlogd.log'), host.virtlogdLog());
+}
+
+/** Per phase: all CPU of the processes it started, and Node's, virsh's and QEMU's share of it. */
+function cpuTable(cpu: Record<string, CommandCpu[]>): ScaleBench['details'][number] {
+  const of = (cs: CommandCpu[], re: RegExp) => {
+    const m = cs.filter((c) => re.test(c.command));
+    const n = m.reduce((a, c) => a + c.processes, 0);
+    const s = m.reduce((a, c) => a + c.cpuS, 0);
+    return n ? `${s.toFixed(1)} s (${n}, ${Math.round((s / n) * 1000)} ms each)` : '-';
+  };
+  return {
+    title:
+      'CPU of the processes each phase started (process accounting, VCL_BENCH_SCALE_ACCT=1; QEMU counted until it exits)',
+    head: ['phase', 'all, s', 'node (hook runs and jobs)', 'virsh', 'qemu'],
+    rows: Object.entries(cpu).map(([k, cs]) => [
+      k,
+      cs.reduce((a, c) => a + c.cpuS, 0).toFixed(1),
+      of(cs, /^node$/),
+      of(cs, /^virsh$/),
+      of(cs, /^qemu|^CPU \d+\/TCG$/),
+    ]),
+  };
 }
