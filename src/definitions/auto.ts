@@ -132,9 +132,13 @@ export async function runAutoEnable(uuid: string, config: Config, opts: AutoJobO
   }
   let delay = opts.firstDelayMs;
   let outcome: AutoOutcome = 'gave-up';
+  let started = false;
+  let attempts = 0;
   for (let attempt = 1; attempt <= opts.attempts; attempt++) {
+    attempts = attempt;
     try {
-      if (attempt === 1) await waitForStart(uuid, opts);
+      if (!started) await waitForStart(uuid, opts);
+      started = true;
       if (!(await waitForIdle(uuid, opts))) {
         opts.note(`attempt ${attempt}: domain job still running after ${opts.jobWaitMs} ms`);
       } else if (!(await isPersistent(uuid, opts.virsh))) {
@@ -178,7 +182,7 @@ export async function runAutoEnable(uuid: string, config: Config, opts: AutoJobO
       delay = Math.min(delay * 2, opts.maxDelayMs);
     }
   }
-  if (outcome === 'gave-up') opts.note(`gave up after ${opts.attempts} attempt(s)`);
+  if (outcome === 'gave-up') opts.note(`gave up after ${attempts} attempt(s)`);
   let hint: AutoResult['hint'] = 'skipped';
   if (outcome !== 'gone') {
     try {

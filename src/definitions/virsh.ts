@@ -56,7 +56,9 @@ export async function virsh(args: readonly string[], opts: VirshOptions = {}): P
   if (r.exitCode !== 0 || r.failed) {
     const stderr = String(r.stderr ?? '').trim() || r.shortMessage || `exit ${r.exitCode}`;
     const message = stderr.replace(/^error:\s*/gm, '').replace(/\n+/g, '; ');
-    throw new VirshError(`virsh ${args.join(' ')}: ${message}`, classifyVirshError(stderr), full);
+    // No answer in time: libvirtd is busy (hundreds of guests starting), as with a held job.
+    const kind = r.timedOut ? 'busy' : classifyVirshError(stderr);
+    throw new VirshError(`virsh ${args.join(' ')}: ${message}`, kind, full);
   }
   return String(r.stdout ?? '');
 }

@@ -35,7 +35,7 @@ interface Fake {
 /**
  * `define` fails as busy `busyDefines` times, then works. `jobs` gives domjobinfo's answer per call
  * (J = a job runs, N = none, D = this host is the destination of a running migration, which libvirt
- * answers with an error); `states` domstate's (R running, S shut off, P still starting: libvirt's
+ * answers with an error, T = no answer in time); `states` domstate's (R running, S shut off, P still starting: libvirt's
  * state while a start holds the domain's job). The last letter repeats.
  */
 function fake(t: import('ava').ExecutionContext, busyDefines: number, jobs = 'N', states = 'R'): Fake {
@@ -57,6 +57,7 @@ case "$1" in
     case "$(printf %s "$p" | cut -c$((i + 1)))" in
       J) echo "Job type:         Unbounded" ;;
       D) echo "error: Operation not supported: migration statistics are available only on the source host" >&2; exit 1 ;;
+      T) sleep 10; echo "Job type:         None" ;;
       *) echo "Job type:         None" ;;
     esac ;;
   dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
@@ -198,6 +199,35 @@ test('many jobs on the host share libvirt: each waits its share between question
   const og = g.opts({ pendingJobs: async () => 1, shareMs: 500 });
   t.is((await runAutoEnable(UUID, g.config, og)).outcome, 'enabled');
   t.deepEqual(og.slept, [500, 1000]);
+});
+
+test('a libvirtd too busy to answer in time is waited for like a busy domain, not given up on', async (t) => {
+  // In the 200-guest storm a `virsh domjobinfo` got no answer for 120 s; the job then gave up at once.
+  const f = fake(t, 0, 'TTN', 'R');
+  const o = f.opts();
+  o.virsh = { ...o.virsh, timeoutMs: 300 };
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'enabled', o.notes.join('\n'));
+  t.true(
+    o.notes.some((n) => /attempt 1: virsh domjobinfo .*timed out/i.test(n)),
+    o.notes.join('\n'),
+  );
+  t.deepEqual(o.slept, [100, 1000, 2000]);
+  // The start is not waited for again after a failed attempt: the guest was seen running.
+  t.is(f.calls().filter((c) => c.startsWith('domstate --reason')).length, 1);
+});
+
+test('a job that stops early says after how many attempts', async (t) => {
+  const f = fake(t, 0, 'N', 'R');
+  // A definition virt-xml-validate refuses (an element libvirt does not know): no retry.
+  writeFileSync(
+    path.join(f.dir, 'domain.xml'),
+    XML.replace('<name>job1</name>', '<name>job1</name><bogus/>'),
+  );
+  const o = f.opts();
+  const r = await runAutoEnable(UUID, f.config, o);
+  t.is(r.outcome, 'gave-up');
+  t.true(o.notes.includes('gave up after 1 attempt(s)'), o.notes.join('\n'));
 });
 
 test('a domain job that begins just before the define postpones it (no define racing a migration)', async (t) => {
