@@ -38,6 +38,8 @@ export interface AutoJobOptions {
    */
   pendingJobs?: () => Promise<number>;
   shareMs?: number;
+  /** In [0, 1): spreads the shared waits (Math.random; a test fixes it). */
+  random?: () => number;
   sleep(ms: number): Promise<void>;
   note(line: string): void;
   now(): Date;
@@ -60,10 +62,15 @@ export interface AutoResult {
   hint: 'set' | 'present' | 'not-running' | 'failed' | 'skipped';
 }
 
-/** Sleeps `ms`, or longer while many jobs share libvirt (each job's fair share of its calls). */
+/**
+ * Sleeps `ms`, or longer while many jobs share libvirt (each job's fair share of its calls). The share
+ * is spread over half to one and a half times itself: jobs a storm started together would otherwise
+ * all ask again at the same moment.
+ */
 async function pause(ms: number, opts: AutoJobOptions): Promise<void> {
   const jobs = opts.pendingJobs ? await opts.pendingJobs() : 1;
-  await opts.sleep(Math.max(ms, jobs * (opts.shareMs ?? 0)));
+  const share = jobs * (opts.shareMs ?? 0) * (0.5 + (opts.random ?? Math.random)());
+  await opts.sleep(Math.round(Math.max(ms, share)));
 }
 
 /**
