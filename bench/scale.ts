@@ -5,13 +5,16 @@
 // the wall time ratio is what an operator sees after a host reboot. Sizes: 200 and 50 unless
 // VCL_BENCH_SCALE_N says otherwise (a comma list; --quick: 10). The history check runs on the first size.
 import { execa } from 'execa';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   copyFileSync,
   cpSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -20,6 +23,7 @@ import { join } from 'node:path';
 import { checkHistory, summarise as summariseHistory } from '../test/lab/checker.js';
 import { liveLogPath } from '../src/store/layout.js';
 import { cpuByCommand, parseAcct, startAccounting, stopAccounting, type CommandCpu } from './lib/acct.js';
+import { benchNode, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
 import { ratio } from './lib/stats.js';
 import { domainXml, GUEST_ASM, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
 import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
@@ -176,6 +180,8 @@ async function idleGuest(lab: Lab, name: string, memoryMiB: number, sector: stri
 }
 
 export interface ScaleBench {
+  /** The Node the lab host's hook and jobs ran (VCL_BENCH_NODE, else the machine's). */
+  node?: { path: string; version: string };
   guests: number;
   memoryMiB: number;
   phases: Record<
@@ -225,6 +231,10 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     .filter((x) => x > 0);
   const n = sizes[0] ?? 200;
   const memoryMiB = 16;
+  const node = benchNode('/usr/bin/node');
+  const nodeDir = node.chosen ? mkdtempSync('/var/tmp/vcl-scale-node-') : undefined;
+  if (nodeDir) useNodeInLab(node, nodeDir);
+  const hookNode = { path: node.path, version: nodeVersion(node) };
   // Keep every journal line of the run (the default cap would rotate the early ones away).
   const lab = await startLab({ hosts: ['bench-s'], hook: true, config: 'journal_max_bytes = 268435456\n' });
   const acctFile = join(lab.dir, 'pacct');
@@ -369,6 +379,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         }),
     ];
     return {
+      node: hookNode,
       guests: n,
       memoryMiB,
       phases,
@@ -392,7 +403,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       details: [
         ...(cpu ? [cpuTable(cpu)] : []),
         {
-          title: `${n} sequence guests (TCG, ${memoryMiB} MiB, a line every BIOS tick (55 ms) with hlt in between, OpenStack-style file serial) on one lab host`,
+          title: `Node ${hookNode.version} (${hookNode.path}); ${n} sequence guests (TCG, ${memoryMiB} MiB, a line every BIOS tick (55 ms) with hlt in between, OpenStack-style file serial) on one lab host`,
           head: ['phase', 'wall ms (all guests)', 'per-guest virsh median ms', 'p90', 'max', 'failed'],
           rows: Object.entries(phases).map(([k, p]) => [
             k,
@@ -431,7 +442,43 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     if (accounting) await stopAccounting();
     keepLogs(lab);
     await lab.stop();
+    if (nodeDir) {
+      execFileSync('umount', ['/etc'], { stdio: 'ignore' });
+      rmSync(nodeDir, { recursive: true, force: true });
+    }
   }
+}
+
+/**
+ * VCL_BENCH_NODE (e.g. Debian 12's Node unpacked with dpkg -x): the lab host's hook and its jobs run
+ * that Node, found as an installed host finds it. Laid out in this process's private mount namespace
+ * before the lab starts, so that the host's namespace (unshare from here) inherits it: the Node's
+ * builtins over /usr/share, and /etc overlaid (writes in `dir`) with the /etc/default/virt-consolelog
+ * the launcher reads, naming the Node, its libraries and a 0700 snapshot folder (the package's).
+ */
+function useNodeInLab(node: BenchNode, dir: string): void {
+  overlayNodeShare(node); // throws unless run under `unshare -m --propagation private`
+  const up = join(dir, 'etc-up');
+  const work = join(dir, 'etc-work');
+  const cache = join(dir, 'snapshot-cache');
+  mkdirSync(up);
+  mkdirSync(work);
+  mkdirSync(cache, { mode: 0o700 });
+  execFileSync('mount', [
+    '-t',
+    'overlay',
+    'overlay',
+    '-o',
+    `lowerdir=/etc,upperdir=${up},workdir=${work}`,
+    '/etc',
+  ]);
+  mkdirSync('/etc/default', { recursive: true });
+  writeFileSync(
+    '/etc/default/virt-consolelog',
+    `VIRT_CONSOLELOG_NODE=${node.path}\n` +
+      (node.libs ? `LD_LIBRARY_PATH=${node.libs}\n` : '') +
+      `VIRT_CONSOLELOG_SNAPSHOT_DIR=${cache}\n`,
+  );
 }
 
 /** VCL_BENCH_SCALE_KEEP=DIR: the plugin's journal and the daemons' logs are copied there for a closer look. */
