@@ -33,8 +33,9 @@ export interface AutoJobOptions {
   /** How long to wait for the guest to run, and for the domain's own job (migration...) to end before each attempt. */
   jobWaitMs: number;
   /**
-   * Jobs pending on this host (this one included). Every wait is at least that many times shareMs,
-   * so a storm's hundreds of jobs ask libvirt at most 1000 / shareMs times a second between them.
+   * Jobs pending on this host (this one included). Every wait is about that many times shareMs (half
+   * to one and a half times), so a storm's hundreds of jobs ask libvirt about 1000 / shareMs times a
+   * second between them.
    */
   pendingJobs?: () => Promise<number>;
   shareMs?: number;
