@@ -30,7 +30,9 @@ export interface AutoJobOptions {
   /** First retry delay; doubles each time up to maxDelayMs. */
   firstDelayMs: number;
   maxDelayMs: number;
-  /** How long to wait for the guest to run, and for the domain's own job (migration...) to end before each attempt. */
+  /** How long to wait for the guest's start to end (minutes under a storm of starts). */
+  startWaitMs: number;
+  /** How long to wait for the domain's own job (migration...) to end before each attempt. */
   jobWaitMs: number;
   /**
    * Jobs pending on this host (this one included). Every wait is about that many times shareMs (half
@@ -52,7 +54,8 @@ export const AUTO_DEFAULTS = {
   attempts: 10,
   firstDelayMs: 1000,
   maxDelayMs: 60_000,
-  jobWaitMs: 1_200_000,
+  startWaitMs: 1_200_000,
+  jobWaitMs: 120_000,
   shareMs: 500,
 } as const;
 
@@ -80,7 +83,7 @@ async function pause(ms: number, opts: AutoJobOptions): Promise<void> {
  * up (its start failed) still gets its definition enabled, for the next start.
  */
 async function waitForStart(uuid: string, opts: AutoJobOptions): Promise<void> {
-  const until = Date.now() + opts.jobWaitMs;
+  const until = Date.now() + opts.startWaitMs;
   for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
     // Started at prepare begin: the guest cannot run yet, so the first question waits too.
     await pause(delay, opts);
@@ -88,7 +91,7 @@ async function waitForStart(uuid: string, opts: AutoJobOptions): Promise<void> {
     if (state === 'up') return;
     if (Date.now() + delay > until) {
       const what = state === 'starting' ? 'still starting' : 'not running';
-      opts.note(`domain ${what} after ${opts.jobWaitMs} ms: its definition is enabled anyway`);
+      opts.note(`domain ${what} after ${opts.startWaitMs} ms: its definition is enabled anyway`);
       return;
     }
   }

@@ -57,7 +57,7 @@ case "$1" in
     case "$(printf %s "$p" | cut -c$((i + 1)))" in
       J) echo "Job type:         Unbounded" ;;
       D) echo "error: Operation not supported: migration statistics are available only on the source host" >&2; exit 1 ;;
-      T) sleep 10; echo "Job type:         None" ;;
+      T) exec sleep 600 ;;
       *) echo "Job type:         None" ;;
     esac ;;
   dominfo) echo "Name:           job1"; echo "Persistent:     yes" ;;
@@ -97,6 +97,7 @@ esac
         attempts: 4,
         firstDelayMs: 1000,
         maxDelayMs: 3000,
+        startWaitMs: 60_000,
         jobWaitMs: 60_000,
         sleep: async (ms: number) => void slept.push(ms),
         note: (l: string) => void notes.push(l),
@@ -175,11 +176,11 @@ test('started at prepare begin: the job waits until the guest runs before it def
   t.deepEqual(o.slept, [100, 200, 400, 800, 1600]);
   // A guest that never comes up (its start failed) still gets its definition enabled, after the bound.
   const g = fake(t, 0, 'N', 'S');
-  const og = g.opts({ jobWaitMs: 1 });
+  const og = g.opts({ startWaitMs: 1 });
   t.is((await runAutoEnable(UUID, g.config, og)).outcome, 'enabled');
   t.true(og.notes.some((n) => /not running after 1 ms: its definition is enabled anyway/.test(n)));
   const h = fake(t, 0, 'N', 'P');
-  const oh = h.opts({ jobWaitMs: 1 });
+  const oh = h.opts({ startWaitMs: 1 });
   t.is((await runAutoEnable(UUID, h.config, oh)).outcome, 'enabled');
   t.true(oh.notes.some((n) => /still starting after 1 ms: its definition is enabled anyway/.test(n)));
 });
@@ -211,7 +212,8 @@ test('a libvirtd too busy to answer in time is waited for like a busy domain, no
   // In the 200-guest storm a `virsh domjobinfo` got no answer for 120 s; the job then gave up at once.
   const f = fake(t, 0, 'TTN', 'R');
   const o = f.opts();
-  o.virsh = { ...o.virsh, timeoutMs: 300 };
+  // The T answers never come; every other call has 5 s, far more than a loaded machine needs.
+  o.virsh = { ...o.virsh, timeoutMs: 5000 };
   const r = await runAutoEnable(UUID, f.config, o);
   t.is(r.outcome, 'enabled', o.notes.join('\n'));
   t.true(
