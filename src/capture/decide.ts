@@ -96,8 +96,11 @@ export function isSharedFsType(fsType: string): boolean {
   );
 }
 
-/** Writes to one log within this long are handled together: one look per device, not one per write. */
-export const COALESCE_MS = 200;
+/**
+ * Writes to one log within this long are handled together: one look per device, not one per write.
+ * At most POINT_GAP_MS (times.ts): a line's time point is then at most that plus a tick late.
+ */
+export const COALESCE_MS = 450;
 
 /** What the service knows of a device since it last looked at its files. */
 export interface DeviceNews {

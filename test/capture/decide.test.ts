@@ -10,6 +10,7 @@ import {
   virtlogdMaxSize,
   type SeenFile,
 } from '../../src/capture/decide.js';
+import { pointDue, POINT_GAP_MS, timeAt, type TimePoint } from '../../src/capture/times.js';
 
 const policy = policyFor(4096, 0);
 const f = (name: string, ino: number, size: number, live = !name.includes('.console.')): SeenFile => ({
@@ -79,5 +80,52 @@ test('writes to a log are looked at once per COALESCE_MS, by size; a rename or t
   t.is(decideLook({ ...news, fast: true, written: false }), 'none');
   t.is(fastGrowth(policyFor(4096, 0)), 256);
   t.is(fastGrowth(policyFor(2 * 1024 * 1024, 0)), 128 * 1024);
-  t.true(COALESCE_MS <= 250, 'a line keeps a time at most 1 s off: 500 ms between points plus the wait');
+  t.true(COALESCE_MS <= POINT_GAP_MS, 'a point lags its line by at most the larger of the two, plus a tick');
+});
+
+test('looks coalesced per COALESCE_MS and points per POINT_GAP_MS: no line stamped over 550 ms late', (t) => {
+  // The service's loop in miniature: a 50 ms tick, decideLook per device, a pending observation that
+  // becomes a point when pointDue; lines arrive at uneven paces (10/s, bursts, one a second).
+  const tick = 50;
+  for (const gaps of [[100], [7, 13, 290], [1000], [30, 470, 520, 60], [449, 451]]) {
+    const arrived: [end: number, at: number][] = [];
+    const points: TimePoint[] = [];
+    let size = 0;
+    let written = false;
+    let lastLook = 0;
+    let seen = 0;
+    let pending: TimePoint | undefined;
+    let next = 3;
+    for (let i = 0, now = 0; now < 20_000; now++) {
+      if (now === next) {
+        size += 80;
+        arrived.push([size, now]);
+        written = true;
+        next += gaps[i++ % gaps.length] as number;
+      }
+      if (now % tick) continue;
+      const look = decideLook({
+        sweep: false,
+        renamed: false,
+        written,
+        fast: false,
+        msSinceLastLook: now - lastLook,
+      });
+      if (look !== 'none') {
+        written = false;
+        lastLook = now;
+        if (size !== seen) pending = { offset: (seen = size), time: now };
+      }
+      if (pointDue(points.at(-1), pending, now)) {
+        points.push(pending as TimePoint);
+        pending = undefined;
+      }
+    }
+    let worst = 0;
+    for (const [end, at] of arrived) {
+      const time = timeAt(points, end);
+      if (time !== undefined) worst = Math.max(worst, time - at);
+    }
+    t.true(worst <= POINT_GAP_MS + tick, `gaps ${gaps.join(',')}: worst ${worst} ms`);
+  }
 });
