@@ -14,7 +14,7 @@ export const MIN_NODE = '18.19.0';
 export type Status = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface Check {
-  /** Short stable name: config, libvirt, qemu, virtlogd, hook, hook-node, hook-seen, store, state, disk:MOUNT, key, peer:NAME. */
+  /** Short stable name: config, libvirt, qemu, virtlogd, hook, hook-node, hook-snapshot, hook-seen, store, state, disk:MOUNT, key, peer:NAME. */
   name: string;
   status: Status;
   message: string;
@@ -47,6 +47,26 @@ export interface HookFileFacts {
   /** The hook.mjs the launcher runs, read from the launcher itself. */
   target: string | undefined;
   targetExists: boolean;
+}
+
+/** What the hook launcher starts Node from (VIRT_CONSOLELOG_SNAPSHOT, packaging/hook-launcher.sh.in). */
+export interface SnapshotFacts {
+  /** VIRT_CONSOLELOG_SNAPSHOT as the launcher reads it: 0 never, 1 always, any other value auto. */
+  mode: 'auto' | '1' | '0';
+  /** The snapshot code the launcher names (hook-snapshot.cjs); undefined for a launcher without one. */
+  code: string | undefined;
+  codeExists: boolean;
+  /** VIRT_CONSOLELOG_SNAPSHOT_DIR (default /var/cache/virt-consolelog). */
+  dir: string;
+  /** Undefined when the launcher uses the folder; else why not. */
+  dirProblem:
+    'missing' | 'a symlink' | 'not a folder' | 'not owned by root' | `mode ${string}, not 0700` | undefined;
+  /** The launcher's name for this Node binary and snapshot code (its files are hook-KEY.*). */
+  key: string | undefined;
+  /** Which of hook-KEY.blob, .plain, .failed and .building-KEY are there. */
+  present: { blob: boolean; plain: boolean; failed: boolean; building: boolean };
+  /** The Node has its own built-in start-up snapshot (process.config.variables.node_use_node_snapshot). */
+  nodeHasOwn: boolean | undefined;
 }
 
 export interface PathFacts {
@@ -99,6 +119,7 @@ export interface DoctorFacts {
   /** Other executable qemu hooks (the main `qemu` script, other qemu.d entries). */
   otherHooks: { path: string; ctimeMs: number }[];
   node: { path: string | undefined; version: string | undefined };
+  snapshot: SnapshotFacts;
   daemons: DaemonFacts[];
   reloads: ReloadRecord[];
   /** Time of the newest hook run (a libvirt event) in the plugin's journal, ms since the epoch. */
@@ -236,6 +257,7 @@ function hookChecks(f: DoctorFacts): Check[] {
     });
   else out.push({ name: 'hook-node', status: 'ok', message: `${f.node.path} (Node.js ${f.node.version})` });
 
+  out.push(snapshotCheck(f, hook.path));
   out.push(hookSeenCheck(f, hook));
   return out;
 }
@@ -290,6 +312,78 @@ export function hookSeenCheck(f: DoctorFacts, hook: HookFileFacts): Check {
       unseen.map((d) => `${d.name} (pid ${d.pid})`).join(', ') +
       ' started before the hook appeared and no reload since is recorded: it may not run the hook',
     fix: unseen.map((d) => reloadCommand(d.name)).join('; '),
+  };
+}
+
+/** What the launcher does about a start-up snapshot, in its own order of tests. */
+export function snapshotCheck(f: DoctorFacts, hookPath: string): Check {
+  const name = 'hook-snapshot';
+  const s = f.snapshot;
+  const node = f.node.path;
+  if (!node) return { name, status: 'skip', message: 'no Node.js for the hook' };
+  if (s.mode === '0')
+    return { name, status: 'ok', message: 'off (VIRT_CONSOLELOG_SNAPSHOT=0): the hook starts Node plainly' };
+  if (!s.code) return { name, status: 'skip', message: 'this hook launcher has no start-up snapshot' };
+  const build = `${hookPath} --build-snapshot`;
+  const slower =
+    s.nodeHasOwn === false ? ' (this Node has no start-up snapshot of its own: each run is slower)' : '';
+  if (!s.codeExists)
+    return {
+      name,
+      status: 'warn',
+      message: `${s.code} is missing: the hook starts Node plainly${slower}`,
+      fix: 'reinstall the package',
+    };
+  if (s.dirProblem === 'missing') {
+    if (s.mode === '1')
+      return {
+        name,
+        status: 'warn',
+        message: `${s.dir} is missing: the next hook run makes it and prepares the snapshot in the background`,
+        fix: build,
+      };
+    if (s.nodeHasOwn)
+      return {
+        name,
+        status: 'ok',
+        message: `${node} starts plainly (its own start-up snapshot; no ${s.dir})`,
+      };
+    return {
+      name,
+      status: 'warn',
+      message: `${s.dir} is missing, so auto prepares nothing: the hook starts Node plainly${slower}`,
+      fix: `install -d -m 0700 ${s.dir} && ${build}`,
+    };
+  }
+  if (s.dirProblem !== undefined || !s.key)
+    return {
+      name,
+      status: 'warn',
+      message: `${s.dir} not used (${s.dirProblem ?? 'its files could not be named'}): the hook starts Node plainly${slower}`,
+      // A blob is code root runs: only a folder nobody else can write is used.
+      fix:
+        s.dirProblem === 'a symlink' || s.dirProblem === 'not a folder'
+          ? `rm ${s.dir} && install -d -m 0700 ${s.dir} && ${build}`
+          : `chown root:root ${s.dir} && chmod 0700 ${s.dir} && ${build}`,
+    };
+  const file = (suffix: string) => `${s.dir}/hook-${s.key}.${suffix}`;
+  if (s.present.failed)
+    return {
+      name,
+      status: 'warn',
+      message: `preparing the snapshot for ${node} failed (${file('failed')}): the hook starts Node plainly${slower}`,
+      fix: `rm ${file('failed')} && ${build}`,
+    };
+  if (s.mode !== '1' && s.present.plain)
+    return { name, status: 'ok', message: `${node} starts plainly: it has its own start-up snapshot (auto)` };
+  if (s.present.blob) return { name, status: 'ok', message: `the hook starts ${node} from ${file('blob')}` };
+  if (s.present.building)
+    return { name, status: 'ok', message: `being prepared for ${node} (${s.dir}/.building-${s.key})` };
+  return {
+    name,
+    status: 'warn',
+    message: `nothing prepared for ${node} and this hook (Node.js or the package changed since): the next hook run prepares it in the background`,
+    fix: build,
   };
 }
 

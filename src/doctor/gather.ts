@@ -19,6 +19,7 @@ import type {
   PathFacts,
   PeerFacts,
   ReloadRecord,
+  SnapshotFacts,
 } from './checks.js';
 
 export interface DoctorPaths {
@@ -32,6 +33,8 @@ export interface DoctorPaths {
   defaultFile: string;
   /** Where the hook launcher looks for Node, in its order (after VIRT_CONSOLELOG_NODE). */
   nodeCandidates: readonly string[];
+  /** The launcher's snapshot folder unless VIRT_CONSOLELOG_SNAPSHOT_DIR names another. */
+  snapshotDir: string;
   probe: ProbePaths;
   /** /proc/self/mountinfo: the file systems the store and state live on. */
   mountinfo: string;
@@ -44,6 +47,7 @@ export const SYSTEM_PATHS: Readonly<DoctorPaths> = {
   qemuConf: '/etc/libvirt/qemu.conf',
   defaultFile: '/etc/default/virt-consolelog',
   nodeCandidates: ['/usr/bin/node', '/usr/bin/nodejs', '/usr/local/bin/node'],
+  snapshotDir: '/var/cache/virt-consolelog',
   probe: { libvirtDaemons: LIBVIRT_DAEMONS, qemuDirs: QEMU_DIRS },
   mountinfo: '/proc/self/mountinfo',
 };
@@ -128,16 +132,20 @@ function gatherHooks(hooksDir: string): Pick<DoctorFacts, 'hooks' | 'otherHooks'
   return { hooks, otherHooks };
 }
 
-/** VIRT_CONSOLELOG_NODE from the /etc/default file (a plain assignment; the file is not executed). */
-export function defaultFileNode(text: string | undefined): string | undefined {
+/** A variable's value in the /etc/default file (plain assignments; the file is not executed). */
+export function defaultFileValue(text: string | undefined, name: string): string | undefined {
   if (!text) return undefined;
   let value: string | undefined;
+  const assignment = new RegExp(`^\\s*(?:export\\s+)?${name}=(?:"([^"]*)"|'([^']*)'|(\\S*))\\s*$`);
   for (const line of text.split('\n')) {
-    const m = /^\s*(?:export\s+)?VIRT_CONSOLELOG_NODE=(?:"([^"]*)"|'([^']*)'|(\S*))\s*$/.exec(line);
+    const m = assignment.exec(line);
     if (m) value = m[1] ?? m[2] ?? m[3];
   }
   return value || undefined;
 }
+
+/** VIRT_CONSOLELOG_NODE from the /etc/default file. */
+export const defaultFileNode = (text: string | undefined) => defaultFileValue(text, 'VIRT_CONSOLELOG_NODE');
 
 async function gatherNode(paths: DoctorPaths): Promise<DoctorFacts['node']> {
   const override = defaultFileNode(readText(paths.defaultFile));
@@ -148,6 +156,81 @@ async function gatherNode(paths: DoctorPaths): Promise<DoctorFacts['node']> {
     return { path: candidate, version: m ? `${m[1]}.${m[2]}.${m[3]}` : undefined };
   }
   return { path: undefined, version: undefined };
+}
+
+/** The snapshot code a launcher builds blobs from: `--build-snapshot "/path/hook-snapshot.cjs"`. */
+export function launcherSnapshotCode(text: string): string | undefined {
+  return /--build-snapshot\s+"([^"$]+)"/.exec(text)?.[1];
+}
+
+/** A file's part of the launcher's key: `stat -L --printf '%a_%d-%i-%s-%Y'` (mode, device, inode, size, mtime). */
+function statKey(path: string): string | undefined {
+  try {
+    const st = fs.statSync(path, { bigint: true });
+    return `${(st.mode & 0o7777n).toString(8)}_${st.dev}-${st.ino}-${st.size}-${st.mtimeNs / 1_000_000_000n}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the launcher would not use the snapshot folder (its tests: a real folder of root's, mode 0700). */
+function snapshotDirProblem(dir: string): SnapshotFacts['dirProblem'] {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch {
+    return 'missing';
+  }
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (!st.isDirectory()) return 'not a folder';
+  if (st.uid !== 0) return 'not owned by root';
+  const mode = st.mode & 0o7777;
+  return mode === 0o700 ? undefined : `mode ${mode.toString(8).padStart(4, '0')}, not 0700`;
+}
+
+/** What the launcher would start Node from, read the way it reads it (packaging/hook-launcher.sh.in). */
+async function gatherSnapshot(
+  paths: DoctorPaths,
+  node: string | undefined,
+  hook: HookFileFacts | undefined,
+): Promise<SnapshotFacts> {
+  const defaults = readText(paths.defaultFile);
+  const raw = defaultFileValue(defaults, 'VIRT_CONSOLELOG_SNAPSHOT');
+  const mode = raw === '0' || raw === '1' ? raw : 'auto';
+  const dir = defaultFileValue(defaults, 'VIRT_CONSOLELOG_SNAPSHOT_DIR') ?? paths.snapshotDir;
+  const code = hook ? launcherSnapshotCode(readText(hook.path) ?? '') : undefined;
+  const dirProblem = snapshotDirProblem(dir);
+  const nodeKey = node ? statKey(node) : undefined;
+  const codeKey = code ? statKey(code) : undefined;
+  const key = dirProblem === undefined && nodeKey && codeKey ? `${nodeKey}_${codeKey}` : undefined;
+  const has = (name: string) => key !== undefined && fs.existsSync(join(dir, name));
+  let nodeHasOwn: boolean | undefined;
+  if (node && mode !== '0') {
+    const r = await execa(node, ['-p', 'process.config.variables.node_use_node_snapshot'], {
+      reject: false,
+      timeout: 5000,
+      stdin: 'ignore',
+    });
+    nodeHasOwn = r.stdout === 'true' ? true : r.stdout === 'false' ? false : undefined;
+  }
+  return {
+    mode,
+    code,
+    codeExists: code !== undefined && fs.existsSync(code),
+    dir,
+    dirProblem,
+    key,
+    present: {
+      // The launcher runs a blob only if it is a regular file, not a symlink.
+      blob:
+        key !== undefined &&
+        fs.lstatSync(join(dir, `hook-${key}.blob`), { throwIfNoEntry: false })?.isFile() === true,
+      plain: has(`hook-${key}.plain`),
+      failed: has(`hook-${key}.failed`),
+      building: has(`.building-${key}`),
+    },
+    nodeHasOwn,
+  };
 }
 
 /** Start of a process: clock ticks since boot (stat field 22) and ms since the epoch. */
@@ -473,9 +556,14 @@ export async function gatherFacts(
     mountinfo = undefined;
   }
   const filesystems = gatherFilesystems(config, mountinfo, store, state, live);
-  const [hostFacts, node, peers] = await Promise.all([
+  const hooks = gatherHooks(paths.hooksDir);
+  const nodeAndSnapshot = gatherNode(paths).then(async (node) => ({
+    node,
+    snapshot: await gatherSnapshot(paths, node.path, hooks.hooks[0]),
+  }));
+  const [hostFacts, { node, snapshot }, peers] = await Promise.all([
     getHostFacts(config, undefined, paths.probe),
-    gatherNode(paths),
+    nodeAndSnapshot,
     opts.peers === false
       ? Promise.resolve(undefined)
       : Promise.all(config.peers.map((p) => probePeer(config, p))),
@@ -504,8 +592,9 @@ export async function gatherFacts(
     },
     stdioHandler: stdioHandler(readText(paths.qemuConf)),
     hooksDir: paths.hooksDir,
-    ...gatherHooks(paths.hooksDir),
+    ...hooks,
     node,
+    snapshot,
     daemons: gatherDaemons(paths),
     reloads: gatherReloads(config.stateDir),
     lastHookRunMs: lastHookRun(config),

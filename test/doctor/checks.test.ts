@@ -27,6 +27,16 @@ function healthy(): DoctorFacts {
     ],
     otherHooks: [],
     node: { path: '/usr/bin/node', version: '18.19.0' },
+    snapshot: {
+      mode: 'auto',
+      code: '/usr/lib/virt-consolelog/hook-snapshot.cjs',
+      codeExists: true,
+      dir: '/var/cache/virt-consolelog',
+      dirProblem: undefined,
+      key: 'K',
+      present: { blob: true, plain: false, failed: false, building: false },
+      nodeHasOwn: false,
+    },
     daemons: [{ name: 'libvirtd', pid: 200, startedAtMs: T0 + 1000, startTicks: 5000 }],
     reloads: [],
     lastHookRunMs: undefined,
@@ -68,6 +78,7 @@ test('a healthy host: every check ok, no problem', (t) => {
       ['virtlogd', 'ok'],
       ['hook', 'ok'],
       ['hook-node', 'ok'],
+      ['hook-snapshot', 'ok'],
       ['hook-seen', 'ok'],
       ['store', 'ok'],
       ['state', 'ok'],
@@ -168,6 +179,117 @@ test('Node for the hook: missing or older than 18.19', (t) => {
   t.regex(byName(f)['hook-node']!.message, /Node\.js 18\.18\.2; the hook needs >= 18\.19\.0/);
   f.node = { path: '/usr/bin/node', version: '20.20.2' };
   t.is(byName(f)['hook-node']!.status, 'ok');
+});
+
+test('start-up snapshot: what the launcher starts Node from, in its order; each doubt with its fix', (t) => {
+  const verdict = (change: (s: DoctorFacts['snapshot'], f: DoctorFacts) => void) => {
+    const f = healthy();
+    change(f.snapshot, f);
+    const c = byName(f)['hook-snapshot']!;
+    return [c.status, c.message, c.fix];
+  };
+  const blob = '/var/cache/virt-consolelog/hook-K.blob';
+  t.deepEqual(
+    verdict(() => {}),
+    ['ok', `the hook starts /usr/bin/node from ${blob}`, undefined],
+  );
+  // A failed note wins over everything but 0; a plain note counts in auto only.
+  t.deepEqual(
+    verdict((s) => (s.present = { blob: true, plain: true, failed: true, building: true })),
+    [
+      'warn',
+      'preparing the snapshot for /usr/bin/node failed (/var/cache/virt-consolelog/hook-K.failed): the hook starts Node plainly (this Node has no start-up snapshot of its own: each run is slower)',
+      `rm /var/cache/virt-consolelog/hook-K.failed && ${HOOK} --build-snapshot`,
+    ],
+  );
+  t.like(
+    byName({
+      ...healthy(),
+      snapshot: {
+        ...healthy().snapshot,
+        nodeHasOwn: true,
+        present: { blob: false, plain: true, failed: false, building: false },
+      },
+    })['hook-snapshot'],
+    { status: 'ok', message: '/usr/bin/node starts plainly: it has its own start-up snapshot (auto)' },
+  );
+  t.deepEqual(
+    verdict((s) => {
+      s.mode = '1';
+      s.present = { blob: false, plain: true, failed: false, building: false };
+    })[0],
+    'warn',
+    'mode 1 ignores a plain note: nothing prepared',
+  );
+  t.deepEqual(
+    verdict((s) => (s.present = { blob: false, plain: false, failed: false, building: true })),
+    ['ok', 'being prepared for /usr/bin/node (/var/cache/virt-consolelog/.building-K)', undefined],
+  );
+  t.deepEqual(
+    verdict((s) => (s.present = { blob: false, plain: false, failed: false, building: false })),
+    [
+      'warn',
+      'nothing prepared for /usr/bin/node and this hook (Node.js or the package changed since): the next hook run prepares it in the background',
+      `${HOOK} --build-snapshot`,
+    ],
+  );
+  t.deepEqual(
+    verdict((s) => (s.mode = '0')),
+    ['ok', 'off (VIRT_CONSOLELOG_SNAPSHOT=0): the hook starts Node plainly', undefined],
+  );
+  // The folder: auto without it is fine only for a Node with its own snapshot; a wrong one is named.
+  t.deepEqual(
+    verdict((s) => {
+      s.dirProblem = 'missing';
+      s.key = undefined;
+    }),
+    [
+      'warn',
+      '/var/cache/virt-consolelog is missing, so auto prepares nothing: the hook starts Node plainly (this Node has no start-up snapshot of its own: each run is slower)',
+      `install -d -m 0700 /var/cache/virt-consolelog && ${HOOK} --build-snapshot`,
+    ],
+  );
+  t.is(
+    verdict((s) => {
+      s.dirProblem = 'missing';
+      s.nodeHasOwn = true;
+    })[0],
+    'ok',
+  );
+  t.deepEqual(
+    verdict((s) => {
+      s.dirProblem = 'missing';
+      s.mode = '1';
+    }).slice(0, 1),
+    ['warn'],
+  );
+  t.deepEqual(
+    verdict((s) => {
+      s.dirProblem = 'a symlink';
+      s.key = undefined;
+    }).slice(1),
+    [
+      '/var/cache/virt-consolelog not used (a symlink): the hook starts Node plainly (this Node has no start-up snapshot of its own: each run is slower)',
+      `rm /var/cache/virt-consolelog && install -d -m 0700 /var/cache/virt-consolelog && ${HOOK} --build-snapshot`,
+    ],
+  );
+  t.is(
+    verdict((s) => {
+      s.dirProblem = 'mode 0755, not 0700';
+      s.key = undefined;
+    })[2],
+    `chown root:root /var/cache/virt-consolelog && chmod 0700 /var/cache/virt-consolelog && ${HOOK} --build-snapshot`,
+  );
+  t.deepEqual(verdict((s) => (s.codeExists = false))[0], 'warn');
+  t.deepEqual(verdict((s) => (s.code = undefined))[0], 'skip');
+  t.deepEqual(verdict((_, f) => (f.node.path = undefined))[0], 'skip');
+  t.is(
+    problemCount(
+      evaluate({ ...healthy(), snapshot: { ...healthy().snapshot, mode: '1', dirProblem: 'missing' } }),
+    ),
+    0,
+    'a snapshot is never a problem: only slower',
+  );
 });
 
 test('versions: libvirt too old for qemu.d or for chardev logs, QEMU too old, binaries missing', (t) => {

@@ -11,6 +11,7 @@ import { evaluate } from '../../src/doctor/checks.js';
 import {
   defaultFileNode,
   gatherFacts,
+  launcherSnapshotCode,
   launcherTarget,
   mountOf,
   mountsBelow,
@@ -194,6 +195,12 @@ test('parsers: launcher target, stdio_handler, VIRT_CONSOLELOG_NODE', (t) => {
     '/usr/lib/virt-consolelog/hook.mjs',
   );
   t.is(launcherTarget('#!/bin/sh\nexit 0\n'), undefined);
+  t.is(
+    launcherSnapshotCode(
+      LAUNCHER.replaceAll('@HOOK_SNAPSHOT_JS@', '/usr/lib/virt-consolelog/hook-snapshot.cjs'),
+    ),
+    '/usr/lib/virt-consolelog/hook-snapshot.cjs',
+  );
   t.is(stdioHandler(undefined), 'logd');
   t.is(stdioHandler('# stdio_handler = "file"\nuser = "root"\n'), 'logd');
   t.is(stdioHandler('stdio_handler = "file"\n'), 'file');
@@ -215,6 +222,88 @@ test('Node for the hook: VIRT_CONSOLELOG_NODE from the default file wins, its ve
     });
     t.is(facts.node.path, process.execPath);
     t.is(facts.node.version, process.versions.node);
+  } finally {
+    cleanup(tr);
+  }
+});
+
+test('hook-snapshot: the files the real launcher made for this Node are found under its own names', async (t) => {
+  const tr = tree();
+  try {
+    const cache = join(tr.base, 'cache');
+    fs.mkdirSync(cache);
+    fs.chmodSync(cache, 0o700);
+    const hook = join(tr.paths.hooksDir, 'qemu.d/50-virt-consolelog');
+    fs.copyFileSync(join(REPO_ROOT, 'dist/virt-consolelog-hook'), hook);
+    fs.chmodSync(hook, 0o755);
+    const settings = { VIRT_CONSOLELOG_NODE: process.execPath, VIRT_CONSOLELOG_SNAPSHOT_DIR: cache };
+    const prepare = async (mode: '1' | 'auto') => {
+      // What the package's install step runs; the launcher reads the same settings from its environment.
+      const r = await execa(hook, ['--build-snapshot'], {
+        env: {
+          PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+          ...settings,
+          ...(mode === '1' ? { VIRT_CONSOLELOG_SNAPSHOT: '1' } : {}),
+        },
+        extendEnv: false,
+        reject: false,
+      });
+      t.is(r.exitCode, 0, r.stderr);
+      fs.writeFileSync(
+        tr.paths.defaultFile,
+        Object.entries({ ...settings, VIRT_CONSOLELOG_SNAPSHOT: mode })
+          .map(([k, v]) => `${k}="${v}"\n`)
+          .join(''),
+      );
+    };
+    const check = async () => {
+      const facts = await gatherFacts(tr.config, 'test.conf', [], {
+        paths: { ...tr.paths, nodeCandidates: [] },
+        peers: false,
+      });
+      return { facts, check: evaluate(facts).find((c) => c.name === 'hook-snapshot')! };
+    };
+
+    await prepare('1');
+    const [blob] = fs.readdirSync(cache);
+    let { facts, check: c } = await check();
+    t.is(blob, `hook-${facts.snapshot.key}.blob`, 'the key the launcher named its blob with');
+    t.like(facts.snapshot, { mode: '1', code: join(REPO_ROOT, 'dist/hook-snapshot.cjs'), codeExists: true });
+    t.deepEqual(facts.snapshot.present, { blob: true, plain: false, failed: false, building: false });
+    t.like(c, { status: 'ok', message: `the hook starts ${process.execPath} from ${join(cache, blob!)}` });
+
+    // Auto on this Node (it has its own start-up snapshot): with no blob, the launcher notes that.
+    fs.rmSync(join(cache, blob!));
+    await prepare('auto');
+    t.deepEqual(fs.readdirSync(cache), [`hook-${facts.snapshot.key}.plain`]);
+    ({ facts, check: c } = await check());
+    t.true(facts.snapshot.nodeHasOwn);
+    t.like(c, {
+      status: 'ok',
+      message: `${process.execPath} starts plainly: it has its own start-up snapshot (auto)`,
+    });
+
+    fs.renameSync(
+      join(cache, `hook-${facts.snapshot.key}.plain`),
+      join(cache, `hook-${facts.snapshot.key}.failed`),
+    );
+    t.like((await check()).check, {
+      status: 'warn',
+      fix: `rm ${join(cache, `hook-${facts.snapshot.key}.failed`)} && ${hook} --build-snapshot`,
+    });
+    fs.rmSync(join(cache, `hook-${facts.snapshot.key}.failed`));
+    t.like((await check()).check, { status: 'warn', fix: `${hook} --build-snapshot` });
+
+    fs.chmodSync(cache, 0o755);
+    t.like((await check()).facts.snapshot, { dirProblem: 'mode 0755, not 0700', key: undefined });
+    fs.renameSync(cache, `${cache}.real`);
+    fs.symlinkSync(`${cache}.real`, cache);
+    const linked = await check();
+    t.is(linked.facts.snapshot.dirProblem, 'a symlink');
+    t.like(linked.check, {
+      status: 'warn',
+      message: `${cache} not used (a symlink): the hook starts Node plainly`,
+    });
   } finally {
     cleanup(tr);
   }

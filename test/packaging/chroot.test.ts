@@ -307,9 +307,16 @@ test.serial(
 );
 
 test.serial('doctor runs in the root and finds the hook; libvirt is missing there', async (t) => {
-  const r = await chroot(['virt-consolelog', 'doctor', '--json', '--no-peers']);
-  t.is(r.exitCode, 1, r.stderr);
-  const report = JSON.parse(r.stdout) as { ok: boolean; checks: { name: string; status: string }[] };
+  const doctor = async () => {
+    const r = await chroot(['virt-consolelog', 'doctor', '--json', '--no-peers']);
+    t.is(r.exitCode, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      checks: { name: string; status: string; message: string; fix?: string }[];
+    };
+    return { report, byName: Object.fromEntries(report.checks.map((c) => [c.name, c])) };
+  };
+  const { report, byName } = await doctor();
   const status = Object.fromEntries(report.checks.map((c) => [c.name, c.status]));
   t.false(report.ok);
   t.is(status.hook, 'ok');
@@ -317,6 +324,16 @@ test.serial('doctor runs in the root and finds the hook; libvirt is missing ther
   t.is(status.store, 'ok');
   t.is(status.key, 'ok');
   t.is(status.libvirt, 'fail');
+  // The tests above left the cache empty: the doctor says so and its fix prepares the blob.
+  t.deepEqual(blobs(), []);
+  t.like(byName['hook-snapshot'], { status: 'warn', fix: `${LAUNCHER} --build-snapshot` });
+  const fix = await chroot([LAUNCHER, '--build-snapshot']);
+  t.is(fix.exitCode, 0, fix.stderr);
+  const [blob] = blobs();
+  t.like((await doctor()).byName['hook-snapshot'], {
+    status: 'ok',
+    message: `the hook starts /usr/bin/node from /${CACHE}/${blob}`,
+  });
 });
 
 test.serial("an upgrade keeps the operator's config edits and the transfer key", async (t) => {

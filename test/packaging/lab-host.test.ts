@@ -85,6 +85,7 @@ test.serial(
       t.like(status, {
         hook: 'ok',
         'hook-node': 'ok',
+        'hook-snapshot': 'ok',
         'hook-seen': 'ok',
         virtlogd: 'ok',
         store: 'ok',
