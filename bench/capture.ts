@@ -75,7 +75,6 @@ async function domains(config: Config, n: number): Promise<string[]> {
   return paths;
 }
 
-/** VCL_BENCH_CAPTURE_CLI: another built CLI (to compare two builds in one session, interleaved). */
 /** Node options for the service process only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (split on spaces). */
 const serviceNodeArgs = (process.env.VCL_BENCH_CAPTURE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -88,6 +87,7 @@ function startService(confFile: string, env: Record<string, string>): ResultProm
   shareOverlaid = true;
   return execa(
     serviceNode.path,
+    // VCL_BENCH_CAPTURE_CLI: another built CLI (to compare two builds in one session, interleaved).
     [...serviceNodeArgs, process.env.VCL_BENCH_CAPTURE_CLI || CLI_JS, '--config', confFile, 'collect'],
     {
       env: nodeEnv(serviceNode, env) as Record<string, string>,

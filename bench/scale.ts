@@ -239,12 +239,12 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   const lab = await startLab({ hosts: ['bench-s'], hook: true, config: 'journal_max_bytes = 268435456\n' });
   const acctFile = join(lab.dir, 'pacct');
   let accounting = false;
-  if (process.env.VCL_BENCH_SCALE_ACCT === '1') {
-    writeFileSync(acctFile, '', { mode: 0o600 });
-    accounting = await startAccounting(acctFile);
-    if (!accounting) throw new Error('VCL_BENCH_SCALE_ACCT=1: `accton` (package acct) missing or refused');
-  }
   try {
+    if (process.env.VCL_BENCH_SCALE_ACCT === '1') {
+      writeFileSync(acctFile, '', { mode: 0o600 });
+      accounting = await startAccounting(acctFile);
+      if (!accounting) throw new Error('VCL_BENCH_SCALE_ACCT=1: `accton` (package acct) missing or refused');
+    }
     const host = lab.host('bench-s');
     const sector = join(lab.imagesDir, 'seqguest-idle.bin');
     await execa('nasm', ['-f', 'bin', '-DIDLE_TICKS=1', '-o', sector, GUEST_ASM]);
