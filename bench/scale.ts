@@ -213,10 +213,20 @@ async function checkHistories(host: LabHost, guests: Guest[]): Promise<ScaleBenc
     const rep = checkHistory(r.stdout);
     bootsPerGuest[String(rep.boots.length)] = (bootsPerGuest[String(rep.boots.length)] ?? 0) + 1;
     if (r.exitCode === 0 && rep.ok && rep.boots.length === 3) ok++;
-    else
+    else {
+      // The totals line says what failed when every boot is complete (a torn or malformed line, interleaving).
+      const torn = rep.malformed.slice(0, 3).map((l) => JSON.stringify(l));
       lostOrBroken.push(
-        `${g.name}: exit ${r.exitCode}, ${rep.boots.length} boots; ${summariseHistory(rep).split('\n').slice(0, 3).join('; ')}`,
+        `${g.name}: exit ${r.exitCode}, ${rep.boots.length} boots; ${summariseHistory(rep).split('\n').join('; ')}` +
+          (torn.length ? `; malformed: ${torn.join(', ')}` : ''),
       );
+      // The lab and its store go at the end of the run: the history is what a closer look needs.
+      const keep = process.env.VCL_BENCH_SCALE_KEEP;
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        writeFileSync(join(keep, `${g.name}.show.txt`), r.stdout);
+      }
+    }
   });
   return { checked: guests.length, ok, lostOrBroken: lostOrBroken.slice(0, 20), bootsPerGuest };
 }
@@ -481,7 +491,8 @@ function useNodeInLab(node: BenchNode, dir: string): void {
   );
 }
 
-/** VCL_BENCH_SCALE_KEEP=DIR: the plugin's journal and the daemons' logs are copied there for a closer look. */
+/** VCL_BENCH_SCALE_KEEP=DIR: the plugin's journal and the daemons' logs are copied there for a closer look
+ * (and, by checkHistories, the `show` output of every guest whose history failed the check). */
 function keepLogs(lab: Lab): void {
   const keep = process.env.VCL_BENCH_SCALE_KEEP;
   if (!keep) return;
