@@ -9,7 +9,10 @@ dest=${1:?usage: install-tree.sh DESTDIR}
 libdir=/usr/lib/virt-consolelog
 hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
 hook_snapshot_js=${VCL_LIBDIR:-$libdir}/hook-snapshot.cjs
-for f in dist/hook.mjs dist/hook-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
+cli_js=${VCL_LIBDIR:-$libdir}/virt-consolelog.mjs
+cli_snapshot_js=${VCL_LIBDIR:-$libdir}/cli-snapshot.cjs
+for f in dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
+  dist/cli-launcher.sh.in dist/chunks; do
   [ -e "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 # The commented sample configuration is the conffile.
@@ -23,22 +26,28 @@ install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$des
 install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
 # The entry of the V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT in /etc/default).
 install -m 0644 dist/hook-snapshot.cjs "$dest$libdir/hook-snapshot.cjs"
+install -m 0644 dist/cli-snapshot.cjs "$dest$libdir/cli-snapshot.cjs"
 # The code both entry points load on demand (scripts/build.mjs splits the bundles).
 install -d "$dest$libdir/chunks"
 install -m 0644 dist/chunks/*.mjs "$dest$libdir/chunks/"
 # The CLI runs on the distribution's Node, named directly rather than through env.
 sed '1s|^#!.*$|#!/usr/bin/node|' dist/virt-consolelog.mjs > "$dest$libdir/virt-consolelog.mjs"
 chmod 0755 "$dest$libdir/virt-consolelog.mjs"
-ln -sf ../lib/virt-consolelog/virt-consolelog.mjs "$dest/usr/bin/virt-consolelog"
-sed -e "s|@HOOK_JS@|$hook_js|g" -e "s|@HOOK_SNAPSHOT_JS@|$hook_snapshot_js|g" dist/hook-launcher.sh.in \
-  > "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
-# A placeholder left over would make the hook test a path that never exists: fail the build instead.
-if grep -q '@[A-Z_]*@' "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"; then
-  echo "install-tree.sh: the hook launcher keeps a placeholder:" >&2
-  grep -n '@[A-Z_]*@' "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog" >&2
-  exit 1
-fi
-chmod 0755 "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
+# The command and the hook are sh launchers (packaging/*-launcher.sh.in) that start Node on the bundles.
+fill() {
+  sed -e "s|@HOOK_JS@|$hook_js|g" -e "s|@HOOK_SNAPSHOT_JS@|$hook_snapshot_js|g" -e "s|@CLI_JS@|$cli_js|g" \
+    -e "s|@CLI_SNAPSHOT_JS@|$cli_snapshot_js|g" "$1" > "$2"
+  # A placeholder left over would make the launcher test a path that never exists: fail the build instead.
+  if grep -q '@[A-Z_]*@' "$2"; then
+    echo "install-tree.sh: $2 keeps a placeholder:" >&2
+    grep -n '@[A-Z_]*@' "$2" >&2
+    exit 1
+  fi
+  chmod 0755 "$2"
+}
+rm -f "$dest/usr/bin/virt-consolelog" # a symlink to the bundle in earlier versions
+fill dist/cli-launcher.sh.in "$dest/usr/bin/virt-consolelog"
+fill dist/hook-launcher.sh.in "$dest/etc/libvirt/hooks/qemu.d/50-virt-consolelog"
 install -m 0644 packaging/virt-consolelog.conf "$dest/etc/virt-consolelog/virt-consolelog.conf"
 install -m 0644 packaging/virt-consolelog.default "$dest/etc/default/virt-consolelog"
 install -m 0644 packaging/virt-consolelog.tmpfiles "$dest/usr/lib/tmpfiles.d/virt-consolelog.conf"

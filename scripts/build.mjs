@@ -16,7 +16,7 @@ const banner = [
 await rm('dist/chunks', { recursive: true, force: true });
 await mkdir('dist', { recursive: true });
 await build({
-  entryPoints: { hook: 'hooks/virt-consolelog-hook.ts', 'virt-consolelog': 'src/cli/main.ts' },
+  entryPoints: { hook: 'hooks/virt-consolelog-hook.ts', 'virt-consolelog': 'src/cli/bin.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',
@@ -31,36 +31,51 @@ await build({
   banner: { js: banner },
   logLevel: 'warning',
 });
-// The hook again as one CommonJS file for a V8 start-up snapshot (hooks/virt-consolelog-hook-snapshot.ts):
-// import() becomes require (a snapshot has no ES module loader), import.meta.url is set at run time.
-await build({
-  entryPoints: { 'hook-snapshot': 'hooks/virt-consolelog-hook-snapshot.ts' },
-  outdir: 'dist',
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  platform: 'node',
-  target: 'node18.19',
-  format: 'cjs',
-  supported: { 'dynamic-import': false },
-  sourcemap: false,
-  legalComments: 'none',
-  define: {
-    VIRT_CONSOLELOG_VERSION: JSON.stringify(pkg.version),
-    'import.meta.url': 'globalThis.__vclHookUrl',
-  },
-  logLevel: 'warning',
-});
+// The hook and the CLI again, each as one CommonJS file for a V8 start-up snapshot
+// (hooks/virt-consolelog-hook-snapshot.ts, src/cli/snapshot.ts): import() becomes require (a snapshot
+// has no ES module loader), import.meta.url is set at run time.
+for (const [name, entry, urlGlobal] of [
+  ['hook-snapshot', 'hooks/virt-consolelog-hook-snapshot.ts', '__vclHookUrl'],
+  ['cli-snapshot', 'src/cli/snapshot.ts', '__vclCliUrl'],
+]) {
+  await build({
+    entryPoints: { [name]: entry },
+    outdir: 'dist',
+    outExtension: { '.js': '.cjs' },
+    bundle: true,
+    platform: 'node',
+    target: 'node18.19',
+    format: 'cjs',
+    supported: { 'dynamic-import': false },
+    sourcemap: false,
+    legalComments: 'none',
+    define: {
+      VIRT_CONSOLELOG_VERSION: JSON.stringify(pkg.version),
+      'import.meta.url': `globalThis.${urlGlobal}`,
+    },
+    logLevel: 'warning',
+  });
+}
 const cli = await readFile('dist/virt-consolelog.mjs', 'utf8');
 await writeFile('dist/virt-consolelog.mjs', '#!/usr/bin/env node\n' + cli);
 await chmod('dist/virt-consolelog.mjs', 0o755);
 
-// The installed hook is a POSIX sh launcher: ignored events exit before any Node starts.
-const launcher = await readFile('packaging/hook-launcher.sh.in', 'utf8');
-await writeFile('dist/hook-launcher.sh.in', launcher);
-await writeFile(
-  'dist/virt-consolelog-hook',
-  launcher
-    .replaceAll('@HOOK_JS@', new URL('../dist/hook.mjs', import.meta.url).pathname)
-    .replaceAll('@HOOK_SNAPSHOT_JS@', new URL('../dist/hook-snapshot.cjs', import.meta.url).pathname),
-  { mode: 0o755 },
-);
+// The installed hook and command are POSIX sh launchers: ignored events exit before any Node starts,
+// and `show` starts from a snapshot where there is one. Here with this checkout's paths, for the tests.
+const placeholders = {
+  '@HOOK_JS@': 'hook.mjs',
+  '@HOOK_SNAPSHOT_JS@': 'hook-snapshot.cjs',
+  '@CLI_JS@': 'virt-consolelog.mjs',
+  '@CLI_SNAPSHOT_JS@': 'cli-snapshot.cjs',
+};
+for (const [template, output] of [
+  ['hook-launcher.sh.in', 'virt-consolelog-hook'],
+  ['cli-launcher.sh.in', 'virt-consolelog'],
+]) {
+  const launcher = await readFile(`packaging/${template}`, 'utf8');
+  await writeFile(`dist/${template}`, launcher);
+  let filled = launcher;
+  for (const [placeholder, file] of Object.entries(placeholders))
+    filled = filled.replaceAll(placeholder, new URL(`../dist/${file}`, import.meta.url).pathname);
+  await writeFile(`dist/${output}`, filled, { mode: 0o755 });
+}

@@ -108,8 +108,8 @@ function usageError(io: CliIO, message: string, command?: string): number {
   return EXIT.usage;
 }
 
-// Run when bundled as the executable (not when imported by tests).
-if (process.argv[1] && /virt-consolelog(\.mjs)?$/.test(process.argv[1])) {
+/** This process as the CLI: its argv and stdio (the executable, src/cli/bin.ts, and its snapshot). */
+export async function runCli(): Promise<void> {
   // A write into a closed pipe fails asynchronously on the stream: end quietly there too.
   for (const s of [process.stdout, process.stderr])
     s.on('error', (e) => {

@@ -158,9 +158,9 @@ async function gatherNode(paths: DoctorPaths): Promise<DoctorFacts['node']> {
   return { path: undefined, version: undefined };
 }
 
-/** The snapshot code a launcher builds blobs from: `--build-snapshot "/path/hook-snapshot.cjs"`. */
+/** The hook's snapshot code a launcher builds blobs from: `--build-snapshot "/path/hook-snapshot.cjs"` (not the CLI's). */
 export function launcherSnapshotCode(text: string): string | undefined {
-  return /--build-snapshot\s+"([^"$]+)"/.exec(text)?.[1];
+  return /--build-snapshot\s+"([^"$]*\/hook-snapshot\.cjs)"/.exec(text)?.[1];
 }
 
 /** A file's part of the launcher's key: `stat -L --printf '%a_%d-%i-%s-%Y'` (mode, device, inode, size, mtime). */

@@ -2,7 +2,6 @@
 // less; "" or "cat" means none. less gets LESS=FRSXMK ($SYSTEMD_LESS overrides): quit if one
 // screen, raw colour, no init, quit on Ctrl-C. node:child_process, not execa: `show` loads no
 // execa (its start-up cost, test/cli/registry.test.ts).
-import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 export interface PagerPlan {
@@ -35,6 +34,9 @@ export interface Pager {
 
 /** Starts the pager; undefined when it cannot run (not installed): then print directly. */
 export async function startPager(plan: PagerPlan): Promise<Pager | undefined> {
+  // Loaded here, not at the top: `show`'s start-up snapshot (src/cli/snapshot.ts) then holds no
+  // child_process, which Node does not support in snapshots.
+  const { spawn } = await import('node:child_process');
   const child = spawn(plan.argv[0] as string, plan.argv.slice(1), {
     stdio: ['pipe', 'inherit', 'inherit'],
     env: plan.env,

@@ -201,6 +201,11 @@ test('parsers: launcher target, stdio_handler, VIRT_CONSOLELOG_NODE', (t) => {
     ),
     '/usr/lib/virt-consolelog/hook-snapshot.cjs',
   );
+  // The launcher builds the CLI's blob too: its code is not the hook's, wherever it stands.
+  t.is(
+    launcherSnapshotCode('--build-snapshot "/l/cli-snapshot.cjs"\n--build-snapshot "/l/hook-snapshot.cjs"\n'),
+    '/l/hook-snapshot.cjs',
+  );
   t.is(stdioHandler(undefined), 'logd');
   t.is(stdioHandler('# stdio_handler = "file"\nuser = "root"\n'), 'logd');
   t.is(stdioHandler('stdio_handler = "file"\n'), 'file');

@@ -3,6 +3,7 @@
 import test from 'ava';
 import { execa, type ResultPromise } from 'execa';
 import {
+  appendFileSync,
   chmodSync,
   copyFileSync,
   existsSync,
@@ -85,15 +86,16 @@ const CACHE = 'var/cache/virt-consolelog';
 /** The snapshot forced on, and off (a plain start: the reference output). */
 const FORCED = { VIRT_CONSOLELOG_SNAPSHOT: '1' };
 const PLAIN = { VIRT_CONSOLELOG_SNAPSHOT: '0' };
-/** The snapshot blobs in the installed cache folder (their names carry Node's and the hook's identity). */
-const blobs = () => readdirSync(inRoot(CACHE)).filter((f) => f.endsWith('.blob'));
+/** The hook's (or the CLI's) snapshot blobs in the installed cache folder (their names carry Node's and the code's identity). */
+const blobs = (of = 'hook-') =>
+  readdirSync(inRoot(CACHE)).filter((f) => f.startsWith(of) && f.endsWith('.blob'));
 /** Waits for the background build of a blob to finish (blob in place, build marker gone). */
 const builtBlob = () =>
   waitFor(
     'the hook snapshot blob',
     () => {
       const names = readdirSync(inRoot(CACHE));
-      const blob = names.find((f) => f.endsWith('.blob'));
+      const blob = names.find((f) => f.startsWith('hook-') && f.endsWith('.blob'));
       return blob && !names.some((f) => f.startsWith('.building-')) ? blob : undefined;
     },
     { timeoutMs: 180_000 },
@@ -236,6 +238,50 @@ test.serial(
 );
 
 test.serial(
+  "virt-consolelog show on Debian's Node starts from the blob the install built; same output, a broken blob too",
+  async (t) => {
+    // A boot of g1 logged by the installed hook, then some guest output in its live log.
+    const migrated = await hook(['g1', 'migrate', 'begin', '-']);
+    t.is((await hook(['g1', 'prepare', 'begin', '-'], migrated.stdout)).exitCode, 0);
+    appendFileSync(
+      inRoot(`var/log/libvirt/qemu/${UUID}.serial0.console`),
+      Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join(''),
+    );
+    const [cliBlob] = blobs('cli-');
+    t.truthy(cliBlob, "the install built the command's blob");
+    const show = (args: string[], env: Record<string, string> = {}) =>
+      chroot(['sh', '-x', '/usr/bin/virt-consolelog', 'show', ...args, 'g1'], { env });
+    for (const args of [[], ['-n', '3'], ['-c', '20'], ['-o', 'json']]) {
+      const plain = await show(args, PLAIN);
+      t.is(plain.exitCode, 0, plain.stderr);
+      t.notRegex(plain.stderr, /--snapshot-blob/);
+      const fromBlob = await show(args);
+      t.is(fromBlob.exitCode, 0, fromBlob.stderr);
+      t.regex(
+        fromBlob.stderr,
+        /--snapshot-blob \/var\/cache\/virt-consolelog\/cli-\S+\.blob \/usr\/lib\/virt-consolelog\/cli-snapshot\.cjs show/,
+      );
+      t.is(fromBlob.stdout, plain.stdout, args.join(' '));
+    }
+    t.regex((await show(['-n', '1'])).stdout, /^line 49$/m);
+    // Corrupted in the middle: Node fails before any JavaScript; the launcher removes it, the plain CLI prints.
+    const file = inRoot(`${CACHE}/${cliBlob}`);
+    const bytes = readFileSync(file);
+    bytes.write('corrupted by the test', Math.floor(bytes.length / 2));
+    writeFileSync(file, bytes);
+    const corrupt = await chroot(['virt-consolelog', 'show', '-n', '3', 'g1']);
+    t.is(corrupt.exitCode, 0, corrupt.stderr);
+    t.is(corrupt.stdout, (await show(['-n', '3'], PLAIN)).stdout);
+    t.regex(corrupt.stderr, /start-up snapshot .* did not load/);
+    t.false(existsSync(file), 'the broken blob is removed');
+    // The next install step (or a Node upgrade noticed by the hook) builds it again.
+    for (const f of blobs()) rmSync(inRoot(`${CACHE}/${f}`));
+    t.is((await chroot([LAUNCHER, '--build-snapshot'])).exitCode, 0);
+    t.is(blobs('cli-').length, 1);
+  },
+);
+
+test.serial(
   "the default on Debian's Node (no built-in snapshot): the install built the blob in root's 0700 cache; same output, broken blobs too",
   async (t) => {
     const argv = ['g1', 'migrate', 'begin', '-'];
@@ -257,6 +303,7 @@ test.serial(
       [],
       'no .plain note, no build left running',
     );
+    t.is(blobs('cli-').length, 1, "and the command's blob beside it");
 
     // The blob is what runs (the launcher's trace shows it), and gives the same XML.
     const fromBlob = await chroot(['sh', '-x', LAUNCHER, ...argv], { input: DOMAIN_XML });
@@ -296,7 +343,7 @@ test.serial(
 
     // A cache folder others could write is refused: the hook runs plainly and writes nothing there.
     chmodSync(inRoot(CACHE), 0o755);
-    for (const f of blobs()) rmSync(inRoot(`${CACHE}/${f}`));
+    for (const f of [...blobs(), ...blobs('cli-')]) rmSync(inRoot(`${CACHE}/${f}`));
     const open = await hook(argv);
     t.is(open.exitCode, 0, open.stderr);
     t.is(open.stdout, plain.stdout);

@@ -12,13 +12,20 @@ export const VERSION = (
   JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
 
+/** What `npm run build` leaves in dist/ for the packages, besides dist/chunks/. */
+const DIST_FILES = [
+  'dist/hook.mjs',
+  'dist/hook-snapshot.cjs',
+  'dist/cli-snapshot.cjs',
+  'dist/virt-consolelog.mjs',
+  'dist/hook-launcher.sh.in',
+  'dist/cli-launcher.sh.in',
+];
+
 /** Files whose content decides what the packages hold (generated debian/ files excluded). */
 function inputFiles(): string[] {
   const out = [
-    'dist/hook.mjs',
-    'dist/hook-snapshot.cjs',
-    'dist/virt-consolelog.mjs',
-    'dist/hook-launcher.sh.in',
+    ...DIST_FILES,
     ...readdirSync(join(REPO_ROOT, 'dist/chunks'))
       .sort()
       .map((n) => `dist/chunks/${n}`),
@@ -63,12 +70,7 @@ async function buildOne(kind: 'deb' | 'rpm', out: string): Promise<string> {
 
 /** The packages built from the current tree (`npm run build` must have run: dist/ is an input). */
 export async function ensurePackages(): Promise<Packages> {
-  for (const f of [
-    'dist/hook.mjs',
-    'dist/hook-snapshot.cjs',
-    'dist/virt-consolelog.mjs',
-    'dist/hook-launcher.sh.in',
-  ])
+  for (const f of DIST_FILES)
     if (!existsSync(join(REPO_ROOT, f))) throw new Error(`${f} missing: run npm run build first`);
   const base = join(REPO_ROOT, 'build', 'packages-test');
   mkdirSync(base, { recursive: true });
@@ -99,6 +101,7 @@ export const SHIPPED_FILES = [
   '/usr/lib/systemd/system/virt-consolelog-collect.service',
   '/usr/lib/virt-consolelog/hook.mjs',
   '/usr/lib/virt-consolelog/hook-snapshot.cjs',
+  '/usr/lib/virt-consolelog/cli-snapshot.cjs',
   '/usr/lib/virt-consolelog/virt-consolelog.mjs',
   '/usr/lib/virt-consolelog/chunks',
   // The code the entry points load on demand: every chunk of this build.
