@@ -19,7 +19,8 @@ esac
   echo "build-package.sh: rpm/virt-consolelog.spec is at $rpm_version, package.json at $version" >&2
   exit 1
 }
-for f in dist/hook.mjs dist/hook-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks; do
+for f in dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
+  dist/cli-launcher.sh.in dist/chunks; do
   [ -e "$f" ] || { echo "build-package.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 
@@ -29,7 +30,8 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/vcl-package.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 src="$stage/virt-consolelog-$version"
 mkdir -p "$src/dist"
-cp -R dist/hook.mjs dist/hook-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in dist/chunks "$src/dist/"
+cp -R dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
+  dist/cli-launcher.sh.in dist/chunks "$src/dist/"
 cp -R packaging debian rpm package.json README.md "$src/"
 
 case "$kind" in

@@ -270,7 +270,8 @@ test('hook-snapshot: the files the real launcher made for this Node are found un
     };
 
     await prepare('1');
-    const [blob] = fs.readdirSync(cache);
+    // The CLI's blob is built beside it (cli-KEY.blob): the doctor's check is the hook's.
+    const [blob] = fs.readdirSync(cache).filter((f) => f.startsWith('hook-'));
     let { facts, check: c } = await check();
     t.is(blob, `hook-${facts.snapshot.key}.blob`, 'the key the launcher named its blob with');
     t.like(facts.snapshot, { mode: '1', code: join(REPO_ROOT, 'dist/hook-snapshot.cjs'), codeExists: true });
@@ -280,7 +281,7 @@ test('hook-snapshot: the files the real launcher made for this Node are found un
     // Auto on this Node (it has its own start-up snapshot): with no blob, the launcher notes that.
     fs.rmSync(join(cache, blob!));
     await prepare('auto');
-    t.deepEqual(fs.readdirSync(cache), [`hook-${facts.snapshot.key}.plain`]);
+    t.deepEqual(fs.readdirSync(cache), [`hook-${facts.snapshot.key}.plain`], "the CLI's blob went too");
     ({ facts, check: c } = await check());
     t.true(facts.snapshot.nodeHasOwn);
     t.like(c, {

@@ -82,7 +82,8 @@ async function buildSnapshot(mode: Mode, cache?: string) {
 }
 
 const files = (dir = path.join(root, 'cache')) => (existsSync(dir) ? readdirSync(dir).sort() : []);
-const blobs = () => files().filter((f) => f.endsWith('.blob'));
+/** The hook's blobs (the CLI's, cli-KEY.blob, are built beside them: test/cli/snapshot.test.ts). */
+const blobs = () => files().filter((f) => f.startsWith('hook-') && f.endsWith('.blob'));
 
 /** Waits until no background preparation runs in `dir` (its .building-KEY lock is gone). */
 async function settled(dir: string): Promise<string[]> {
@@ -152,13 +153,17 @@ test.serial(
     const built = await buildSnapshot('1', cache);
     t.is(built.exitCode, 0, built.stderr);
     const made = files(cache);
-    t.is(made.length, 1, made.join(' '));
-    t.regex(made[0] ?? '', /\.blob$/);
-    t.is(statSync(path.join(cache, made[0] ?? '')).mode & 0o777, 0o600);
-    // A second install step finds it and leaves it.
-    const mtime = statSync(path.join(cache, made[0] ?? '')).mtimeMs;
+    t.is(made.length, 2, made.join(' '));
+    t.regex(made[0] ?? '', /^cli-[\d_-]+\.blob$/, "the CLI's blob beside it");
+    t.regex(made[1] ?? '', /^hook-[\d_-]+\.blob$/);
+    for (const f of made) t.is(statSync(path.join(cache, f)).mode & 0o777, 0o600);
+    // A second install step finds them and leaves them.
+    const mtimes = made.map((f) => statSync(path.join(cache, f)).mtimeMs);
     t.is((await buildSnapshot('1', cache)).exitCode, 0);
-    t.is(statSync(path.join(cache, made[0] ?? '')).mtimeMs, mtime);
+    t.deepEqual(
+      made.map((f) => statSync(path.join(cache, f)).mtimeMs),
+      mtimes,
+    );
   },
 );
 
@@ -195,7 +200,7 @@ test.serial('a build killed half-way (its lock left behind) stops blocking after
   const first = await migrateBegin([HOOK], '1', cache);
   t.is(first.exitCode, 0, first.stderr);
   const [lock] = (await settled(cache))
-    .filter((f) => f.endsWith('.blob'))
+    .filter((f) => f.startsWith('hook-') && f.endsWith('.blob'))
     .map((b) => `.building-${b.slice(5, -5)}`);
   for (const f of files(cache)) await rm(path.join(cache, f), { recursive: true });
   // What a host reboot during the build leaves: the lock folder, no blob.
@@ -208,7 +213,7 @@ test.serial('a build killed half-way (its lock left behind) stops blocking after
   t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
   t.deepEqual(files(cache), [], 'the stale lock is removed');
   t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
-  const rebuilt = (await settled(cache)).filter((f) => f.endsWith('.blob'));
+  const rebuilt = (await settled(cache)).filter((f) => f.startsWith('hook-') && f.endsWith('.blob'));
   t.is(rebuilt.length, 1, 'and the next run builds again');
 });
 

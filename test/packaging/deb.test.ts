@@ -11,7 +11,7 @@ test.before(async () => {
   ({ deb } = await ensurePackages());
 });
 
-test('the .deb holds the bundled hook and CLI, the launcher, config, tmpfiles, completion and man page', async (t) => {
+test('the .deb holds the bundled hook and CLI, the launchers, config, tmpfiles, completion and man page', async (t) => {
   const listing = await run('dpkg-deb', ['-c', deb]);
   const paths = new Set(
     listing.split('\n').map((l) => l.replace(/^.*? \.(\/\S*).*$/, '$1').replace(/\/$/, '')),
@@ -27,10 +27,8 @@ test('the .deb holds the bundled hook and CLI, the launcher, config, tmpfiles, c
     'no node_modules tree',
   );
   t.regex(listing, /^-rwxr-xr-x .* \.\/etc\/libvirt\/hooks\/qemu\.d\/50-virt-consolelog$/m);
-  t.regex(
-    listing,
-    /^lrwxrwxrwx .* \.\/usr\/bin\/virt-consolelog -> \.\.\/lib\/virt-consolelog\/virt-consolelog\.mjs$/m,
-  );
+  // The command is the sh launcher (packaging/cli-launcher.sh.in), no longer a symlink to the bundle.
+  t.regex(listing, /^-rwxr-xr-x .* \.\/usr\/bin\/virt-consolelog$/m);
   // The package never ships (so never replaces) the main hook script.
   t.false(paths.has('/etc/libvirt/hooks/qemu'));
 });
