@@ -227,10 +227,10 @@ async function checkHistories(host: LabHost, guests: Guest[]): Promise<ScaleBenc
     if (r.exitCode === 0 && rep.ok && rep.boots.length === 3 && cut.length < 3) ok++;
     else {
       // The totals line says what failed when every boot is complete (a torn or malformed line, interleaving).
-      const torn = rep.malformed.slice(0, 3).map((l) => JSON.stringify(l));
+      const malformed = rep.malformed.slice(0, 3).map((l) => JSON.stringify(l));
       lostOrBroken.push(
         `${g.name}: exit ${r.exitCode}, ${rep.boots.length} boots; ${summariseHistory(rep).split('\n').join('; ')}` +
-          (torn.length ? `; malformed: ${torn.join(', ')}` : ''),
+          (malformed.length ? `; malformed: ${malformed.join(', ')}` : ''),
       );
       // The lab and its store go at the end of the run: the history is what a closer look needs.
       const keep = process.env.VCL_BENCH_SCALE_KEEP;

@@ -147,8 +147,9 @@ export function defaultFileValue(text: string | undefined, name: string): string
 /** VIRT_CONSOLELOG_NODE from the /etc/default file. */
 export const defaultFileNode = (text: string | undefined) => defaultFileValue(text, 'VIRT_CONSOLELOG_NODE');
 
-async function gatherNode(paths: DoctorPaths): Promise<DoctorFacts['node']> {
-  const override = defaultFileNode(readText(paths.defaultFile));
+/** The Node the launcher takes; `defaults` is the text of /etc/default/virt-consolelog. */
+async function gatherNode(paths: DoctorPaths, defaults: string | undefined): Promise<DoctorFacts['node']> {
+  const override = defaultFileNode(defaults);
   for (const candidate of [override, ...paths.nodeCandidates]) {
     if (!candidate || !isExecutableFile(candidate)?.ok) continue;
     const r = await execa(candidate, ['--version'], { reject: false, timeout: 5000, stdin: 'ignore' });
@@ -191,10 +192,10 @@ function snapshotDirProblem(dir: string): SnapshotFacts['dirProblem'] {
 /** What the launcher would start Node from, read the way it reads it (packaging/hook-launcher.sh.in). */
 async function gatherSnapshot(
   paths: DoctorPaths,
+  defaults: string | undefined,
   node: string | undefined,
   hook: HookFileFacts | undefined,
 ): Promise<SnapshotFacts> {
-  const defaults = readText(paths.defaultFile);
   const raw = defaultFileValue(defaults, 'VIRT_CONSOLELOG_SNAPSHOT');
   const mode = raw === '0' || raw === '1' ? raw : 'auto';
   const dir = defaultFileValue(defaults, 'VIRT_CONSOLELOG_SNAPSHOT_DIR') ?? paths.snapshotDir;
@@ -557,9 +558,11 @@ export async function gatherFacts(
   }
   const filesystems = gatherFilesystems(config, mountinfo, store, state, live);
   const hooks = gatherHooks(paths.hooksDir);
-  const nodeAndSnapshot = gatherNode(paths).then(async (node) => ({
+  // Read once: the launcher takes both its Node and its snapshot settings from it.
+  const defaults = readText(paths.defaultFile);
+  const nodeAndSnapshot = gatherNode(paths, defaults).then(async (node) => ({
     node,
-    snapshot: await gatherSnapshot(paths, node.path, hooks.hooks[0]),
+    snapshot: await gatherSnapshot(paths, defaults, node.path, hooks.hooks[0]),
   }));
   const [hostFacts, { node, snapshot }, peers] = await Promise.all([
     getHostFacts(config, undefined, paths.probe),
