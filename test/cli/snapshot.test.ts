@@ -160,7 +160,7 @@ test('a followed show, another command or show after a global option runs plainl
   t.false((await viaLauncher(cache, ['show', 'guest1'], { VIRT_CONSOLELOG_SNAPSHOT: '0' })).fromBlob);
 });
 
-test('a folder open to others is not used; a corrupted or deleted blob gives the plain output', async (t) => {
+test('a folder open to others is not used; a corrupted or deleted blob gives the plain output, --build-snapshot a new one', async (t) => {
   const expected = await plain(['show', 'guest1']);
   const open755 = await prepared('open');
   await chmod(open755, 0o755);
@@ -186,4 +186,18 @@ test('a folder open to others is not used; a corrupted or deleted blob gives the
   t.false(gone.fromBlob);
   t.is(gone.stdout, expected.stdout);
   t.is(gone.stderr, '');
+  // The install step builds the missing one again and leaves the hook's blob as it was.
+  const [hookBlob = ''] = files(cache).filter((f) => f.startsWith('hook-'));
+  const hookMtime = statSync(path.join(cache, hookBlob)).mtimeMs;
+  const rebuilt = await execa(HOOK, ['--build-snapshot'], {
+    env: env(cache),
+    extendEnv: false,
+    reject: false,
+  });
+  t.is(rebuilt.exitCode, 0, rebuilt.stderr);
+  t.deepEqual(files(cache), [blob, hookBlob]);
+  t.is(statSync(path.join(cache, hookBlob)).mtimeMs, hookMtime);
+  const again = await viaLauncher(cache, ['show', 'guest1']);
+  t.true(again.fromBlob);
+  t.is(again.stdout, expected.stdout);
 });

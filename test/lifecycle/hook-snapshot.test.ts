@@ -94,8 +94,11 @@ async function settled(dir: string): Promise<string[]> {
 }
 
 async function waitForBlob(): Promise<string> {
-  // The background build takes one Node run; generous for a loaded machine.
-  for (let i = 0; i < 1200 && blobs().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  // The background build takes two Node runs (the CLI's blob after the hook's, its lock held until both
+  // are done); generous for a loaded machine.
+  const building = () => files().some((f) => f.startsWith('.building-'));
+  for (let i = 0; i < 1200 && (blobs().length === 0 || building()); i++)
+    await new Promise((r) => setTimeout(r, 100));
   const [blob] = blobs();
   if (!blob) throw new Error('no blob was built');
   return path.join(root, 'cache', blob);
