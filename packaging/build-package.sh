@@ -19,8 +19,10 @@ esac
   echo "build-package.sh: rpm/virt-consolelog.spec is at $rpm_version, package.json at $version" >&2
   exit 1
 }
-for f in dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
-  dist/cli-launcher.sh.in dist/chunks; do
+# What `npm run build` leaves in dist/ for the packages (no blank in any name: the list is split on them).
+built="dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in
+  dist/cli-launcher.sh.in dist/chunks"
+for f in $built; do
   [ -e "$f" ] || { echo "build-package.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 
@@ -30,8 +32,8 @@ stage=$(mktemp -d "${TMPDIR:-/tmp}/vcl-package.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 src="$stage/virt-consolelog-$version"
 mkdir -p "$src/dist"
-cp -R dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
-  dist/cli-launcher.sh.in dist/chunks "$src/dist/"
+# shellcheck disable=SC2086 # split on purpose: the list above
+cp -R $built "$src/dist/"
 cp -R packaging debian rpm package.json README.md "$src/"
 
 case "$kind" in
