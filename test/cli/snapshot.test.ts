@@ -43,11 +43,15 @@ function env(cache: string, extra: Record<string, string> = {}): Record<string, 
   };
 }
 
-/** A cache folder as the package's install step leaves it (the hook's launcher builds both blobs). */
+/** The package's install step on `cache`: the hook's launcher builds both blobs. */
+const buildSnapshot = (cache: string) =>
+  execa(HOOK, ['--build-snapshot'], { env: env(cache), extendEnv: false, reject: false });
+
+/** A cache folder as the package's install step leaves it. */
 async function prepared(name: string): Promise<string> {
   const cache = path.join(root, name);
   await mkdir(cache, { mode: 0o700 });
-  const r = await execa(HOOK, ['--build-snapshot'], { env: env(cache), extendEnv: false, reject: false });
+  const r = await buildSnapshot(cache);
   if (r.exitCode !== 0) throw new Error(`--build-snapshot failed: ${r.stderr}`);
   return cache;
 }
@@ -83,7 +87,7 @@ test('the install step builds the CLI blob beside the hook one, and drops stale 
   await mkdir(cache, { mode: 0o700 });
   // What an earlier package left: a blob for other code.
   await writeFile(path.join(cache, 'cli-755_1-2-3-4_644_5-6-7-8.blob'), 'old', { mode: 0o600 });
-  const r = await execa(HOOK, ['--build-snapshot'], { env: env(cache), extendEnv: false, reject: false });
+  const r = await buildSnapshot(cache);
   t.is(r.exitCode, 0, r.stderr);
   const made = files(cache);
   t.is(made.length, 2, made.join(' '));
@@ -189,11 +193,7 @@ test('a folder open to others is not used; a corrupted or deleted blob gives the
   // The install step builds the missing one again and leaves the hook's blob as it was.
   const [hookBlob = ''] = files(cache).filter((f) => f.startsWith('hook-'));
   const hookMtime = statSync(path.join(cache, hookBlob)).mtimeMs;
-  const rebuilt = await execa(HOOK, ['--build-snapshot'], {
-    env: env(cache),
-    extendEnv: false,
-    reject: false,
-  });
+  const rebuilt = await buildSnapshot(cache);
   t.is(rebuilt.exitCode, 0, rebuilt.stderr);
   t.deepEqual(files(cache), [blob, hookBlob]);
   t.is(statSync(path.join(cache, hookBlob)).mtimeMs, hookMtime);

@@ -83,7 +83,7 @@ async function buildSnapshot(mode: Mode, cache?: string) {
 
 const files = (dir = path.join(root, 'cache')) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 /** The hook's blobs (the CLI's, cli-KEY.blob, are built beside them: test/cli/snapshot.test.ts). */
-const blobs = () => files().filter((f) => f.startsWith('hook-') && f.endsWith('.blob'));
+const blobs = (dir?: string) => files(dir).filter((f) => f.startsWith('hook-') && f.endsWith('.blob'));
 
 /** Waits until no background preparation runs in `dir` (its .building-KEY lock is gone). */
 async function settled(dir: string): Promise<string[]> {
@@ -96,9 +96,8 @@ async function settled(dir: string): Promise<string[]> {
 async function waitForBlob(): Promise<string> {
   // The background build takes two Node runs (the CLI's blob after the hook's, its lock held until both
   // are done); generous for a loaded machine.
-  const building = () => files().some((f) => f.startsWith('.building-'));
-  for (let i = 0; i < 1200 && (blobs().length === 0 || building()); i++)
-    await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 1200 && blobs().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await settled(path.join(root, 'cache'));
   const [blob] = blobs();
   if (!blob) throw new Error('no blob was built');
   return path.join(root, 'cache', blob);
@@ -202,9 +201,8 @@ test.serial('a build killed half-way (its lock left behind) stops blocking after
   await mkdir(cache, { mode: 0o700 });
   const first = await migrateBegin([HOOK], '1', cache);
   t.is(first.exitCode, 0, first.stderr);
-  const [lock] = (await settled(cache))
-    .filter((f) => f.startsWith('hook-') && f.endsWith('.blob'))
-    .map((b) => `.building-${b.slice(5, -5)}`);
+  await settled(cache);
+  const [lock] = blobs(cache).map((b) => `.building-${b.slice(5, -5)}`);
   for (const f of files(cache)) await rm(path.join(cache, f), { recursive: true });
   // What a host reboot during the build leaves: the lock folder, no blob.
   await mkdir(path.join(cache, lock ?? ''), { mode: 0o700 });
@@ -216,7 +214,8 @@ test.serial('a build killed half-way (its lock left behind) stops blocking after
   t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
   t.deepEqual(files(cache), [], 'the stale lock is removed');
   t.is((await migrateBegin([HOOK], '1', cache)).exitCode, 0);
-  const rebuilt = (await settled(cache)).filter((f) => f.startsWith('hook-') && f.endsWith('.blob'));
+  await settled(cache);
+  const rebuilt = blobs(cache);
   t.is(rebuilt.length, 1, 'and the next run builds again');
 });
 

@@ -94,9 +94,8 @@ const builtBlob = () =>
   waitFor(
     'the hook snapshot blob',
     () => {
-      const names = readdirSync(inRoot(CACHE));
-      const blob = names.find((f) => f.startsWith('hook-') && f.endsWith('.blob'));
-      return blob && !names.some((f) => f.startsWith('.building-')) ? blob : undefined;
+      const [blob] = blobs();
+      return blob && !readdirSync(inRoot(CACHE)).some((f) => f.startsWith('.building-')) ? blob : undefined;
     },
     { timeoutMs: 180_000 },
   );
