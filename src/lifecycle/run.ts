@@ -6,9 +6,10 @@ import { recordHookRun } from '../journal/journal.js';
 
 // Each event loads only its own handler: evaluating modules an event does not need is a good part of a
 // hook's start-up (BENCHMARKS.md).
-const HANDLERS: Record<Exclude<EventKind, 'ignored'>, () => Promise<Handler>> = {
-  filter: async () => {
-    await withoutOptimisingCompiler();
+const HANDLERS: Record<Exclude<EventKind, 'ignored'>, (resident: boolean) => Promise<Handler>> = {
+  filter: async (resident) => {
+    // A resident process (the capture service) keeps its compiled code: the flag would cost it CPU.
+    if (!resident) await withoutOptimisingCompiler();
     return (await import('./filter.js')).handleFilter;
   },
   prepare: async () => (await import('./prepare.js')).handlePrepare,
@@ -33,6 +34,8 @@ export interface HookIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
+  /** Run inside the capture service (src/hook-server/), not in a Node started for this event. */
+  resident?: boolean;
 }
 
 export async function runHook(io: HookIO): Promise<number> {
@@ -42,7 +45,7 @@ export async function runHook(io: HookIO): Promise<number> {
 
   const started = Date.now();
   const problems: string[] = [];
-  const notes: string[] = [];
+  const notes: string[] = io.resident ? ['answered by the capture service'] : [];
   const report = (message: string) => {
     problems.push(message);
     io.stderr.write(`virt-consolelog: ${event.domain} ${event.op} ${event.subop}: ${message}\n`);
@@ -60,7 +63,7 @@ export async function runHook(io: HookIO): Promise<number> {
     if (!xml && input.bytes)
       report(`domain XML of ${input.bytes} bytes is over libvirt's own 4 MiB limit: not parsed`);
     strict = loaded.config.strict;
-    const handler = await HANDLERS[kind]();
+    const handler = await HANDLERS[kind](io.resident === true);
     // The one parse of the domain XML in a hook run (after the filter's compiler flags are set):
     // every handler reads this document; one that does not parse fails open where it is needed.
     ctx = {

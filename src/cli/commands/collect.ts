@@ -7,6 +7,7 @@ import { isSharedFsType } from '../../capture/decide.js';
 import { Collector } from '../../capture/service.js';
 import { mountOf, parseMountinfo } from '../../doctor/gather.js';
 import { createJournaldSink } from '../../journald/sink.js';
+import { hookServerDir } from '../../hook-server/request.js';
 
 const USAGE = `usage: virt-consolelog collect [--flush-ms MS] [--poll-ms MS]
 
@@ -69,7 +70,16 @@ export const collectCommand: Command = {
       // Each whole guest line to the host journal (docs/JOURNAL.md); off: no sink, no line reading.
       ...(config.journaldForward ? { sinks: [createJournaldSink({ config, log })] } : {}),
     });
-    await collector.run();
+    // Hook events are answered here while it runs (VIRT_CONSOLELOG_HOOK_SERVER=0: not).
+    const dir = hookServerDir(process.env);
+    const hooks = dir
+      ? await (await import('../../hook-server/server.js')).HookServer.start({ dir, log })
+      : undefined;
+    try {
+      await collector.run();
+    } finally {
+      await hooks?.close();
+    }
     return EXIT.ok;
   },
 };
