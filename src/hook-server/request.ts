@@ -1,15 +1,14 @@
 // What the hook's launcher hands the capture service for one event (packaging/hook-launcher.sh.in):
 // a line with its shell's pid on the requests FIFO, and beside it PID.argv (the hook's arguments,
-// each ending in NUL), PID.env (`env -0`), PID.claim (renamed by whoever runs the event) and PID.reply
-// (a FIFO: the exit code, or nothing when the service did not take the event).
+// each ending in NUL), PID.env (`env -0`), PID.stdin (the domain XML; whoever renames it runs the
+// event: the service to PID.taken, the launcher's watchdog to PID.mine) and PID.reply (a FIFO: the
+// exit code, after PID.out and PID.err hold the event's stdout and stderr; nothing when not run).
 import { posix } from 'node:path';
 
 /** Default folder of the requests FIFO; VIRT_CONSOLELOG_HOOK_SERVER names another, or 0 turns it off. */
 export const HOOK_SERVER_DIR = '/run/virt-consolelog/hook-server';
 export const REQUESTS_FIFO = 'requests';
 export const SERVER_PID_FILE = 'pid';
-/** The launcher's fds holding libvirt's stdin, stdout and stderr (never redirected for a moment). */
-export const CLIENT_FDS = { stdin: 9, stdout: 7, stderr: 8 } as const;
 
 /** The folder the service listens in, or undefined when VIRT_CONSOLELOG_HOOK_SERVER=0. */
 export function hookServerDir(env: NodeJS.ProcessEnv): string | undefined {
@@ -28,10 +27,18 @@ export function requestFiles(dir: string, pid: number) {
   return {
     argv: `${base}.argv`,
     env: `${base}.env`,
-    claim: `${base}.claim`,
+    stdin: `${base}.stdin`,
     taken: `${base}.taken`,
     reply: `${base}.reply`,
+    out: `${base}.out`,
+    err: `${base}.err`,
   };
+}
+
+/** The launcher pid a file of the folder belongs to (PID.argv, PID.stdin, ...), else undefined. */
+export function requestOwner(name: string): number | undefined {
+  const m = /^([1-9][0-9]{0,9})\.(argv|env|stdin|taken|mine|reply|out|err)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** NUL-terminated fields (printf '%s\0', env -0); a last field without its NUL is cut, so dropped. */

@@ -1,21 +1,22 @@
 // The capture service answers the hook's events in-process, so that an event starts no Node
 // (BENCHMARKS.md, issue 20: a Node start per event is most of a hook run and of a boot storm's cost).
-// The launcher stays the hook libvirt runs and falls back to starting Node whenever this service is
-// not there or does not take an event in time (packaging/hook-launcher.sh.in); docs/HOOK-SERVICE.md.
+// The launcher stays the hook libvirt runs and starts Node itself whenever this service is not
+// there, does not take an event in time or ends before it answers (packaging/hook-launcher.sh.in);
+// docs/HOOK-SERVICE.md.
 import * as fs from 'node:fs';
 import { Socket } from 'node:net';
 import { posix } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { pidAlive } from '../util/pid.js';
 import { runHook, type HookIO } from '../lifecycle/run.js';
 import {
-  CLIENT_FDS,
   parseEnv,
   parseRequestLine,
   REQUESTS_FIFO,
   requestFiles,
+  requestOwner,
   SERVER_PID_FILE,
   splitNul,
 } from './request.js';
@@ -35,12 +36,6 @@ export interface HookServerOptions {
   log: (message: string) => void;
   /** The event's work; runHook unless a test needs another. */
   run?: (io: HookIO) => Promise<number>;
-}
-
-/** One of the launcher's standard streams, opened again through /proc (a new open file description). */
-interface ClientStream {
-  fd: number;
-  fifo: boolean;
 }
 
 export class HookServer {
@@ -85,8 +80,7 @@ export class HookServer {
         log(`hook events not answered here: process ${other} answers them in ${dir}`);
         return undefined;
       }
-      // What an earlier service left (its FIFO, requests of launchers long gone) goes.
-      for (const name of fs.readdirSync(dir)) fs.rmSync(posix.join(dir, name), { force: true });
+      const pending = sweep(dir);
       const fifo = posix.join(dir, REQUESTS_FIFO);
       await execa('mkfifo', ['-m', '600', '--', fifo]);
       // Read-write: the FIFO never reports end-of-file between two launchers' writes.
@@ -94,6 +88,8 @@ export class HookServer {
       const server = new HookServer(opts, fd);
       writePid(dir);
       log(`answering hook events in ${dir}`);
+      // Launchers that asked the service before this one (a restart) are still waiting: answer them.
+      for (const pid of pending) server.accept(String(pid));
       return server;
     } catch (e) {
       log(`hook events not answered: ${(e as Error).message}`);
@@ -126,73 +122,60 @@ export class HookServer {
   }
 
   /**
-   * Opens the launcher's reply FIFO, its streams and request files, then claims the event (rename of
-   * PID.claim). Until the claim nothing of the event is read: a launcher told nothing, or whose watchdog
-   * claimed first, starts Node with its stdin untouched. After the claim the launcher waits for the
-   * exit code however long the event takes.
+   * Opens the launcher's reply FIFO and reads its request, then claims the event (rename of PID.stdin:
+   * a launcher whose watchdog renamed it first runs Node instead). The exit code goes on the FIFO only
+   * once PID.out and PID.err are written; without it the launcher runs the event with Node from
+   * PID.taken, which is therefore removed only after the reply.
    */
   private async answer(pid: number): Promise<void> {
     const files = requestFiles(this.opts.dir, pid);
-    const opened: number[] = [];
     let reply: Socket | undefined;
+    let replied = false;
     try {
       reply = new Socket({ fd: await openReply(files.reply), readable: false, writable: true });
       reply.on('error', () => undefined); // the launcher gone: nothing to tell
-      const stdin = openClientStream(pid, CLIENT_FDS.stdin, C.O_RDONLY);
-      opened.push(stdin.fd);
-      const stdout = openClientStream(pid, CLIENT_FDS.stdout, C.O_WRONLY | C.O_APPEND | C.O_NOCTTY);
-      opened.push(stdout.fd);
-      const stderr = openClientStream(pid, CLIENT_FDS.stderr, C.O_WRONLY | C.O_APPEND | C.O_NOCTTY);
-      opened.push(stderr.fd);
       const argv = splitNul(readRequestFile(files.argv));
       const env = parseEnv(readRequestFile(files.env));
       try {
-        fs.renameSync(files.claim, files.taken);
+        fs.renameSync(files.stdin, files.taken);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // its watchdog took it: Node runs it
         throw e;
       }
-      opened.length = 0; // from here each stream is closed by runEvent
-      const code = await this.limited(() => this.runEvent(argv, env, stdin, stdout, stderr));
+      const { code, out, err } = await this.limited(() => this.runEvent(argv, env, files.taken));
+      writeOutput(files.out, out);
+      writeOutput(files.err, err);
       await endSocket(reply, `${code}\n`);
+      replied = true;
       this.answered++;
     } finally {
-      for (const fd of opened) closeQuietly(fd);
       reply?.destroy();
-      for (const f of [files.argv, files.env, files.taken, files.reply]) fs.rmSync(f, { force: true });
+      for (const f of [files.argv, files.env, files.reply, ...(replied ? [files.taken] : [])])
+        fs.rmSync(f, { force: true });
     }
   }
 
   private async runEvent(
     argv: string[],
     env: NodeJS.ProcessEnv,
-    stdin: ClientStream,
-    stdout: ClientStream,
-    stderr: ClientStream,
-  ): Promise<number> {
+    stdinFile: string,
+  ): Promise<{ code: number; out: Buffer; err: Buffer }> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const input = stdin.fifo
-      ? new Socket({ fd: stdin.fd, readable: true, writable: false })
-      : Readable.from([readAndClose(stdin.fd)]);
-    input.on('error', () => undefined); // runHook reads to the end or reports the error itself
-    let code = 0;
+    const stdin = fs.createReadStream('', { fd: fs.openSync(stdinFile, C.O_RDONLY | C.O_NOFOLLOW) });
     try {
-      code = await (this.opts.run ?? runHook)({
+      const code = await (this.opts.run ?? runHook)({
         argv,
-        stdin: input,
+        stdin,
         stdout: collector(out),
         stderr: collector(err),
         env,
         resident: true,
       });
+      return { code, out: Buffer.concat(out), err: Buffer.concat(err) };
     } finally {
-      input.destroy();
-      // libvirt reads the hook's stdout and stderr to their end: every copy of them is closed here.
-      await writeAndClose(stderr, Buffer.concat(err));
-      await writeAndClose(stdout, Buffer.concat(out));
+      stdin.destroy();
     }
-    return code;
   }
 
   private async limited<T>(fn: () => Promise<T>): Promise<T> {
@@ -205,6 +188,23 @@ export class HookServer {
       this.waiting.shift()?.();
     }
   }
+}
+
+/**
+ * Removes what an earlier service and launchers that are gone left in the folder, and returns the
+ * launchers still waiting with an event nobody took (asked the service before it restarted).
+ */
+function sweep(dir: string): number[] {
+  const pending = new Set<number>();
+  for (const name of fs.readdirSync(dir)) {
+    const owner = requestOwner(name);
+    if (owner !== undefined && pidAlive(owner)) {
+      if (name.endsWith('.stdin')) pending.add(owner);
+      continue;
+    }
+    fs.rmSync(posix.join(dir, name), { force: true, recursive: false });
+  }
+  return [...pending];
 }
 
 function readPid(path: string): number | undefined {
@@ -220,20 +220,6 @@ function writePid(dir: string): void {
   const tmp = posix.join(dir, `.${SERVER_PID_FILE}.tmp`);
   fs.writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600, flag: 'w' });
   fs.renameSync(tmp, posix.join(dir, SERVER_PID_FILE));
-}
-
-/**
- * The launcher's fd, opened through /proc: pipes (what libvirt gives a hook) are read and written
- * without blocking the process; a regular file or a character device (/dev/null, a terminal) directly.
- * Anything else (a socket cannot be opened this way) leaves the event to the launcher's own Node.
- */
-function openClientStream(pid: number, fd: number, flags: number): ClientStream {
-  const path = `/proc/${pid}/fd/${fd}`;
-  const st = fs.statSync(path);
-  const fifo = st.isFIFO();
-  if (!fifo && !st.isFile() && !st.isCharacterDevice())
-    throw new Error(`launcher ${pid}: fd ${fd} is neither a pipe, a file nor a device`);
-  return { fd: fs.openSync(path, flags | (fifo ? C.O_NONBLOCK : 0)), fifo };
 }
 
 async function openReply(path: string): Promise<number> {
@@ -263,9 +249,13 @@ function readRequestFile(path: string): Buffer {
   }
 }
 
-function readAndClose(fd: number): Buffer {
+/** The event's stdout or stderr for the launcher to print; none when empty (it then forks no cat). */
+function writeOutput(path: string, data: Buffer): void {
+  fs.rmSync(path, { force: true }); // left by a launcher gone long ago that had the same pid
+  if (!data.length) return;
+  const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {
-    return fs.readFileSync(fd);
+    fs.writeSync(fd, data);
   } finally {
     fs.closeSync(fd);
   }
@@ -280,31 +270,9 @@ function collector(chunks: Buffer[]): Writable {
   });
 }
 
-async function writeAndClose(stream: ClientStream, data: Buffer): Promise<void> {
-  if (!stream.fifo) {
-    try {
-      if (data.length) fs.writeSync(stream.fd, data);
-    } finally {
-      fs.closeSync(stream.fd);
-    }
-    return;
-  }
-  const socket = new Socket({ fd: stream.fd, readable: false, writable: true });
-  socket.on('error', () => undefined); // libvirt stopped reading: nothing more to do for it
-  await endSocket(socket, data);
-}
-
-function endSocket(socket: Socket, data: Buffer | string): Promise<void> {
+function endSocket(socket: Socket, data: string): Promise<void> {
   return new Promise((resolve) => {
     socket.once('close', () => resolve());
     socket.end(data);
   });
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // already closed
-  }
 }
