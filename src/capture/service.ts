@@ -36,7 +36,12 @@ import {
 import type { CapturedLine, LineSink } from './sink.js';
 import { pointDue, pointLine, timesFileName, type TimePoint } from './times.js';
 import { captureStateDir, DOMAINS_CHANGED_FILE } from '../store/domains-changed.js';
-import { writeCaptureStatus, type CaptureStatus, type DeviceStatus } from './status.js';
+import {
+  writeCaptureStatus,
+  type CaptureStatus,
+  type DeviceStatus,
+  type HookEventsStatus,
+} from './status.js';
 
 const C = fs.constants;
 
@@ -52,6 +57,8 @@ export interface CollectOptions {
   virtlogdConf?: string;
   log?: (msg: string) => void;
   signal?: AbortSignal;
+  /** Whether the process answers hook events, for the status file (the collect command knows). */
+  hookEvents?: () => HookEventsStatus;
 }
 
 /** A torn last line goes to the sinks whole after this long without its newline. */
@@ -695,6 +702,7 @@ export class Collector {
       flushMs: this.policy.flushMs,
       lastRetention: new Date(this.lastRetention).toISOString(),
       devices,
+      ...(this.opts.hookEvents ? { hookEvents: this.opts.hookEvents() } : {}),
     };
     try {
       writeCaptureStatus(this.config, status);

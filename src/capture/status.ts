@@ -32,7 +32,11 @@ export interface CaptureStatus {
   flushMs: number;
   lastRetention: string;
   devices: DeviceStatus[];
+  /** Whether this process answers the hook's events (src/hook-server/); absent in older files. */
+  hookEvents?: HookEventsStatus;
 }
+
+export type HookEventsStatus = { answeredIn: string; answered: number } | { notAnswered: string };
 
 /** A status older than this means the service is not running (or hangs). */
 export const STATUS_STALE_MS = 15_000;
@@ -76,8 +80,14 @@ export function serviceVerdict(
   const lost = status.devices.reduce((n, d) => n + d.lostBytes, 0);
   return {
     running: true,
-    why: `running (pid ${status.pid}, ${status.devices.length} device(s), ${status.watch}${lost ? `, ${lost} bytes lost to virtlogd before capture` : ''})`,
+    why: `running (pid ${status.pid}, ${status.devices.length} device(s), ${status.watch}${lost ? `, ${lost} bytes lost to virtlogd before capture` : ''}${describeHookEvents(status.hookEvents)})`,
   };
+}
+
+function describeHookEvents(h: HookEventsStatus | undefined): string {
+  if (!h) return '';
+  if ('answeredIn' in h) return `, answering hook events: ${h.answered} so far`;
+  return `, not answering hook events (${h.notAnswered}): each starts Node`;
 }
 
 /** status's line for one domain: the service verdict and each device's rate and losses. */

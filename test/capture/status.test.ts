@@ -41,6 +41,16 @@ test('the service counts as running only with a live pid and a fresh status', (t
   t.true(serviceVerdict(status(), true, NOW).running);
 });
 
+test('the verdict says whether the service answers hook events (older status files: nothing)', (t) => {
+  t.notRegex(serviceVerdict(status(), true, NOW).why, /hook events/);
+  const answering = status({ hookEvents: { answeredIn: '/run/virt-consolelog/hook-server', answered: 7 } });
+  t.regex(serviceVerdict(answering, true, NOW).why, /answering hook events: 7 so far\)$/);
+  t.regex(
+    captureCheck(status({ hookEvents: { notAnswered: 'VIRT_CONSOLELOG_HOOK_SERVER=0' } }), true, NOW).message,
+    /not answering hook events \(VIRT_CONSOLELOG_HOOK_SERVER=0\): each starts Node/,
+  );
+});
+
 test('doctor: ok when running and keeping up, warn when stopped or when virtlogd deleted bytes first', (t) => {
   t.is(captureCheck(status(), true, NOW).status, 'ok');
   const stopped = captureCheck(undefined, false, NOW);

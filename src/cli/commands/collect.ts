@@ -62,6 +62,11 @@ export const collectCommand: Command = {
     const stop = () => controller.abort();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Hook events are answered here while it runs (VIRT_CONSOLELOG_HOOK_SERVER=0: not).
+    const dir = hookServerDir(process.env);
+    const hooks = dir
+      ? await (await import('../../hook-server/server.js')).HookServer.start({ dir, log })
+      : undefined;
     const collector = new Collector(config, {
       flushMs: flushMs ?? defaultFlushMs(config),
       ...(pollMs !== undefined ? { pollMs } : {}),
@@ -69,12 +74,11 @@ export const collectCommand: Command = {
       log,
       // Each whole guest line to the host journal (docs/JOURNAL.md); off: no sink, no line reading.
       ...(config.journaldForward ? { sinks: [createJournaldSink({ config, log })] } : {}),
+      hookEvents: () =>
+        hooks
+          ? { answeredIn: dir as string, answered: hooks.answered }
+          : { notAnswered: dir ? 'see the service log' : 'VIRT_CONSOLELOG_HOOK_SERVER=0' },
     });
-    // Hook events are answered here while it runs (VIRT_CONSOLELOG_HOOK_SERVER=0: not).
-    const dir = hookServerDir(process.env);
-    const hooks = dir
-      ? await (await import('../../hook-server/server.js')).HookServer.start({ dir, log })
-      : undefined;
     try {
       await collector.run();
     } finally {
