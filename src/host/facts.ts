@@ -101,9 +101,12 @@ async function readCache(path: string): Promise<CacheFile> {
   return { binaries: {} };
 }
 
+/** Temp names stay unique when hook events run side by side in one process (the capture service). */
+let cacheWrites = 0;
+
 async function writeCache(dir: string, cache: CacheFile): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  const tmp = posix.join(dir, `.${CACHE_FILE}.${process.pid}.${Date.now()}`);
+  const tmp = posix.join(dir, `.${CACHE_FILE}.${process.pid}.${Date.now()}.${++cacheWrites}`);
   // 'wx': never write through a file (or symlink) someone else put there.
   await writeFile(tmp, JSON.stringify(cache) + '\n', { flag: 'wx', mode: 0o644 });
   try {
