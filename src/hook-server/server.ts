@@ -28,6 +28,8 @@ const REPLY_OPEN_MS = 10_000;
 const MAX_RUNNING = 8;
 /** Largest argv or env file read from a request (libvirt's hook argv and environment are small). */
 const MAX_REQUEST_FILE = 1024 * 1024;
+/** How long a stopping service lets the events it runs finish. */
+const CLOSE_WAIT_MS = 20_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,6 +43,8 @@ export interface HookServerOptions {
 export class HookServer {
   private readonly requests: Socket;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Launchers being answered: a restart can see one both in the folder and on the FIFO. */
+  private readonly launchers = new Set<number>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
   private closed = false;
@@ -80,8 +84,10 @@ export class HookServer {
         log(`hook events not answered here: process ${other} answers them in ${dir}`);
         return undefined;
       }
-      const pending = sweep(dir);
+      const pending = sweep(dir, log);
       const fifo = posix.join(dir, REQUESTS_FIFO);
+      // A launcher that wrote to the old FIFO just as it went made a regular file of that name.
+      fs.rmSync(fifo, { force: true });
       await execa('mkfifo', ['-m', '600', '--', fifo]);
       // Read-write: the FIFO never reports end-of-file between two launchers' writes.
       const fd = fs.openSync(fifo, C.O_RDWR | C.O_NONBLOCK | C.O_NOFOLLOW);
@@ -97,14 +103,21 @@ export class HookServer {
     }
   }
 
-  /** Takes no more requests (launchers start Node again), lets the running events end, removes the FIFO. */
+  /** Takes no more requests (launchers start Node again), removes the FIFO, lets running events end. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     const { dir } = this.opts;
     for (const name of [SERVER_PID_FILE, REQUESTS_FIFO]) fs.rmSync(posix.join(dir, name), { force: true });
     this.requests.destroy();
-    await Promise.allSettled([...this.inFlight]);
+    // Bounded: an event that hangs must not keep the service from stopping (its launcher then runs
+    // the event with Node).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private accept(line: string): void {
@@ -115,9 +128,14 @@ export class HookServer {
       );
       return;
     }
+    if (this.launchers.has(pid)) return;
+    this.launchers.add(pid);
     const p = this.answer(pid)
       .catch((e: Error) => this.opts.log(`hook event of launcher ${pid}: ${e.message}`))
-      .finally(() => this.inFlight.delete(p));
+      .finally(() => {
+        this.inFlight.delete(p);
+        this.launchers.delete(pid);
+      });
     this.inFlight.add(p);
   }
 
@@ -194,7 +212,7 @@ export class HookServer {
  * Removes what an earlier service and launchers that are gone left in the folder, and returns the
  * launchers still waiting with an event nobody took (asked the service before it restarted).
  */
-function sweep(dir: string): number[] {
+function sweep(dir: string, log: (message: string) => void): number[] {
   const pending = new Set<number>();
   for (const name of fs.readdirSync(dir)) {
     const owner = requestOwner(name);
@@ -202,7 +220,11 @@ function sweep(dir: string): number[] {
       if (name.endsWith('.stdin')) pending.add(owner);
       continue;
     }
-    fs.rmSync(posix.join(dir, name), { force: true, recursive: false });
+    try {
+      fs.rmSync(posix.join(dir, name), { force: true });
+    } catch (e) {
+      log(`left ${posix.join(dir, name)} in place: ${(e as Error).message}`); // a folder: not ours
+    }
   }
   return [...pending];
 }

@@ -4,7 +4,7 @@
 // does not take the event in time, or is refused. Paths all in a temp folder (VIRT_CONSOLELOG_CONFIG).
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -86,6 +86,19 @@ async function folder(name: string): Promise<string> {
   return dir;
 }
 
+/** Whether a `sleep SECONDS` process runs on this machine. */
+function sleeping(seconds: string): boolean {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .some((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${seconds}\0`;
+      } catch {
+        return false;
+      }
+    });
+}
+
 /** Only the service's own two files are left once every launcher is done. */
 const leftovers = (dir: string) => readdirSync(dir).filter((f) => f !== 'pid' && f !== 'requests');
 
@@ -113,11 +126,16 @@ test.serial(
       const run = lastRun('plain');
       t.true(run?.notes.includes(NOTE), JSON.stringify(run));
       t.is(run?.pid, collect.pid, 'run inside the collect process');
+      // prepare takes the domain lock: proper-lockfile, loaded now, must not turn SIGTERM into a kill.
+      const prepared = await runHookLauncher(dir, ['plain', 'prepare', 'begin', '-']);
+      t.is(prepared.exitCode, 0, prepared.stderr);
+      t.is(lastRun('plain')?.pid, collect.pid);
       t.deepEqual(leftovers(dir), []);
     } finally {
       collect.kill('SIGTERM');
       const done = await collect;
       t.regex(String(done.stderr), /answering hook events in /);
+      t.is(done.exitCode, 0, `stopped cleanly, not by the signal (${String(done.signal)})`);
     }
     t.false(existsSync(path.join(dir, 'requests')), 'the FIFO goes with the service');
     t.false(existsSync(path.join(dir, 'pid')));
@@ -161,15 +179,19 @@ test.serial('the launcher returns once answered: no process of it keeps libvirt 
   const server = await HookServer.start({ dir, log: () => undefined });
   try {
     // With a watchdog of an hour, a leaked copy of stdout would hold execa (and the test) for that hour.
-    const r = await runHookLauncher(dir, ['quick', 'migrate', 'begin', '-'], XML, 3600);
+    const wait = 3600 + (process.pid % 1000); // a sleep of this length is the watchdog's own
+    const r = await runHookLauncher(dir, ['quick', 'migrate', 'begin', '-'], XML, wait);
     t.is(r.exitCode, 0, r.stderr);
     t.true(lastRun('quick')?.notes.includes(NOTE));
+    // Nor does the watchdog's sleep linger once the event is answered.
+    await until('no watchdog sleep left', () => !sleeping(String(wait)));
+    t.pass();
   } finally {
     await server?.close();
   }
 });
 
-test.serial('a service that never takes the event loses it to Node, stdin untouched', async (t) => {
+test.serial('a service that never takes the event loses it to Node, which reads the saved XML', async (t) => {
   const dir = await folder('srv-deaf');
   await execa('mkfifo', ['-m', '600', path.join(dir, 'requests')]);
   // A live pid that reads nothing: the request line waits in the FIFO until the watchdog fires.
@@ -189,7 +211,7 @@ test.serial('a service that never takes the event loses it to Node, stdin untouc
 });
 
 test.serial(
-  'no FIFO, a dead pid, a symlinked or open folder: Node runs at once, nothing asked',
+  'no FIFO, a dead pid, a foreign pid file, a symlinked or open folder: Node runs at once',
   async (t) => {
     const plain = await runHookLauncher('0', ['none', 'migrate', 'begin', '-']);
     const dead = await folder('srv-dead');
@@ -203,7 +225,12 @@ test.serial(
     await symlink(real, link);
     const open = await folder('srv-open');
     await chmod(open, 0o777);
-    for (const dir of [path.join(root, 'srv-missing'), dead]) {
+    // A service folder whose pid file another user could have written is not the service's.
+    const foreign = await folder('srv-foreign');
+    await execa('mkfifo', ['-m', '600', path.join(foreign, 'requests')]);
+    await writeFile(path.join(foreign, 'pid'), `${process.pid}\n`);
+    await chown(path.join(foreign, 'pid'), 65534, 65534);
+    for (const dir of [path.join(root, 'srv-missing'), dead, foreign]) {
       // Wait 3600: had the launcher asked, it would wait for its watchdog and time the test out.
       const r = await runHookLauncher(dir, ['none', 'migrate', 'begin', '-'], XML, 3600);
       t.is(r.stdout, plain.stdout, dir);
@@ -247,7 +274,7 @@ test.serial('lines that are not a launcher pid are ignored; the next event is an
   const server = await HookServer.start({ dir, log: (m) => logged.push(m) });
   try {
     const requests = path.join(dir, 'requests');
-    // Not pids, and a pid with no request files (the service gives up on it after its open retries).
+    // Not pids, and a pid with no request files (its reply FIFO does not exist: given up at once).
     await writeFile(requests, '../../etc/passwd\n12ab\n\n99999999\n', { flag: 'a' });
     const r = await runHookLauncher(dir, ['after', 'migrate', 'begin', '-']);
     t.is(r.exitCode, 0, r.stderr);

@@ -60,8 +60,10 @@ export const collectCommand: Command = {
     const log = (m: string) => void ctx.io.stderr.write(`virt-consolelog collect: ${m}\n`);
     const controller = new AbortController();
     const stop = () => controller.abort();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    // Kept for the whole run (not once): with no handler of ours left, proper-lockfile's exit hook
+    // (signal-exit) would kill the process again on the signal, before the service stopped cleanly.
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
     // Hook events are answered here while it runs (VIRT_CONSOLELOG_HOOK_SERVER=0: not).
     const dir = hookServerDir(process.env);
     const hooks = dir
