@@ -18,8 +18,10 @@ delete it (the hooks' own seal: nothing twice, no gap, whoever runs first), and 
 part of the log arrived, so that 'show -o short-iso' puts a time on every line. Every hour it
 applies retention (domain_cap_bytes, retention_days). With journald_forward = 1 (the default) it
 also sends every whole guest line to the host's journal (journalctl VIRT_DOMAIN_NAME=NAME). Its
-status is in state_dir/capture/status.json ('status' and 'doctor' read it). Hooks work with or
-without it.
+status is in state_dir/capture/status.json ('status' and 'doctor' read it). While it runs it also
+answers the hook's events, so that they start no Node (VIRT_CONSOLELOG_HOOK_SERVER=0 in
+/etc/default/virt-consolelog turns that off). Hooks work with or without it: without it, each
+handled event starts Node.
 
 Options:
   --flush-ms MS  seal any unsealed output at least every MS ms, so that a store other hosts read
