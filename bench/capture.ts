@@ -14,7 +14,7 @@
 import { execa, type ResultPromise } from 'execa';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { withHost } from '../src/store/domain-state.js';
 import { liveLogPath } from '../src/store/layout.js';
@@ -85,12 +85,17 @@ let shareOverlaid = false;
 function startService(confFile: string, env: Record<string, string>): ResultPromise {
   if (!shareOverlaid) overlayNodeShare(serviceNode); // Debian's Node unpacked: its builtins at /usr/share/nodejs
   shareOverlaid = true;
+  // It answers hook events as installed, in a folder of its own: never the machine's /run one.
+  const hookServer = join(dirname(confFile), 'hook-server');
   return execa(
     serviceNode.path,
     // VCL_BENCH_CAPTURE_CLI: another built CLI (to compare two builds in one session, interleaved).
     [...serviceNodeArgs, process.env.VCL_BENCH_CAPTURE_CLI || CLI_JS, '--config', confFile, 'collect'],
     {
-      env: nodeEnv(serviceNode, env) as Record<string, string>,
+      env: nodeEnv(serviceNode, { ...env, VIRT_CONSOLELOG_HOOK_SERVER: hookServer }) as Record<
+        string,
+        string
+      >,
       reject: false,
     },
   );

@@ -48,8 +48,14 @@ function hookDetails(d: HookBench): string {
   const snapshot = d.snapshot
     ? `; the launcher's start-up snapshot: VIRT_CONSOLELOG_SNAPSHOT=${d.snapshot.mode}, started from: ${d.snapshot.started}`
     : '';
+  const s = d.service;
+  const service = s
+    ? ` Capture service: \`collect\` on ${s.node} (pid ${s.pid}), answering in a 0700 temp folder, ready ${s.readyMs} ms after its start, stopped with SIGTERM (ended: ${s.exit}); ` +
+      `cases \`*-service\` are the handled events handed to it by the launcher (as installed), the others of the node phase run plainly (VIRT_CONSOLELOG_HOOK_SERVER=0: the launcher starts Node); ` +
+      `it answered ${s.answeredOverNodeRounds} events and used ${s.cpuMsOverNodeRounds} ms of CPU over the node phase (both forms' rounds, its idle sweeps included).`
+    : '';
   return (
-    `Node ${d.nodeVersion} (${d.node})${snapshot}.\n\n` +
+    `Node ${d.nodeVersion} (${d.node})${snapshot}.${service}\n\n` +
     table(
       [
         'phase',
@@ -72,9 +78,18 @@ function hookDetails(d: HookBench): string {
         c.argv.join(' '),
         c.stdinBytes,
         ...ms(c.ms),
-        `${c.cpuMs.median} (${c.cpuMs.n} runs)`,
+        c.service
+          ? `${c.cpuMs.median}, of which the service ${c.service.cpuMs.median} (${c.cpuMs.n} runs)`
+          : `${c.cpuMs.median} (${c.cpuMs.n} runs)`,
         c.nonZeroExits,
-        c.verified + (c.stderrSample ? `; stderr: ${c.stderrSample.slice(0, 160)}` : ''),
+        c.verified +
+          (c.service
+            ? `; answered by the service in ${c.service.answered} of ${c.service.answered + c.service.node + c.service.unknown} runs` +
+              (c.service.node ? `, by a Node the launcher started in ${c.service.node}` : '') +
+              (c.service.unknown ? `, by neither (journal) in ${c.service.unknown}` : '') +
+              (c.service.outputDiffers ? `; output NOT the plain run's in ${c.service.outputDiffers}` : '')
+            : '') +
+          (c.stderrSample ? `; stderr: ${c.stderrSample.slice(0, 160)}` : ''),
       ]),
     )
   );

@@ -4,6 +4,9 @@
 // Each storm runs with the plugin and again without it (hook removed, libvirtd reloaded) on the same guests:
 // the wall time ratio is what an operator sees after a host reboot. Sizes: 200 and 50 unless
 // VCL_BENCH_SCALE_N says otherwise (a comma list; --quick: 10). The history check runs on the first size.
+// "With the plugin" is the plugin as installed: the hook and the capture service (`collect`, which the
+// packages start and which answers the hook's events, so that they start no Node), running in the lab
+// host from before the warm-up until the plugin runs of a size end; the baseline has neither.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +17,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   truncateSync,
@@ -24,15 +28,16 @@ import { checkHistory, summarise as summariseHistory } from '../test/lab/checker
 import { dropTornLinesBeforeSeparators } from '../test/lab/store-common.js';
 import { liveLogPath } from '../src/store/layout.js';
 import { cpuByCommand, parseAcct, startAccounting, stopAccounting, type CommandCpu } from './lib/acct.js';
-import { benchNode, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
+import { benchNode, nodeEnv, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
 import { ratio } from './lib/stats.js';
 import { domainXml, GUEST_ASM, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
-import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
+import { CLI_JS, startLab, type Lab, type LabHost, type RunPromise } from '../test/lab/harness.js';
 import { define, sleep } from '../test/lab/scenario.js';
 import type { Target } from './lib/result.js';
 import { summarise, type Summary } from './lib/stats.js';
 
 interface JournalLine {
+  at: string;
   op: string;
   subop: string;
   domain: string;
@@ -58,6 +63,7 @@ function journal(host: LabHost): JournalLine[] {
       } catch {
         /* a torn line would itself be a finding: counted below */
         out.push({
+          at: '',
           op: 'unparsable',
           subop: '',
           domain: '',
@@ -120,6 +126,86 @@ function newestBoot(host: LabHost, g: Guest): { boot: string; last: number } | u
     .sort((a, b) => b.mtime - a.mtime);
   const newest = files[0] ? checkHistory(readText(files[0].path)).boots.at(-1) : undefined;
   return newest ? { boot: newest.boot, last: newest.last } : undefined;
+}
+
+/** runHook's journal note for a run the capture service answered (src/lifecycle/run.ts). */
+const SERVICE_NOTE = 'answered by the capture service';
+/** The capture service's folder inside a lab host (the default: /run is private per lab host). */
+const HOOK_SERVER_DIR = '/run/virt-consolelog/hook-server';
+
+/** True for a journal line of a hook run (jobs write `subop: "job"`; unparsable lines are neither). */
+function isHookRun(e: JournalLine): boolean {
+  return e.subop !== 'job' && e.op !== 'unparsable';
+}
+
+interface CaptureService {
+  run: RunPromise;
+  pid: number;
+  /** The Node binary it runs (/proc/PID/exe). */
+  exe: string;
+  startedAt: string;
+  readyMs: number;
+  /** Its stderr so far. */
+  log: () => string;
+}
+
+/**
+ * `virt-consolelog collect` inside the lab host, as the package's unit runs it (the host's config, the
+ * default folder for hook events, root), on the bench's Node (VCL_BENCH_NODE with its libraries, else
+ * the machine's). Ready once its requests FIFO and a pid file naming it are in the folder: the
+ * launcher hands events over only then.
+ */
+async function startCollect(host: LabHost, node: BenchNode): Promise<CaptureService> {
+  let err = '';
+  const t0 = Date.now();
+  const run = host.exec([node.path, CLI_JS, 'collect'], {
+    env: nodeEnv(node, {}) as Record<string, string>,
+  });
+  run.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  let ended = '';
+  void run.then((r) => (ended = `ended (exit ${r.exitCode ?? '-'}, signal ${r.signal ?? '-'})`));
+  const fifo = host.outside(`${HOOK_SERVER_DIR}/requests`);
+  const pidFile = host.outside(`${HOOK_SERVER_DIR}/pid`);
+  // nsenter enters the host's namespaces and execs Node: the pid file names this very process (a file an
+  // earlier collect left does not).
+  while (!(
+    statSync(fifo, { throwIfNoEntry: false })?.isFIFO() && readText(pidFile).trim() === String(run.pid)
+  )) {
+    if (ended || Date.now() - t0 > 120_000) {
+      run.kill('SIGKILL');
+      throw new Error(
+        `collect in ${host.name} ${ended || `did not listen in ${HOOK_SERVER_DIR} within 120 s`}: ${err.slice(0, 2000)}`,
+      );
+    }
+    await sleep(50);
+  }
+  return {
+    run,
+    pid: run.pid as number,
+    exe: readlinkSync(`/proc/${run.pid}/exe`),
+    startedAt: new Date(t0).toISOString(),
+    readyMs: Date.now() - t0,
+    log: () => err,
+  };
+}
+
+/** SIGTERM (as systemd stops the unit), up to 30 s, then SIGKILL; how it ended. */
+async function stopCollect(c: CaptureService): Promise<string> {
+  c.run.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 30_000)));
+  const r = await Promise.race([c.run, timeout]);
+  clearTimeout(timer);
+  if (r) return r.signal ? `ended by ${r.signal}` : `exit code ${r.exitCode}`;
+  c.run.kill('SIGKILL');
+  await c.run;
+  return 'killed: still running 30 s after SIGTERM';
+}
+
+/** utime + stime of a process so far, seconds (/proc/PID/stat; all its threads, 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const f = readText(`/proc/${pid}/stat`).split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** Waits until no process of the machine runs a detached job for one of these guests (argv holds its UUID). */
@@ -205,8 +291,25 @@ export interface ScaleBench {
   libvirtdHookErrors: string[];
   lockWaits: { runs: number; maxMs: number; totalMs: number };
   hookMs: Record<string, Summary>;
+  /**
+   * Hook runs (journal lines of hook events, jobs left out) by who ran them: the capture service (its
+   * note) or a Node the launcher started; per storm phase (lines recorded within its wall time), and
+   * `all` (the warm-up too). Absent in result files from before the service.
+   */
+  hookRunsBy?: Record<string, { service: number; node: number }>;
+  /** Each `collect` the plugin runs started: its pid, readiness and how it ended after SIGTERM. */
+  captureService?: {
+    startedAt: string;
+    pid: number;
+    exe: string;
+    readyMs: number;
+    ended: string;
+    log: string;
+  }[];
   /** VCL_BENCH_SCALE_ACCT=1: CPU of the processes each phase started, by command (process accounting). */
   cpu?: Record<string, CommandCpu[]>;
+  /** VCL_BENCH_SCALE_ACCT=1: the capture service's CPU over each plugin phase, s (/proc/PID/stat). */
+  collectCpuS?: Record<string, number>;
   targets: Target[];
   details: { title: string; head: string[]; rows: (string | number)[][] }[];
 }
@@ -267,6 +370,23 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   const lab = await startLab({ hosts: ['bench-s'], hook: true, config: 'journal_max_bytes = 268435456\n' });
   const acctFile = join(lab.dir, 'pacct');
   let accounting = false;
+  // The capture service of the plugin runs, and every one that ran.
+  let collect: CaptureService | undefined;
+  const services: NonNullable<ScaleBench['captureService']> = [];
+  const stopService = async () => {
+    if (!collect) return;
+    const c = collect;
+    collect = undefined;
+    const ended = await stopCollect(c);
+    services.push({
+      startedAt: c.startedAt,
+      pid: c.pid,
+      exe: c.exe,
+      readyMs: c.readyMs,
+      ended,
+      log: c.log().split('\n').slice(0, 20).join('\n'),
+    });
+  };
   try {
     if (process.env.VCL_BENCH_SCALE_ACCT === '1') {
       writeFileSync(acctFile, '', { mode: 0o600 });
@@ -284,6 +404,10 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     const phases: ScaleBench['phases'] = {};
     const waits: ScaleBench['waits'] = {};
     const storms: StormWalls = {};
+    const collectCpuS: Record<string, number> = {};
+    // The plugin as installed: the capture service runs before libvirt starts guests (its unit orders
+    // itself before libvirtd), and answers their hook events.
+    collect = await startCollect(host, node);
     // Warm-up, as after a host reboot: every guest started once with the plugin, its definition upgraded
     // by the automatic mode (a one-time job per guest that would otherwise run inside the first storm).
     await Promise.all(all.map((g) => virsh(host, 'start', g.name)));
@@ -299,16 +423,22 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       // Plugin first: the history check needs the plugin to have seen every boot of the first size.
       for (const mode of ['plugin', 'none'] as const) {
         if (mode === 'plugin' && !host.hookInstalled()) await host.installHook();
+        if (mode === 'plugin' && !collect) collect = await startCollect(host, node);
+        if (mode === 'none') await stopService();
         if (mode === 'none' && host.hookInstalled()) await host.removeHook();
         const tag = `N=${size}, ${mode === 'plugin' ? 'plugin' : 'no plugin'}`;
         const phase = async (
           name: string,
           fn: (g: Guest) => Promise<{ ok: boolean; ms: number; err: string }>,
         ) => {
+          const service = accounting ? collect : undefined;
+          const cpu0 = service ? cpuSeconds(service.pid) : 0;
           const t0 = Date.now();
           const rs = await Promise.all(guests.map(fn));
           const bad = rs.filter((r) => !r.ok);
           const wallMs = Date.now() - t0;
+          if (service)
+            collectCpuS[`${name} (${tag})`] = Math.round((cpuSeconds(service.pid) - cpu0) * 100) / 100;
           phases[`${name} (${tag})`] = {
             startedAt: new Date(t0).toISOString(),
             wallMs,
@@ -339,6 +469,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         }
       }
     }
+    await stopService();
     let cpu: ScaleBench['cpu'];
     if (accounting) {
       await stopAccounting();
@@ -360,10 +491,27 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       .map((note) => /waited (\d+) ms for the domain lock/.exec(note))
       .filter((m): m is RegExpExecArray => !!m)
       .map((m) => Number(m[1]));
+    const answered = (e: JournalLine) => (e.notes ?? []).includes(SERVICE_NOTE);
     const byEvent = new Map<string, number[]>();
-    for (const e of j)
-      byEvent.set(`${e.op} ${e.subop}`, [...(byEvent.get(`${e.op} ${e.subop}`) ?? []), e.ms]);
+    for (const e of j) {
+      const key = `${e.op} ${e.subop}${answered(e) ? ' (capture service)' : ''}`;
+      byEvent.set(key, [...(byEvent.get(key) ?? []), e.ms]);
+    }
     const hookMs = Object.fromEntries([...byEvent].map(([k, v]) => [k, summarise(v)]));
+    // Who ran each hook run: a silent fallback to Node (the service not there, late, or refusing the
+    // event) shows here as runs without the service's note.
+    const hookRuns = j.filter(isHookRun);
+    const by = (es: JournalLine[]) => {
+      const service = es.filter(answered).length;
+      return { service, node: es.length - service };
+    };
+    const hookRunsBy: NonNullable<ScaleBench['hookRunsBy']> = { all: by(hookRuns) };
+    for (const [k, p] of Object.entries(phases)) {
+      if (!k.endsWith(', plugin)')) continue;
+      const t0 = Date.parse(p.startedAt);
+      hookRunsBy[k] = by(hookRuns.filter((e) => Date.parse(e.at) >= t0 && Date.parse(e.at) <= t0 + p.wallMs));
+    }
+    const runsBy = hookRunsBy.all ?? { service: 0, node: 0 };
     const libvirtdHookErrors = host
       .libvirtdLog()
       .split('\n')
@@ -385,6 +533,18 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         limit: '0 lost lines',
         measured: `${ok}/${n} complete; ${lostOrBroken.length} with gaps, duplicates or missing boots; ${hist.tornByDestroy ?? 0} boot(s) ending in a line cut short by destroy (the guest's own, as in the lab tests)`,
         met: ok === n && n >= 200,
+      },
+      {
+        id: 'scale.hook-runs-by-service',
+        what: 'hook runs with the plugin (warm-up and storms) answered by the capture service vs by a Node the launcher started (journal notes)',
+        limit: 'reported; the service answers',
+        measured:
+          `${runsBy.service} by the service, ${runsBy.node} by a Node start, of ${hookRuns.length}; ` +
+          Object.entries(hookRunsBy)
+            .filter(([k]) => k !== 'all')
+            .map(([k, b]) => `${k.replace(/, plugin\)$/, ')')}: ${b.service} / ${b.node}`)
+            .join('; '),
+        met: runsBy.service > 0,
       },
       {
         id: 'scale.lock-waits',
@@ -426,12 +586,30 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         totalMs: waitsMs.reduce((a, b) => a + b, 0),
       },
       hookMs,
-      ...(cpu ? { cpu } : {}),
+      hookRunsBy,
+      captureService: services,
+      ...(cpu ? { cpu, collectCpuS } : {}),
       targets,
       details: [
-        ...(cpu ? [cpuTable(cpu)] : []),
+        ...(cpu ? [cpuTable(cpu, collectCpuS)] : []),
         {
-          title: `Node ${hookNode.version} (${hookNode.path}); ${n} sequence guests (TCG, ${memoryMiB} MiB, a line every BIOS tick (55 ms) with hlt in between, OpenStack-style file serial) on one lab host`,
+          title:
+            'Hook runs by who ran them (journal: the note of the capture service, or none: a Node the launcher started); per storm, the runs recorded within its wall time',
+          head: ['phase', 'capture service', 'Node start'],
+          rows: Object.entries(hookRunsBy).map(([k, b]) => [
+            k === 'all' ? 'all (warm-up included)' : k,
+            b.service,
+            b.node,
+          ]),
+        },
+        {
+          title:
+            'The capture service (`collect`) of the plugin runs: started before them, ready once its requests FIFO and pid file are there, stopped with SIGTERM',
+          head: ['started', 'pid', 'Node', 'ready after ms', 'ended'],
+          rows: services.map((c) => [c.startedAt, c.pid, c.exe, c.readyMs, c.ended]),
+        },
+        {
+          title: `Node ${hookNode.version} (${hookNode.path}); with the plugin: the hook and the capture service; ${n} sequence guests (TCG, ${memoryMiB} MiB, a line every BIOS tick (55 ms) with hlt in between, OpenStack-style file serial) on one lab host`,
           head: ['phase', 'wall ms (all guests)', 'per-guest virsh median ms', 'p90', 'max', 'failed'],
           rows: Object.entries(phases).map(([k, p]) => [
             k,
@@ -449,7 +627,8 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
           rows: Object.entries(waits).map(([k, w]) => [k, w.ms, w.silent]),
         },
         {
-          title: 'Hook run time under this load, from the plugin journal (ms inside Node)',
+          title:
+            'Hook run time under this load, from the plugin journal (ms inside Node: the capture service, or a Node the launcher started)',
           head: ['event', 'median', 'p90', 'max', 'runs'],
           rows: Object.entries(hookMs).map(([k, s]) => [k, s.median, s.p90, s.max, s.n]),
         },
@@ -467,6 +646,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       ],
     };
   } finally {
+    await stopService().catch(() => undefined);
     if (accounting) await stopAccounting();
     keepLogs(lab);
     await lab.stop();
@@ -521,8 +701,14 @@ function keepLogs(lab: Lab): void {
   writeFileSync(join(keep, 'virtlogd.log'), host.virtlogdLog());
 }
 
-/** Per phase: all CPU of the processes it started, and Node's, virsh's and QEMU's share of it. */
-function cpuTable(cpu: Record<string, CommandCpu[]>): ScaleBench['details'][number] {
+/**
+ * Per phase: all CPU of the processes it started, and Node's, virsh's and QEMU's share of it; beside it
+ * the capture service's CPU over the phase (it started before: accounting has no record of it yet).
+ */
+function cpuTable(
+  cpu: Record<string, CommandCpu[]>,
+  collectCpuS: Record<string, number>,
+): ScaleBench['details'][number] {
   const of = (cs: CommandCpu[], re: RegExp) => {
     const m = cs.filter((c) => re.test(c.command));
     const n = m.reduce((a, c) => a + c.processes, 0);
@@ -532,13 +718,21 @@ function cpuTable(cpu: Record<string, CommandCpu[]>): ScaleBench['details'][numb
   return {
     title:
       'CPU of the processes each phase started (process accounting, VCL_BENCH_SCALE_ACCT=1; QEMU counted until it exits)',
-    head: ['phase', 'all, s', 'node (hook runs and jobs)', 'virsh', 'qemu'],
+    head: [
+      'phase',
+      'all, s',
+      'node (hook runs and jobs)',
+      'virsh',
+      'qemu',
+      'collect (capture service, over the phase), s',
+    ],
     rows: Object.entries(cpu).map(([k, cs]) => [
       k,
       cs.reduce((a, c) => a + c.cpuS, 0).toFixed(1),
       of(cs, /^node$/),
       of(cs, /^virsh$/),
       of(cs, /^qemu|^CPU \d+\/TCG$/),
+      collectCpuS[k]?.toFixed(2) ?? '-',
     ]),
   };
 }
