@@ -583,7 +583,8 @@ async function startService(): Promise<Service> {
   const t0 = Date.now();
   // What the unit gives it (EnvironmentFile=/etc/default/virt-consolelog: here the Node's libraries) plus
   // the folder; the config is the hook's (/etc/virt-consolelog in this namespace).
-  const child = spawn(node, [cliJs, 'collect'], {
+  // Nice=-5, as the unit runs it; nice execs Node (same pid).
+  const child = spawn('nice', ['-n', '-5', node, cliJs, 'collect'], {
     env: { ...HOOK_ENV, ...SERVICE_ENV },
     stdio: ['ignore', out, out],
   });

@@ -151,14 +151,15 @@ interface CaptureService {
 
 /**
  * `virt-consolelog collect` inside the lab host, as the package's unit runs it (the host's config, the
- * default folder for hook events, root), on the bench's Node (VCL_BENCH_NODE with its libraries, else
+ * default folder for hook events, root, nice -5), on the bench's Node (VCL_BENCH_NODE with its libraries, else
  * the machine's). Ready once its requests FIFO and a pid file naming it are in the folder: the
  * launcher hands events over only then.
  */
 async function startCollect(host: LabHost, node: BenchNode): Promise<CaptureService> {
   let err = '';
   const t0 = Date.now();
-  const run = host.exec([node.path, CLI_JS, 'collect'], {
+  // Nice=-5, as the unit runs it (packaging/virt-consolelog-collect.service); nice execs Node, same pid.
+  const run = host.exec(['nice', '-n', '-5', node.path, CLI_JS, 'collect'], {
     env: nodeEnv(node, {}) as Record<string, string>,
   });
   run.stderr?.on('data', (c: Buffer) => (err += c.toString()));

@@ -24,8 +24,12 @@ import {
 const C = fs.constants;
 /** How long the service tries to open a launcher's reply FIFO: the launcher opens it right after asking. */
 const REPLY_OPEN_MS = 10_000;
-/** Events run at once; more wait (taken, so the launcher waits too) rather than crowd the process. */
-const MAX_RUNNING = 8;
+/**
+ * Events run at once; more wait (taken, so the launcher waits too). Most of an event's time in a storm
+ * is waiting (a domain lock, the disk), so the bound is high: it only keeps a burst from holding
+ * hundreds of XML documents and outputs in memory at once.
+ */
+const MAX_RUNNING = 32;
 /** Largest argv or env file read from a request (libvirt's hook argv and environment are small). */
 const MAX_REQUEST_FILE = 1024 * 1024;
 /** How long a stopping service lets the events it runs finish. */
