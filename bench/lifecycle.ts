@@ -1,12 +1,15 @@
 // Target 2: guest lifecycle through a real libvirtd (two lab hosts, test/lab/harness.ts): `virsh start`
-// and `virsh migrate --live` wall time with the plugin's hook installed and without, interleaved
-// (the mode flips every round in a shuffled order), medians of >= 10 runs each.
+// and `virsh migrate --live` wall time with the plugin as installed (the hook, and the capture service
+// answering its events) and without either, interleaved (the mode flips every round in a shuffled
+// order), medians of >= 10 runs each.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGuest, type Guest } from '../test/lab/guest.js';
 import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
 import { define, destroy, domState, prepareSerialDir, sleep, start } from '../test/lab/scenario.js';
+import { startCollect, stopCollect, type CaptureService } from './lib/lab-collect.js';
+import { benchNode } from './lib/node.js';
 import type { Target } from './lib/result.js';
 import { prng, ratio, shuffled, summarise, type Summary } from './lib/stats.js';
 
@@ -26,10 +29,22 @@ async function timedVirsh(host: LabHost, ...args: string[]): Promise<number> {
   return ms;
 }
 
+/** The capture service of each host while in plugin mode (the plugin as installed answers hooks there). */
+const services = new Map<string, CaptureService>();
+/** How each service ended (SIGTERM at every switch to the baseline), for the report. */
+const serviceEnds: string[] = [];
+
 async function setMode(hosts: LabHost[], mode: Mode): Promise<void> {
   for (const h of hosts) {
     if (mode === 'plugin' && !h.hookInstalled()) await h.installHook();
     if (mode === 'baseline' && h.hookInstalled()) await h.removeHook();
+    const service = services.get(h.name);
+    if (mode === 'plugin' && !service)
+      services.set(h.name, await startCollect(h, benchNode('/usr/bin/node')));
+    if (mode === 'baseline' && service) {
+      services.delete(h.name);
+      serviceEnds.push(await stopCollect(service));
+    }
   }
 }
 
@@ -198,6 +213,12 @@ export async function benchLifecycle(_repo: string, opts: { quick: boolean }): P
         },
         {
           title:
+            'The capture service (`collect`, nice -5) in each lab host while in plugin mode: started at each switch to the plugin, stopped with SIGTERM at each switch back',
+          head: ['services started', 'ended'],
+          rows: [[serviceEnds.length, [...new Set(serviceEnds)].join('; ')]],
+        },
+        {
+          title:
             'Hook run time as the plugin journals it (ms from the start of runHook to the journal write: Node start-up and bundle loading not included)',
           head: ['host', 'event', 'median', 'p90', 'runs'],
           rows: Object.entries(hookMs).flatMap(([h, m]) =>
@@ -207,6 +228,10 @@ export async function benchLifecycle(_repo: string, opts: { quick: boolean }): P
       ],
     };
   } finally {
+    for (const [name, service] of services) {
+      services.delete(name);
+      serviceEnds.push(await stopCollect(service));
+    }
     await lab.stop();
   }
 }
