@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { domain, repoRoot, validate } from '../xml/helpers.js';
+import { writeFolderConfig } from '../lifecycle/helpers.js';
 import { HookServer } from '../../src/hook-server/server.js';
 import type { HookIO } from '../../src/lifecycle/run.js';
 
@@ -26,19 +27,8 @@ let conf = '';
 test.before(async () => {
   if (!existsSync(HOOK)) throw new Error('dist/virt-consolelog-hook is missing: run `npm run build` first');
   root = await mkdtemp(path.join(tmpdir(), 'vcl-hook-server-'));
-  conf = path.join(root, 'virt-consolelog.conf');
   for (const d of ['store', 'live', 'state']) await mkdir(path.join(root, d));
-  await writeFile(
-    conf,
-    [
-      `log_root = "${root}/store"`,
-      `live_dir = "${root}/live"`,
-      `state_dir = "${root}/state"`,
-      'host_name = "hosta"',
-      `allowed_roots = [ "${root}/store" ]`,
-      'auto_enable = 0',
-    ].join('\n') + '\n',
-  );
+  conf = await writeFolderConfig(root);
 });
 test.after.always(async () => {
   if (root) await rm(root, { recursive: true, force: true });

@@ -8,6 +8,26 @@ import { tempConfig, UUID } from '../store/helpers.js';
 
 export { UUID };
 
+/**
+ * A config file in `root` whose store, live and state folders are all inside it (host hosta, no
+ * automatic definition upgrade): for running the built hook without a namespace. Returns its path.
+ */
+export async function writeFolderConfig(root: string): Promise<string> {
+  const conf = join(root, 'virt-consolelog.conf');
+  await fs.promises.writeFile(
+    conf,
+    [
+      `log_root = "${root}/store"`,
+      `live_dir = "${root}/live"`,
+      `state_dir = "${root}/state"`,
+      'host_name = "hosta"',
+      `allowed_roots = [ "${root}/store" ]`,
+      'auto_enable = 0',
+    ].join('\n') + '\n',
+  );
+  return conf;
+}
+
 export function hookEnv(over: Parameters<typeof tempConfig>[0] = {}) {
   const config = tempConfig(over);
   const file = join(config.base, 'virt-consolelog.conf');

@@ -6,22 +6,12 @@
 // The config points every path into a temp folder (VIRT_CONSOLELOG_CONFIG), so no namespace is needed.
 import test from 'ava';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import {
-  chmod,
-  chown,
-  mkdir,
-  mkdtemp,
-  open,
-  rm,
-  symlink,
-  truncate,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, rm, symlink, truncate, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { domain, repoRoot, validate } from '../xml/helpers.js';
+import { writeFolderConfig } from './helpers.js';
 
 const HOOK = path.join(repoRoot, 'dist/virt-consolelog-hook');
 const HOOK_JS = path.join(repoRoot, 'dist/hook.mjs');
@@ -44,18 +34,7 @@ const XML = domain(
 type Mode = 'auto' | '0' | '1';
 
 async function env(mode: Mode, cache = path.join(root, 'cache')): Promise<Record<string, string>> {
-  const conf = path.join(root, 'virt-consolelog.conf');
-  await writeFile(
-    conf,
-    [
-      `log_root = "${root}/store"`,
-      `live_dir = "${root}/live"`,
-      `state_dir = "${root}/state"`,
-      'host_name = "hosta"',
-      `allowed_roots = [ "${root}/store" ]`,
-      'auto_enable = 0',
-    ].join('\n') + '\n',
-  );
+  const conf = await writeFolderConfig(root);
   return {
     LC_ALL: 'C',
     PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
