@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { bootLog } from './lib/bootlog.js';
 import { domainXml } from './lib/domainxml.js';
 import { liveLogPath } from '../src/store/layout.js';
+import { readText } from './lib/machine.js';
 import { benchNode, overlayNodeShare } from './lib/node.js';
 import { enterSandbox, writeConfig } from './lib/sandbox.js';
 import { prng, shuffled, summarise, type Summary } from './lib/stats.js';
@@ -624,14 +625,6 @@ async function stopService(s: Service): Promise<string> {
   child.kill('SIGKILL');
   await ended;
   return `killed after 30 s without ending on SIGTERM`;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** The service's CPU so far, ms: utime + stime of all its threads, dead ones too (/proc/PID/stat, 1/100 s). */

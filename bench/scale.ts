@@ -27,6 +27,7 @@ import { checkHistory, summarise as summariseHistory } from '../test/lab/checker
 import { dropTornLinesBeforeSeparators } from '../test/lab/store-common.js';
 import { liveLogPath } from '../src/store/layout.js';
 import { cpuByCommand, parseAcct, startAccounting, stopAccounting, type CommandCpu } from './lib/acct.js';
+import { readText } from './lib/machine.js';
 import { benchNode, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
 import { startCollect, stopCollect, type CaptureService } from './lib/lab-collect.js';
 import { ratio } from './lib/stats.js';
@@ -101,14 +102,6 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Prom
     }),
   );
   return out;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /**

@@ -1,21 +1,14 @@
 // The capture service (`virt-consolelog collect`) inside a lab host, as the packages run it: the
 // plugin "as installed" is the hook and this service, which answers the hook's events (scale.ts,
 // lifecycle.ts).
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { CLI_JS, type LabHost, type RunPromise } from '../../test/lab/harness.js';
 import { sleep } from '../../test/lab/scenario.js';
+import { readText } from './machine.js';
 import { nodeEnv, type BenchNode } from './node.js';
 
 /** The capture service's folder inside a lab host (the default: /run is private per lab host). */
 export const HOOK_SERVER_DIR = '/run/virt-consolelog/hook-server';
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 export interface CaptureService {
   run: RunPromise;

@@ -72,3 +72,12 @@ export function currentLoad(): Load {
     qemuProcesses: qemu,
   };
 }
+
+/** A file's text, or '' when it cannot be read (a /proc file of a process that is gone, say). */
+export function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
