@@ -38,7 +38,7 @@ test('hook: hostile XML never crashes, hangs, emits bad XML or touches paths out
     if (/^(path|name|uuid)-/.test(c.name)) for (const e of STORE_EVENTS) runs.push({ c, event: e });
   }
   const policy: Policy = {
-    writable: [INSIDE.store, INSIDE.liveDir, INSIDE.state, INSIDE.snapshotCache],
+    writable: [INSIDE.store, INSIDE.liveDir, INSIDE.state, INSIDE.snapshotCache, INSIDE.hookServer],
     // The allowed roots (default config) may be read: that is where libvirt's own logs live.
     readable: [
       INSIDE.configDir,

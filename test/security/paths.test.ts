@@ -41,7 +41,7 @@ test('symlinks swapped in while hooks seal: nothing outside the store is read or
   const xml = fileSerialDomain('victim', uuid, serial);
   const before = snapshotTree(sb.sentinelDir, [sb.host(INSIDE.shadow)]);
   const policy: Policy = {
-    writable: [INSIDE.store, INSIDE.liveDir, INSIDE.state, INSIDE.snapshotCache],
+    writable: [INSIDE.store, INSIDE.liveDir, INSIDE.state, INSIDE.snapshotCache, INSIDE.hookServer],
     readable: [INSIDE.configDir, INSIDE.varLogLibvirt, INSIDE.varLibLibvirt, path.join(repoRoot, 'dist')],
     forbidden: [INSIDE.shadow, sb.sentinelDir],
   };

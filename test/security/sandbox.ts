@@ -37,6 +37,8 @@ export const INSIDE = {
   varLibLibvirt: '/var/lib/libvirt',
   /** The launcher's start-up snapshot folder, as the package makes it (a fresh one per sandbox). */
   snapshotCache: '/var/cache/virt-consolelog',
+  /** Where the launcher hands events to the capture service (none runs here: it only looks). */
+  hookServer: '/run/virt-consolelog/hook-server',
   shadow: '/etc/shadow',
 } as const;
 
