@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { bootLog } from './lib/bootlog.js';
 import { domainXml } from './lib/domainxml.js';
 import { liveLogPath } from '../src/store/layout.js';
+import { SERVICE_NOTE } from '../src/lifecycle/run.js';
 import { readText } from './lib/machine.js';
 import { benchNode, overlayNodeShare } from './lib/node.js';
 import { enterSandbox, writeConfig } from './lib/sandbox.js';
@@ -165,8 +166,6 @@ mkdirSync(serviceDir, { mode: 0o700 });
 chmodSync(serviceDir, 0o700);
 const SERVICE_ENV = { VIRT_CONSOLELOG_HOOK_SERVER: serviceDir };
 const PLAIN_ENV = { VIRT_CONSOLELOG_HOOK_SERVER: '0' };
-/** runHook's journal note for a run the service answered (src/lifecycle/run.ts). */
-const SERVICE_NOTE = 'answered by the capture service';
 // The launcher's start-up snapshot as an installed host has it: the package's 0700 cache folder (here the
 // bench's own) and VIRT_CONSOLELOG_SNAPSHOT unset (auto: a blob only for a Node without a built-in
 // snapshot); VCL_BENCH_SNAPSHOT=0 or 1 forces it off or on (README.md, "Start-up snapshot").

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { checkHistory, summarise as summariseHistory } from '../test/lab/checker.js';
 import { dropTornLinesBeforeSeparators } from '../test/lab/store-common.js';
 import { liveLogPath } from '../src/store/layout.js';
+import { SERVICE_NOTE } from '../src/lifecycle/run.js';
 import { cpuByCommand, parseAcct, startAccounting, stopAccounting, type CommandCpu } from './lib/acct.js';
 import { readText } from './lib/machine.js';
 import { benchNode, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
@@ -120,9 +121,6 @@ function newestBoot(host: LabHost, g: Guest): { boot: string; last: number } | u
   const newest = files[0] ? checkHistory(readText(files[0].path)).boots.at(-1) : undefined;
   return newest ? { boot: newest.boot, last: newest.last } : undefined;
 }
-
-/** runHook's journal note for a run the capture service answered (src/lifecycle/run.ts). */
-const SERVICE_NOTE = 'answered by the capture service';
 
 /** True for a journal line of a hook run (jobs write `subop: "job"`; unparsable lines are neither). */
 function isHookRun(e: JournalLine): boolean {

@@ -28,6 +28,9 @@ async function withoutOptimisingCompiler(): Promise<void> {
   setFlagsFromString('--no-opt');
 }
 
+/** The journal note of a run the capture service answered (status, tests and benches look for it). */
+export const SERVICE_NOTE = 'answered by the capture service';
+
 export interface HookIO {
   argv: readonly string[];
   stdin: NodeJS.ReadableStream;
@@ -45,7 +48,7 @@ export async function runHook(io: HookIO): Promise<number> {
 
   const started = Date.now();
   const problems: string[] = [];
-  const notes: string[] = io.resident ? ['answered by the capture service'] : [];
+  const notes: string[] = io.resident ? [SERVICE_NOTE] : [];
   const report = (message: string) => {
     problems.push(message);
     io.stderr.write(`virt-consolelog: ${event.domain} ${event.op} ${event.subop}: ${message}\n`);

@@ -11,11 +11,10 @@ import { execa, type ResultPromise } from 'execa';
 import { domain, repoRoot, validate } from '../xml/helpers.js';
 import { writeFolderConfig } from '../lifecycle/helpers.js';
 import { HookServer } from '../../src/hook-server/server.js';
-import type { HookIO } from '../../src/lifecycle/run.js';
+import { SERVICE_NOTE as NOTE, type HookIO } from '../../src/lifecycle/run.js';
 
 const HOOK = path.join(repoRoot, 'dist/virt-consolelog-hook');
 const CLI_JS = path.join(repoRoot, 'dist/virt-consolelog.mjs');
-const NOTE = 'answered by the capture service';
 
 const XML = domain(
   "<serial type='pty'><target type='isa-serial' port='0'><model name='isa-serial'/></target></serial>" +

@@ -9,11 +9,11 @@ import { checkHistory, summarise } from './checker.js';
 import { createGuest, type Guest } from './guest.js';
 import { CLI_JS, lazyLab, type LabHost, type RunPromise } from './harness.js';
 import * as s from './scenario.js';
+import { SERVICE_NOTE as NOTE } from '../../src/lifecycle/run.js';
 
 const lab = lazyLab({ hosts: ['lab-a', 'lab-b'], config: 'auto_enable = 0\n' });
 test.after.always(() => lab.stop());
 
-const NOTE = 'answered by the capture service';
 const JOURNAL = '/var/lib/virt-consolelog/journal.log';
 const SERVICE_PID = '/run/virt-consolelog/hook-server/pid';
 
