@@ -11,7 +11,7 @@ hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
 hook_snapshot_js=${VCL_LIBDIR:-$libdir}/hook-snapshot.cjs
 cli_js=${VCL_LIBDIR:-$libdir}/virt-consolelog.mjs
 cli_snapshot_js=${VCL_LIBDIR:-$libdir}/cli-snapshot.cjs
-for f in dist/hook.mjs dist/hook-worker.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
+for f in dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
   dist/cli-launcher.sh.in dist/chunks; do
   [ -e "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
@@ -24,8 +24,6 @@ done
 install -d "$dest$libdir" "$dest/usr/bin" "$dest/etc/libvirt/hooks/qemu.d" "$dest/etc/virt-consolelog" \
   "$dest/etc/default" "$dest/usr/lib/tmpfiles.d" "$dest/usr/share/bash-completion/completions"
 install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
-# The capture service runs hook events on threads started from this entry (src/hook-server/workers.ts).
-install -m 0644 dist/hook-worker.mjs "$dest$libdir/hook-worker.mjs"
 # The entry of the V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT in /etc/default).
 install -m 0644 dist/hook-snapshot.cjs "$dest$libdir/hook-snapshot.cjs"
 install -m 0644 dist/cli-snapshot.cjs "$dest$libdir/cli-snapshot.cjs"

@@ -16,12 +16,7 @@ const banner = [
 await rm('dist/chunks', { recursive: true, force: true });
 await mkdir('dist', { recursive: true });
 await build({
-  entryPoints: {
-    hook: 'hooks/virt-consolelog-hook.ts',
-    'virt-consolelog': 'src/cli/bin.ts',
-    // The capture service's event threads (src/hook-server/workers.ts).
-    'hook-worker': 'src/hook-server/worker.ts',
-  },
+  entryPoints: { hook: 'hooks/virt-consolelog-hook.ts', 'virt-consolelog': 'src/cli/bin.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',

@@ -7,11 +7,10 @@ import * as fs from 'node:fs';
 import { Socket } from 'node:net';
 import { posix } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { pidAlive } from '../util/pid.js';
-import type { HookIO } from '../lifecycle/run.js';
-import { runEvent } from './event.js';
-import { EventThreads, workerBundle } from './workers.js';
+import { runHook, type HookIO } from '../lifecycle/run.js';
 import {
   parseEnv,
   parseRequestLine,
@@ -55,15 +54,11 @@ export class HookServer {
   private closed = false;
   /** Events this service ran (status and tests). */
   answered = 0;
-  /** Where events run; absent without a built worker entry: then on this thread. */
-  private readonly threads: EventThreads | undefined;
 
   private constructor(
     private readonly opts: HookServerOptions,
     fd: number,
   ) {
-    const worker = workerBundle();
-    this.threads = worker ? new EventThreads(worker, opts.log) : undefined;
     this.requests = new Socket({ fd, readable: true, writable: false });
     this.requests.on('error', (e) => opts.log(`hook requests FIFO: ${e.message}`));
     const lines = createInterface({ input: this.requests, crlfDelay: Infinity });
@@ -127,7 +122,6 @@ export class HookServer {
       new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS))),
     ]);
     clearTimeout(timer);
-    await this.threads?.close();
   }
 
   private accept(line: string): void {
@@ -170,10 +164,7 @@ export class HookServer {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // its watchdog took it: Node runs it
         throw e;
       }
-      const request = { argv, env, stdinFile: files.taken };
-      const { code, out, err } = await this.limited(() =>
-        this.threads && !this.opts.run ? this.threads.run(request) : runEvent(request, this.opts.run),
-      );
+      const { code, out, err } = await this.limited(() => this.runEvent(argv, env, files.taken));
       writeOutput(files.out, out);
       writeOutput(files.err, err);
       await endSocket(reply, `${code}\n`);
@@ -183,6 +174,29 @@ export class HookServer {
       reply?.destroy();
       for (const f of [files.argv, files.env, files.reply, ...(replied ? [files.taken] : [])])
         fs.rmSync(f, { force: true });
+    }
+  }
+
+  private async runEvent(
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    stdinFile: string,
+  ): Promise<{ code: number; out: Buffer; err: Buffer }> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdin = fs.createReadStream('', { fd: fs.openSync(stdinFile, C.O_RDONLY | C.O_NOFOLLOW) });
+    try {
+      const code = await (this.opts.run ?? runHook)({
+        argv,
+        stdin,
+        stdout: collector(out),
+        stderr: collector(err),
+        env,
+        resident: true,
+      });
+      return { code, out: Buffer.concat(out), err: Buffer.concat(err) };
+    } finally {
+      stdin.destroy();
     }
   }
 
@@ -262,7 +276,7 @@ function readRequestFile(path: string): Buffer {
 }
 
 /** The event's stdout or stderr for the launcher to print; none when empty (it then forks no cat). */
-function writeOutput(path: string, data: Uint8Array): void {
+function writeOutput(path: string, data: Buffer): void {
   fs.rmSync(path, { force: true }); // left by a launcher gone long ago that had the same pid
   if (!data.length) return;
   const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
@@ -271,6 +285,15 @@ function writeOutput(path: string, data: Uint8Array): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function collector(chunks: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      done();
+    },
+  });
 }
 
 function endSocket(socket: Socket, data: string): Promise<void> {

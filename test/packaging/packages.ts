@@ -15,7 +15,6 @@ export const VERSION = (
 /** What `npm run build` leaves in dist/ for the packages, besides dist/chunks/. */
 const DIST_FILES = [
   'dist/hook.mjs',
-  'dist/hook-worker.mjs',
   'dist/hook-snapshot.cjs',
   'dist/cli-snapshot.cjs',
   'dist/virt-consolelog.mjs',
@@ -101,7 +100,6 @@ export const SHIPPED_FILES = [
   '/usr/lib/tmpfiles.d/virt-consolelog.conf',
   '/usr/lib/systemd/system/virt-consolelog-collect.service',
   '/usr/lib/virt-consolelog/hook.mjs',
-  '/usr/lib/virt-consolelog/hook-worker.mjs',
   '/usr/lib/virt-consolelog/hook-snapshot.cjs',
   '/usr/lib/virt-consolelog/cli-snapshot.cjs',
   '/usr/lib/virt-consolelog/virt-consolelog.mjs',
