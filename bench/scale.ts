@@ -449,16 +449,13 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       return { service, node: es.length - service };
     };
     const hookRunsBy: NonNullable<ScaleBench['hookRunsBy']> = { all: by(hookRuns) };
-    for (const [k, p] of Object.entries(phases)) {
-      if (!/, plugin(, round \d+)?\)$/.test(k)) continue;
-      const t0 = Date.parse(p.startedAt);
-      hookRunsBy[k] = by(hookRuns.filter((e) => Date.parse(e.at) >= t0 && Date.parse(e.at) <= t0 + p.wallMs));
-    }
+    // Per plugin storm: the hook runs recorded within its wall time, by who ran them and by event.
     const hookMsByPhase: NonNullable<ScaleBench['hookMsByPhase']> = {};
     for (const [k, p] of Object.entries(phases)) {
       if (!/, plugin(, round \d+)?\)$/.test(k)) continue;
       const t0 = Date.parse(p.startedAt);
       const inPhase = hookRuns.filter((e) => Date.parse(e.at) >= t0 && Date.parse(e.at) <= t0 + p.wallMs);
+      hookRunsBy[k] = by(inPhase);
       const ms = new Map<string, number[]>();
       for (const e of inPhase) ms.set(`${e.op} ${e.subop}`, [...(ms.get(`${e.op} ${e.subop}`) ?? []), e.ms]);
       hookMsByPhase[k] = Object.fromEntries([...ms].map(([ev, v]) => [ev, summarise(v)]));
