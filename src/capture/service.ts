@@ -61,6 +61,9 @@ export interface CollectOptions {
   hookEvents?: () => HookEventsStatus;
 }
 
+/** The key of a live file among the watched ones: its folder as watched and its name, joined without normalising. */
+const watchKey = (dir: string, name: string): string => `${dir}\0${name}`;
+
 /** A torn last line goes to the sinks whole after this long without its newline. */
 const TORN_LINE_MS = 2000;
 const TICK_MS = 50;
@@ -117,7 +120,7 @@ interface Followed {
 
 export class Collector {
   private readonly followed = new Map<string, Followed>();
-  /** Live file path -> its device, for watch events. */
+  /** Live file (watchKey of its folder and name) -> its device, for watch events. */
   private readonly byFile = new Map<string, Followed>();
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private readonly timeFds = new Map<string, number>();
@@ -280,18 +283,19 @@ export class Collector {
           stats: { capturedBytes: 0, lostBytes: 0, seals: 0, bytesSeen: 0, since: Date.now() },
         };
         if (had) {
-          this.byFile.delete(had.path);
+          this.byFile.delete(watchKey(had.dirPath, had.base));
           this.releaseFds(had);
         }
         this.followed.set(key, f);
-        this.byFile.set(f.path, f);
+        this.byFile.set(watchKey(f.dirPath, f.base), f);
         this.watch(f.dirPath);
       }
     }
     for (const [key, f] of [...this.followed]) {
       if (seen.has(key)) continue;
       this.followed.delete(key);
-      if (this.byFile.get(f.path) === f) this.byFile.delete(f.path);
+      const k = watchKey(f.dirPath, f.base);
+      if (this.byFile.get(k) === f) this.byFile.delete(k);
       this.releaseFds(f);
     }
   }
@@ -323,8 +327,7 @@ export class Collector {
         // One lookup per event (a busy host has thousands a second): the name, or its `.N` backup's base.
         // Only marks: the tick looks at a device once per COALESCE_MS however many writes came.
         const f =
-          n &&
-          (this.byFile.get(posix.join(dir, n)) ?? this.byFile.get(posix.join(dir, n.replace(/\.\d+$/, ''))));
+          n && (this.byFile.get(watchKey(dir, n)) ?? this.byFile.get(watchKey(dir, n.replace(/\.\d+$/, ''))));
         if (f) {
           f.dirty = true;
           if (ev === 'rename') f.renamed = true;
@@ -347,12 +350,14 @@ export class Collector {
   private listFiles(f: Followed): SeenFile[] {
     const out: SeenFile[] = [];
     const look = (name: string, live: boolean): boolean => {
-      let st: fs.Stats;
+      let st: fs.Stats | undefined;
       try {
-        st = fs.lstatSync(posix.join(f.dirPath, name));
+        // The first missing backup ends every listing (200 a second at 200 guests): no Error made for it.
+        st = fs.lstatSync(posix.join(f.dirPath, name), { throwIfNoEntry: false });
       } catch {
         return false;
       }
+      if (!st) return false;
       if (st.isFile())
         out.unshift({
           name,

@@ -44,11 +44,30 @@ export function encodeFramed(fields: readonly Field[]): Buffer {
   return out;
 }
 
-/** The entry after `head` bytes left for the caller: sizes first, then one buffer written in place. */
-function encode(fields: readonly Field[], head: number): Buffer {
+/**
+ * One console line framed for the sender: the same bytes as encodeFramed(lineFields(line)), with the
+ * fields after MESSAGE taken from `tail` (lineTail of the line's guest, device and boot, encoded once
+ * rather than for each line). Only for lines within MAX_MESSAGE_BYTES (lineTail has no VIRT_LINE_BYTES).
+ */
+export function encodeLineFramed(text: Buffer, tail: Buffer): Buffer {
+  const out = encode([['MESSAGE', text]], 4, tail);
+  out.writeUInt32BE(out.length - 4, 0);
+  return out;
+}
+
+/** The encoded fields that follow MESSAGE for every line of one guest's device and boot. */
+export function lineTail(line: Omit<CapturedLine, 'text' | 'time'>): Buffer {
+  return encodeEntry(lineFields({ ...line, time: 0, text: Buffer.alloc(0) }).slice(1));
+}
+
+/**
+ * The entry after `head` bytes left for the caller, then `tail` (fields already encoded): sizes
+ * first, then one buffer written in place.
+ */
+function encode(fields: readonly Field[], head: number, tail?: Buffer): Buffer {
   const values: Buffer[] = [];
   const plain: boolean[] = [];
-  let size = head;
+  let size = head + (tail?.length ?? 0);
   for (const [name, raw] of fields) {
     if (!checkedNames.has(name)) {
       if (!validFieldName(name)) throw new Error(`not a journal field name: ${JSON.stringify(name)}`);
@@ -74,6 +93,7 @@ function encode(fields: readonly Field[], head: number): Buffer {
     at += value.copy(out, at);
     out[at++] = 0x0a;
   }
+  tail?.copy(out, at);
   return out;
 }
 

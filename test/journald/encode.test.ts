@@ -3,34 +3,16 @@ import {
   MAX_MESSAGE_BYTES,
   encodeEntry,
   encodeFramed,
+  encodeLineFramed,
   frame,
   isPlainText,
   leftOutMessage,
   lineFields,
+  lineTail,
   reportFields,
 } from '../../src/journald/encode.js';
 import type { CapturedLine } from '../../src/capture/sink.js';
-
-/** A reader of the native format as journald parses it (journald-native.c), to check the encoder against. */
-function decode(entry: Buffer): [string, Buffer][] {
-  const out: [string, Buffer][] = [];
-  let p = 0;
-  while (p < entry.length) {
-    const nl = entry.indexOf(0x0a, p);
-    const head = entry.subarray(p, nl).toString('latin1');
-    const eq = head.indexOf('=');
-    if (eq >= 0) {
-      out.push([head.slice(0, eq), entry.subarray(p + eq + 1, nl)]);
-      p = nl + 1;
-    } else {
-      const len = Number(entry.readBigUInt64LE(nl + 1));
-      out.push([head, entry.subarray(nl + 9, nl + 9 + len)]);
-      if (entry[nl + 9 + len] !== 0x0a) throw new Error('binary field not followed by a newline');
-      p = nl + 10 + len;
-    }
-  }
-  return out;
-}
+import { decode } from './decode.js';
 
 const line = (text: Buffer, boot: string | null = 'b1'): CapturedLine => ({
   time: 1,
@@ -120,4 +102,14 @@ test('encodeFramed is frame(encodeEntry(...)) in one buffer, plain and binary fi
   for (const text of [Buffer.from('plain line'), Buffer.from([0x41, 0x1b, 0x5b, 0xff, 0x0a])])
     t.deepEqual(encodeFramed(lineFields(line(text))), frame(encodeEntry(lineFields(line(text)))));
   t.throws(() => encodeFramed([['lower', '1']]));
+});
+
+test('encodeLineFramed with the guest fields encoded once gives the bytes of encodeFramed', (t) => {
+  for (const boot of ['b1', null])
+    for (const text of [Buffer.from('plain line'), Buffer.from([0x41, 0x1b, 0xff]), Buffer.alloc(0)]) {
+      const l = line(text, boot);
+      t.deepEqual(encodeLineFramed(text, lineTail(l)), encodeFramed(lineFields(l)));
+    }
+  // The tail holds the guest's fields: another boot gives other bytes.
+  t.notDeepEqual(lineTail(line(Buffer.alloc(0), 'b2')), lineTail(line(Buffer.alloc(0), 'b1')));
 });
