@@ -34,7 +34,7 @@ import {
   type SeenFile,
 } from './decide.js';
 import type { CapturedLine, LineSink } from './sink.js';
-import { pointDue, pointLine, timesFileName, type TimePoint } from './times.js';
+import { pointDueAt, pointLine, timesFileName, type TimePoint } from './times.js';
 import { captureStateDir, DOMAINS_CHANGED_FILE } from '../store/domains-changed.js';
 import {
   writeCaptureStatus,
@@ -110,6 +110,8 @@ interface Followed {
   /** Files seen at the first look are handed to sinks from their end, later ones from 0. */
   observed: boolean;
   times: Map<string, FileTime>;
+  /** When the first of `times`' pending observations becomes a point (the tick skips the device until then). */
+  pointsDueAt: number;
   /** fileKey -> offset the sinks have been given (lines) up to. */
   readTo: Map<string, number>;
   partial: Buffer[];
@@ -205,7 +207,7 @@ export class Collector {
       if (look !== 'none') this.observe(f, now, look === 'list');
       else if (f.partial.length && now - f.partialSince >= TORN_LINE_MS)
         this.emit(f, Buffer.concat(f.partial), now);
-      this.flushPoints(f, now);
+      if (now >= f.pointsDueAt) this.flushPoints(f, now);
     }
     if (now - this.lastStatus >= STATUS_MS) {
       this.lastStatus = now;
@@ -277,6 +279,7 @@ export class Collector {
           fds: new Map(),
           observed: false,
           times: new Map(),
+          pointsDueAt: Infinity,
           readTo: new Map(),
           partial: [],
           partialSince: 0,
@@ -432,6 +435,7 @@ export class Collector {
         if (file.size > 0) t.pending = { offset: file.size, time: now };
       }
     }
+    f.pointsDueAt = this.pointsDueAt(f);
     if (this.sinks.length) this.readLines(f, files, now, !held);
     f.files = files;
     if (!f.sealing && files.some((x) => !f.sealed.has(fileKey(x)))) this.learnSealed(f, files);
@@ -523,17 +527,24 @@ export class Collector {
     }
   }
 
+  private pointsDueAt(f: Followed): number {
+    let at = Infinity;
+    for (const t of f.times.values()) at = Math.min(at, pointDueAt(t.last, t.pending));
+    return at;
+  }
+
   /** Appends due time points to the domain's times-<host>.jsonl (only this service writes it). */
   private flushPoints(f: Followed, now: number, all = false): void {
     let text = '';
     for (const [k, t] of f.times) {
-      if (!(all ? !!t.pending : pointDue(t.last, t.pending, now))) continue;
+      if (!(all ? !!t.pending : now >= pointDueAt(t.last, t.pending))) continue;
       const p = t.pending as TimePoint;
       const [dev, ino] = k.split(':').map(Number) as [number, number];
       text += pointLine({ dev, ino, birth: t.birth }, p);
       t.last = p;
       delete t.pending;
     }
+    f.pointsDueAt = this.pointsDueAt(f);
     if (!text) return;
     try {
       const fd = this.timesFd(f.uuid);

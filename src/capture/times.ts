@@ -29,9 +29,14 @@ export const timedKey = (f: TimedFile): string => `${f.host}/${f.dev}/${f.ino}/$
  * so a line is stamped at most POINT_GAP_MS (plus the service's reaction time) after it arrived.
  */
 export function pointDue(last: TimePoint | undefined, pending: TimePoint | undefined, now: number): boolean {
-  if (!pending) return false;
-  if (!last || pending.offset < last.offset) return true;
-  return pending.offset > last.offset && now - last.time >= POINT_GAP_MS;
+  return now >= pointDueAt(last, pending);
+}
+
+/** The time from which pointDue is true for this observation: -Infinity at once, Infinity never (until it changes). */
+export function pointDueAt(last: TimePoint | undefined, pending: TimePoint | undefined): number {
+  if (!pending) return Infinity;
+  if (!last || pending.offset < last.offset) return -Infinity;
+  return pending.offset > last.offset ? last.time + POINT_GAP_MS : Infinity;
 }
 
 /** One line of `times-<host>.jsonl`: [dev, ino, birth, offset, time]. */

@@ -3,6 +3,7 @@ import {
   parseTimes,
   pickRun,
   pointDue,
+  pointDueAt,
   pointLine,
   POINT_GAP_MS,
   timeAt,
@@ -17,6 +18,11 @@ test('a pending observation becomes a point at once first, then at most every PO
   t.true(pointDue(last, { offset: 20, time: 1100 }, 1000 + POINT_GAP_MS));
   t.false(pointDue(last, { offset: 10, time: 1100 }, 9999), 'no growth, no point');
   t.true(pointDue(last, { offset: 5, time: 1100 }, 1001), 'a shrunk file starts a new run at once');
+  // The time the service waits for before it looks at the device's points again.
+  t.is(pointDueAt(last, { offset: 20, time: 1100 }), 1000 + POINT_GAP_MS);
+  t.is(pointDueAt(undefined, { offset: 10, time: 1000 }), -Infinity);
+  t.is(pointDueAt(last, { offset: 10, time: 1100 }), Infinity);
+  t.is(pointDueAt(last, undefined), Infinity);
 });
 
 test('a line takes the time of the first point at or past its end', (t) => {
