@@ -91,6 +91,10 @@ function sleeping(seconds: string): boolean {
 /** Only the service's own two files are left once every launcher is done. */
 const leftovers = (dir: string) => readdirSync(dir).filter((f) => f !== 'pid' && f !== 'requests');
 
+/** The service removes a request's files just after its reply, so they can outlive the launcher briefly. */
+const answeredFilesGone = (dir: string) =>
+  until('the service removes the files of the requests it answered', () => leftovers(dir).length === 0);
+
 test.serial(
   'collect answers migrate begin: the XML Node prints, no Node started, journal says so',
   async (t) => {
@@ -119,6 +123,7 @@ test.serial(
       const prepared = await runHookLauncher(dir, ['plain', 'prepare', 'begin', '-']);
       t.is(prepared.exitCode, 0, prepared.stderr);
       t.is(lastRun('plain')?.pid, collect.pid);
+      await answeredFilesGone(dir);
       t.deepEqual(leftovers(dir), []);
     } finally {
       collect.kill('SIGTERM');
@@ -157,6 +162,7 @@ test.serial('events run in the service: prepare, release and restore, many at on
     const runs = journal().filter((e) => names.includes(e.domain));
     t.is(runs.length, names.length * 2 + 1, 'each event once');
     t.true(runs.every((e) => e.notes.includes(NOTE) && e.pid === process.pid));
+    await answeredFilesGone(dir);
     t.deepEqual(leftovers(dir), []);
   } finally {
     await server.close();
@@ -269,6 +275,7 @@ test.serial('lines that are not a launcher pid are ignored; the next event is an
     t.is(r.exitCode, 0, r.stderr);
     t.true(lastRun('after')?.notes.includes(NOTE));
     t.regex(logged.join('\n'), /ignored a line that is not a pid \("\.\.\/\.\.\/etc\/passwd"\)/);
+    await answeredFilesGone(dir);
     t.deepEqual(leftovers(dir), []);
   } finally {
     await server?.close();
