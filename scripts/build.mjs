@@ -31,6 +31,21 @@ await build({
   banner: { js: banner },
   logLevel: 'warning',
 });
+// The CLI's one-file bundle runs only `show` (packaging/cli-launcher.sh.in passes nothing else to it):
+// the other commands stay out of it, so that it compiles and snapshots only what `show` runs.
+const showOnly = {
+  name: 'show-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (a) =>
+      a.importer.endsWith('/src/cli/registry.ts') && !a.path.endsWith('/show.js')
+        ? { path: a.path, namespace: 'show-only' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'show-only' }, (a) => ({
+      contents: `throw new Error(${JSON.stringify(`${a.path}: only show is in this bundle; run virt-consolelog`)});`,
+    }));
+  },
+};
 // The hook and the CLI again, each as one CommonJS file for a V8 start-up snapshot
 // (hooks/virt-consolelog-hook-snapshot.ts, src/cli/snapshot.ts): import() becomes require (a snapshot
 // has no ES module loader), import.meta.url is set at run time.
@@ -54,6 +69,7 @@ for (const [name, entry, urlGlobal] of [
       'import.meta.url': `globalThis.${urlGlobal}`,
     },
     logLevel: 'warning',
+    plugins: name === 'cli-snapshot' ? [showOnly] : [],
   });
 }
 const cli = await readFile('dist/virt-consolelog.mjs', 'utf8');

@@ -1,14 +1,20 @@
-// The CLI as a V8 start-up snapshot entry for `show` (BENCHMARKS.md, issue 20: on a Node without its own
-// start-up snapshot, Debian's and Ubuntu's, `show -c`/`-n` take 0.85x of a plain start). Built by scripts/build.mjs
-// into one CommonJS file, dist/cli-snapshot.cjs (a snapshot holds no ES modules); packaging/cli-launcher.sh.in
-// runs it from the blob the hook's launcher builds beside its own.
+// The CLI's `show` in one CommonJS file, dist/cli-snapshot.cjs (scripts/build.mjs; a snapshot holds no ES
+// modules, and the other commands are left out). packaging/cli-launcher.sh.in runs `show` from a V8
+// start-up snapshot of it where the hook's launcher built one (a Node without its own start-up snapshot,
+// Debian's and Ubuntu's: 0.85x of a plain start), else this file directly: one file compiled instead
+// of the ES module CLI's entry and chunks, which Node links one by one (BENCHMARKS.md, issue 20).
 import { startupSnapshot } from 'node:v8';
-import { snapshotMainStarted } from '../util/snapshot-main.js';
+import { bundleStarted, snapshotMainStarted } from '../util/snapshot-main.js';
 import { runCli } from './main.js';
 // Evaluated when the blob is built, so that `show` runs from the blob's heap instead of compiling.
 import './commands/show.js';
 
-startupSnapshot.setDeserializeMainFunction(() => {
-  snapshotMainStarted('__vclCliUrl');
+if (startupSnapshot.isBuildingSnapshot()) {
+  startupSnapshot.setDeserializeMainFunction(() => {
+    snapshotMainStarted('__vclCliUrl');
+    void runCli();
+  });
+} else {
+  bundleStarted('__vclCliUrl');
   void runCli();
-});
+}

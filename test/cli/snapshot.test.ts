@@ -71,7 +71,15 @@ async function viaLauncher(cache: string, args: string[], extra: Record<string, 
     .split('\n')
     .filter((l) => !l.startsWith('+'))
     .join('\n');
-  return { exitCode: r.exitCode, stdout: r.stdout, stderr, fromBlob: /--snapshot-blob \S*cli-/.test(trace) };
+  return {
+    exitCode: r.exitCode,
+    stdout: r.stdout,
+    stderr,
+    fromBlob: /--snapshot-blob \S*cli-/.test(trace),
+    // Ran the one-file `show` bundle without a blob, or the ES module CLI.
+    bundle: /^\+ exec \S+ \S*\/cli-snapshot\.cjs /m.test(trace),
+    cli: /^\+ exec \S+ \S*\/virt-consolelog\.mjs /m.test(trace),
+  };
 }
 
 async function plain(args: string[], extra: Record<string, string> = {}) {
@@ -97,20 +105,21 @@ test('the install step builds the CLI blob beside the hook one, and drops stale 
   for (const f of made) t.is(statSync(path.join(cache, f)).mode & 0o777, 0o600, f);
 });
 
+const SHOW_CASES: [string[], Record<string, string>][] = [
+  [['show', 'guest1'], {}],
+  [['show', '-c', '100', 'guest1'], {}],
+  [['show', '-n', '5', '-o', 'short-iso-precise', 'guest1'], { TZ: 'Asia/Tokyo' }],
+  [['show', '-n', '5', '-o', 'short-iso-precise', 'guest1'], { TZ: 'America/New_York' }],
+  [['show', '--list-boots', UUID], { TZ: 'Europe/Berlin' }],
+  [['show', '-o', 'json', '-r', '-g', 'line 3', 'guest1'], {}],
+  [['show', 'no-such-guest'], {}],
+  [['show', '--bogus'], {}],
+  [['show', '--help'], {}],
+];
+
 test('show from the blob prints what the plain CLI prints, exit codes and time zones included', async (t) => {
   const cache = await prepared('same');
-  const cases: [string[], Record<string, string>][] = [
-    [['show', 'guest1'], {}],
-    [['show', '-c', '100', 'guest1'], {}],
-    [['show', '-n', '5', '-o', 'short-iso-precise', 'guest1'], { TZ: 'Asia/Tokyo' }],
-    [['show', '-n', '5', '-o', 'short-iso-precise', 'guest1'], { TZ: 'America/New_York' }],
-    [['show', '--list-boots', UUID], { TZ: 'Europe/Berlin' }],
-    [['show', '-o', 'json', '-r', '-g', 'line 3', 'guest1'], {}],
-    [['show', 'no-such-guest'], {}],
-    [['show', '--bogus'], {}],
-    [['show', '--help'], {}],
-  ];
-  for (const [args, extra] of cases) {
+  for (const [args, extra] of SHOW_CASES) {
     const what = `${args.join(' ')} ${JSON.stringify(extra)}`;
     const expected = await plain(args, extra);
     const got = await viaLauncher(cache, args, extra);
@@ -125,6 +134,36 @@ test('show from the blob prints what the plain CLI prints, exit codes and time z
   });
   const utc = await viaLauncher(cache, ['show', '-n', '1', '-o', 'short-iso', 'guest1'], { TZ: 'UTC' });
   t.not(tokyo.stdout, utc.stdout);
+});
+
+test('without a blob (auto, a Node with its own start-up snapshot) show runs the one-file bundle: same output', async (t) => {
+  // The install step on this Node leaves a .plain note and no CLI blob.
+  const cache = path.join(root, 'auto');
+  await mkdir(cache, { mode: 0o700 });
+  const built = await execa(HOOK, ['--build-snapshot'], {
+    env: env(cache, { VIRT_CONSOLELOG_SNAPSHOT: 'auto' }),
+    extendEnv: false,
+  });
+  t.is(built.exitCode, 0, built.stderr);
+  t.deepEqual(
+    files(cache).filter((f) => f.startsWith('cli-')),
+    [],
+  );
+  for (const [args, extra] of SHOW_CASES) {
+    const what = `${args.join(' ')} ${JSON.stringify(extra)}`;
+    const expected = await plain(args, extra);
+    const got = await viaLauncher(cache, args, { VIRT_CONSOLELOG_SNAPSHOT: 'auto', ...extra });
+    t.true(got.bundle && !got.fromBlob, `${what}: ran the bundle plainly`);
+    t.is(got.stdout, expected.stdout, what);
+    t.is(got.stderr, expected.stderr, what);
+    t.is(got.exitCode, expected.exitCode, what);
+  }
+  // The bundle holds show alone: another command started with it says so.
+  const other = await execa(process.execPath, [path.join(repoRoot, 'dist/cli-snapshot.cjs'), 'status'], {
+    reject: false,
+  });
+  t.not(other.exitCode, 0);
+  t.regex(other.stderr, /only show is in this bundle; run virt-consolelog/);
 });
 
 test('show from the blob pages to a terminal through the pager it starts', async (t) => {
@@ -157,6 +196,7 @@ test('a followed show, another command or show after a global option runs plainl
     const got = await viaLauncher(cache, args);
     const expected = await plain(args);
     t.false(got.fromBlob, args.join(' '));
+    t.true(got.cli, `${args.join(' ')}: the ES module CLI`);
     t.is(got.exitCode, expected.exitCode, args.join(' '));
     t.is(got.stdout, expected.stdout, args.join(' '));
   }
@@ -176,9 +216,10 @@ test('a folder open to others is not used; a corrupted or deleted blob gives the
   const cache = await prepared('broken');
   const [blob = ''] = files(cache).filter((f) => f.startsWith('cli-'));
   const blobPath = path.join(cache, blob);
-  // Corrupted in the middle: Node crashes before any JavaScript; the launcher runs the plain CLI.
+  // Corrupted in V8's part (the first bytes, which V8 checksums; Node's data after it is not checked):
+  // Node crashes before any JavaScript; the launcher runs the plain bundle.
   const fh = await open(blobPath, 'r+');
-  await fh.write(Buffer.from('corrupted by the test'), 0, 21, Math.floor(statSync(blobPath).size / 2));
+  await fh.write(Buffer.from('corrupted by the test'), 0, 21, Math.floor(statSync(blobPath).size / 4));
   await fh.close();
   const corrupt = await viaLauncher(cache, ['show', 'guest1']);
   t.is(corrupt.exitCode, 0, corrupt.stderr);
