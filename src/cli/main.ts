@@ -117,7 +117,10 @@ export async function runCli(): Promise<void> {
       throw e;
     });
   process.exitCode = await main(process.argv.slice(2), {
-    stdin: process.stdin,
+    // Node builds process.stdin on first use (for a file, with fs streams: ms that `show` does not need).
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

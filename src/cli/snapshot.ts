@@ -3,13 +3,16 @@
 // start-up snapshot of it where the hook's launcher built one (a Node without its own start-up snapshot,
 // Debian's and Ubuntu's: 0.85x of a plain start), else this file directly: one file compiled instead
 // of the ES module CLI's entry and chunks, which Node links one by one (BENCHMARKS.md, issue 20).
-import { startupSnapshot } from 'node:v8';
 import { bundleStarted, snapshotMainStarted } from '../util/snapshot-main.js';
 import { runCli } from './main.js';
 // Evaluated when the blob is built, so that `show` runs from the blob's heap instead of compiling.
 import './commands/show.js';
 
-if (startupSnapshot.isBuildingSnapshot()) {
+// node:v8 takes ms to load: asked for only when Node builds the blob (it runs this with --build-snapshot).
+if (process.execArgv.includes('--build-snapshot')) {
+  // This file is bundled as CommonJS (scripts/build.mjs), where require is Node's own.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startupSnapshot } = require('node:v8') as typeof import('node:v8');
   startupSnapshot.setDeserializeMainFunction(() => {
     snapshotMainStarted('__vclCliUrl');
     void runCli();
