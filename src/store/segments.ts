@@ -8,6 +8,7 @@
 // publish, rewritten from the sidecars by retention; readers trust it only for the keys readdir shows.
 // Long: listing, publishing and deleting segments must apply one visibility rule together.
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import {
@@ -32,7 +33,6 @@ import {
 import { SafeDir } from './safe-fs.js';
 import { isSegmentMeta } from './sidecar.js';
 import type { SegmentMeta } from './types.js';
-import { sha256Hex } from '../util/sha256.js';
 
 export type { SegmentMeta } from './types.js';
 
@@ -105,7 +105,7 @@ function rebuildMeta(
     lines,
     firstTime: time,
     lastTime: time,
-    sha256: sha256Hex(content),
+    sha256: createHash('sha256').update(content).digest('hex'),
     boots: [],
     sealedAt: time,
   };

@@ -1,7 +1,7 @@
 // Seal watermarks (sealed.json): per origin file, identified by device + inode (+ birth time and a
 // hash of its first bytes, against inode reuse), the offset up to which it is sealed. virtlogd's
 // rotation renames keep the inode, so a watermark follows `x.log` -> `x.log.0`. Pure functions.
-import { sha256Hex } from '../util/sha256.js';
+import { createHash } from 'node:crypto';
 
 /** How many leading bytes identify a file's content, with dev+ino, against inode reuse and truncation. */
 export const HEAD_BYTES = 256;
@@ -123,7 +123,7 @@ export interface FileIdentity {
 }
 
 export function headHash(bytes: Buffer): string {
-  return sha256Hex(bytes);
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Whether `f` tracks the file `id` that `host` sees (a host-local file only matches on its host). */
