@@ -43,15 +43,15 @@ function env(cache: string, extra: Record<string, string> = {}): Record<string, 
   };
 }
 
-/** The package's install step on `cache`: the hook's launcher builds both blobs. */
-const buildSnapshot = (cache: string) =>
-  execa(HOOK, ['--build-snapshot'], { env: env(cache), extendEnv: false, reject: false });
+/** The package's install step on `cache`: the hook's launcher builds both blobs (forced unless `extra` says). */
+const buildSnapshot = (cache: string, extra: Record<string, string> = {}) =>
+  execa(HOOK, ['--build-snapshot'], { env: env(cache, extra), extendEnv: false, reject: false });
 
 /** A cache folder as the package's install step leaves it. */
-async function prepared(name: string): Promise<string> {
+async function prepared(name: string, extra: Record<string, string> = {}): Promise<string> {
   const cache = path.join(root, name);
   await mkdir(cache, { mode: 0o700 });
-  const r = await buildSnapshot(cache);
+  const r = await buildSnapshot(cache, extra);
   if (r.exitCode !== 0) throw new Error(`--build-snapshot failed: ${r.stderr}`);
   return cache;
 }
@@ -138,13 +138,7 @@ test('show from the blob prints what the plain CLI prints, exit codes and time z
 
 test('without a blob (auto, a Node with its own start-up snapshot) show runs the one-file bundle: same output', async (t) => {
   // The install step on this Node leaves a .plain note and no CLI blob.
-  const cache = path.join(root, 'auto');
-  await mkdir(cache, { mode: 0o700 });
-  const built = await execa(HOOK, ['--build-snapshot'], {
-    env: env(cache, { VIRT_CONSOLELOG_SNAPSHOT: 'auto' }),
-    extendEnv: false,
-  });
-  t.is(built.exitCode, 0, built.stderr);
+  const cache = await prepared('auto', { VIRT_CONSOLELOG_SNAPSHOT: 'auto' });
   t.deepEqual(
     files(cache).filter((f) => f.startsWith('cli-')),
     [],
