@@ -1,7 +1,7 @@
 // The doctor's adapter: reads what the checks judge from this host (files under /etc, /run,
 // /proc, the state dir), runs the binaries' --version and probes the peers' export.
 // Long: one gatherer per fact the checks judge, sharing the same probes and read helpers.
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/crypto.js';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';

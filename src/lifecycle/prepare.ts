@@ -3,7 +3,7 @@
 // fails the start (run.ts fails open).
 import * as fs from 'node:fs';
 import { posix } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../util/crypto.js';
 import { domainOf, type HandlerResult, type HookContext } from './context.js';
 import { decidePrepare, markerTargets } from './decide-prepare.js';
 import { listChardevs, readDomainIdentity, type ChardevInfo } from '../xml/chardevs.js';

@@ -6,7 +6,7 @@
 //   4. sealed.json with the new watermark       (a crash before it is replayed from the sidecar)
 // Long: the steps of one seal (ranges, markers, lost records, making room) share a locked store.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 import type { Config } from '../config/schema.js';
 import type { BootRef } from './domain-state.js';
 import { hostState, knownMarkerIds } from './domain-state.js';

@@ -1,7 +1,7 @@
 // Segment content as streams: reading a segment (gzip or plain) from an offset, importing a peer's
 // segment, compressing a plain one. segments.ts lists, publishes and deletes segments.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';

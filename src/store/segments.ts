@@ -8,7 +8,7 @@
 // publish, rewritten from the sidecars by retention; readers trust it only for the keys readdir shows.
 // Long: listing, publishing and deleting segments must apply one visibility rule together.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 import { gunzipSync } from 'node:zlib';
 import type { Config } from '../config/schema.js';
 import {

@@ -1,7 +1,7 @@
 // Seal watermarks (sealed.json): per origin file, identified by device + inode (+ birth time and a
 // hash of its first bytes, against inode reuse), the offset up to which it is sealed. virtlogd's
 // rotation renames keep the inode, so a watermark follows `x.log` -> `x.log.0`. Pure functions.
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 
 /** How many leading bytes identify a file's content, with dev+ino, against inode reuse and truncation. */
 export const HEAD_BYTES = 256;

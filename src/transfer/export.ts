@@ -4,7 +4,7 @@
 // root); nothing a peer sends becomes a path: it names a uuid, a segment key the archive lists, or a
 // device whose path this host's domain.json records.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/schema.js';

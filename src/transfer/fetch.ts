@@ -5,7 +5,7 @@
 // the guest left it (see ARCHITECTURE.md "Migration hand-over").
 // Long: one fetch pass (listing, downloads, import, completion) shares its record and transport.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash } from '../util/crypto.js';
 import { posix } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { withDomainLock } from '../store/lock.js';

@@ -160,6 +160,35 @@ test('without a blob (auto, a Node with its own start-up snapshot) show runs the
   t.regex(other.stderr, /only show is in this bundle; run virt-consolelog/);
 });
 
+test('show loads node:crypto only to hash the head of a live file, where Node loads built-ins on demand', async (t) => {
+  // src/util/crypto.ts: node:crypto (~5 ms of a run) is loaded at the first hash. guest1's live file
+  // continues a sealed part (its head is hashed to tell it is the same file); guest2 has nothing sealed.
+  t.is(typeof process.getBuiltinModule, 'function', 'this Node has process.getBuiltinModule');
+  const probe = path.join(root, 'builtins.cjs');
+  await writeFile(
+    probe,
+    "process.on('exit', () => process.stderr.write('\\nloaded: ' + process.moduleLoadList.join(',') + '\\n'));\n",
+  );
+  const loads = async (guest: string) => {
+    const args = ['show', '-n', '5', guest];
+    const run = await execa(
+      process.execPath,
+      ['-r', probe, path.join(repoRoot, 'dist/cli-snapshot.cjs'), ...args],
+      {
+        env: env(root),
+        extendEnv: false,
+        reject: false,
+      },
+    );
+    t.is(run.stdout, (await plain(args)).stdout, guest);
+    const loaded = /^loaded: (.*)$/m.exec(run.stderr)?.[1]?.split(',') ?? [];
+    t.true(loaded.includes('NativeModule fs'), `${guest}: the probe saw the run`);
+    return loaded.includes('NativeModule crypto');
+  };
+  t.false(await loads('guest2'), 'nothing to hash: node:crypto not loaded');
+  t.true(await loads('guest1'), 'a live head to hash: node:crypto loaded');
+});
+
 test('show from the blob pages to a terminal through the pager it starts', async (t) => {
   const cache = await prepared('pager');
   // script(1) gives the command a terminal; the "pager" marks every line it passes.
