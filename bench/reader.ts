@@ -21,7 +21,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { openHistory, readHistory, type ReadOptions } from '../src/history/reader.js';
 import { listSegments } from '../src/store/segments.js';
 import { ARCHIVE_NAME, INDEX_NAME } from '../src/store/layout.js';
@@ -305,21 +305,35 @@ export async function benchReader(
   const snapshot = preparedSnapshot(repo, launcherEnv);
   const installed = (...a: string[]) => [join(repo, 'dist', 'virt-consolelog'), 'show', ...a, UUID];
   // VCL_BENCH_BASELINE_CLI: an older build's dist/virt-consolelog.mjs, run in the same rounds (issue 21:
-  // "not slower than before" is a ratio between two builds measured interleaved, not two runs apart).
+  // "not slower than before" is a ratio between two builds measured interleaved, not two runs apart);
+  // or its launcher dist/virt-consolelog, run as installed against this build's, with a snapshot folder
+  // of its own that the older build's hook launcher prepared.
   const baselineCli = process.env.VCL_BENCH_BASELINE_CLI;
-  const baseShow = (...a: string[]) => [
-    node,
-    baselineCli ?? '',
-    '--config',
-    d.configPath,
-    'show',
-    ...a,
-    UUID,
-  ];
+  const baselineInstalled = baselineCli !== undefined && basename(baselineCli) === 'virt-consolelog';
+  const baselineEnv = baselineInstalled
+    ? { ...launcherEnv, VIRT_CONSOLELOG_SNAPSHOT_DIR: join(CACHE, `snapshot-baseline-${process.pid}`) }
+    : env;
+  const baselineSnapshot = baselineInstalled
+    ? preparedSnapshot(dirname(dirname(baselineCli)), baselineEnv)
+    : undefined;
+  const baseShow = (...a: string[]) =>
+    baselineInstalled
+      ? [baselineCli, 'show', ...a, UUID]
+      : [node, baselineCli ?? '', '--config', d.configPath, 'show', ...a, UUID];
   const baselineCases = baselineCli
     ? [
-        { name: 'show -c 102400 (baseline build)', argv: baseShow('-c', '102400'), out: out('base-c'), env },
-        { name: 'show -n 1000 (baseline build)', argv: baseShow('-n', '1000'), out: out('base-n'), env },
+        {
+          name: 'show -c 102400 (baseline build)',
+          argv: baseShow('-c', '102400'),
+          out: out('base-c'),
+          env: baselineEnv,
+        },
+        {
+          name: 'show -n 1000 (baseline build)',
+          argv: baseShow('-n', '1000'),
+          out: out('base-n'),
+          env: baselineEnv,
+        },
       ]
     : [];
   const small = measure(
@@ -349,6 +363,7 @@ export async function benchReader(
     3,
   );
   rmSync(snapshot.dir, { recursive: true, force: true });
+  if (baselineSnapshot) rmSync(baselineSnapshot.dir, { recursive: true, force: true });
   const whole = measure(
     [
       { name: 'show (whole history)', argv: show(), out: '/dev/null', env },
@@ -429,14 +444,14 @@ export async function benchReader(
   ];
   if (baselineCli)
     for (const [id, c, b] of [
-      ['show-c', showC, get(small, 'show -c 102400 (baseline build)')],
-      ['show-n', showN, get(small, 'show -n 1000 (baseline build)')],
+      ['c', baselineInstalled ? installedC : showC, get(small, 'show -c 102400 (baseline build)')],
+      ['n', baselineInstalled ? installedN : showN, get(small, 'show -n 1000 (baseline build)')],
     ] as const)
       targets.push({
-        id: `reader.vs-baseline.${id}`,
-        what: `\`${c.name}\` of this build vs the baseline build (${baselineCli}), median wall time`,
+        id: `reader.vs-baseline.show-${id}`,
+        what: `\`${c.name}\` of this build vs the baseline build (${baselineCli}${baselineSnapshot ? `, snapshot ${baselineSnapshot.started}` : ''}), median wall time`,
         limit: '<= 1.05x',
-        measured: `${c.ms.median} ms vs ${b.ms.median} ms = ${ratio(c.ms.median, b.ms.median)}x; output ${readFileSync(out(id === 'show-c' ? 'base-c' : 'base-n')).equals(readFileSync(out(id === 'show-c' ? 'show-c' : 'show-n'))) ? 'identical' : 'DIFFERENT'}`,
+        measured: `${c.ms.median} ms vs ${b.ms.median} ms = ${ratio(c.ms.median, b.ms.median)}x; output ${readFileSync(out(`base-${id}`)).equals(readFileSync(out(`show-${id}`))) ? 'identical' : 'DIFFERENT'}`,
         met: ok(c) && ok(b) && c.ms.median <= 1.05 * b.ms.median,
       });
   const cases = [...small.values(), ...whole.values()];
