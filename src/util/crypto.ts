@@ -10,14 +10,14 @@ const loadNow = (): CryptoModule => require('node:crypto') as CryptoModule;
 
 let loaded: CryptoModule | undefined = typeof process.getBuiltinModule === 'function' ? undefined : loadNow();
 
-function crypto(): CryptoModule {
+function cryptoModule(): CryptoModule {
   return (loaded ??= process.getBuiltinModule('node:crypto'));
 }
 
 export function createHash(algorithm: 'sha256'): Crypto.Hash {
-  return crypto().createHash(algorithm);
+  return cryptoModule().createHash(algorithm);
 }
 
 export function randomBytes(size: number): Buffer {
-  return crypto().randomBytes(size);
+  return cryptoModule().randomBytes(size);
 }
