@@ -55,6 +55,14 @@ export type MergedSegment = Pick<
 > & { compressed?: boolean };
 
 /** Orders segments and live tails of one device into pieces (empty ranges dropped). */
+/** Boot marks in offset order; a list that already is in order is shared, not copied (one per segment). */
+function byOffset(boots: readonly BootMark[]): BootMark[] {
+  for (let i = 1; i < boots.length; i++)
+    if ((boots[i] as BootMark).offset < (boots[i - 1] as BootMark).offset)
+      return [...boots].sort((a, b) => a.offset - b.offset);
+  return boots as BootMark[];
+}
+
 export function mergeHistory(
   segments: readonly MergedSegment[],
   live: readonly LiveTail[],
@@ -71,7 +79,7 @@ export function mergeHistory(
       start: 0,
       end: s.plainBytes,
       lines: s.lines,
-      boots: [...s.boots].sort((a, b) => a.offset - b.offset),
+      boots: byOffset(s.boots),
       firstTime: s.firstTime,
       lastTime: s.lastTime,
     });
@@ -86,7 +94,7 @@ export function mergeHistory(
       start: l.start,
       end: l.end,
       lines: l.lines,
-      boots: [...l.boots].sort((a, b) => a.offset - b.offset),
+      boots: byOffset(l.boots),
       firstTime: l.firstTime,
       lastTime: l.lastTime,
     });

@@ -3,7 +3,7 @@
 // read per sidecar. A cache, never the truth: readers take only entries whose segment the readdir
 // shows, read the sidecar of every key the index lacks, and writers check it against the sidecars
 // at each retention pass. Appended to without fsync: a torn or lost line is only a cache miss.
-import { parseSegmentKey } from './layout.js';
+import { isKeyOf } from './layout.js';
 import type { BootMark } from './markers.js';
 import type { SegmentMeta } from './types.js';
 
@@ -76,11 +76,8 @@ export function parseIndexLine(line: string): IndexEntry | undefined {
     return undefined;
   }
   if (!v || typeof v !== 'object' || !isText(v.key)) return undefined;
-  const k = parseSegmentKey(v.key);
   const ok =
-    !!k &&
-    k.generation === v.generation &&
-    k.seq === v.seq &&
+    isKeyOf(v.key, v.generation, v.seq) &&
     isText(v.host) &&
     isText(v.device) &&
     isCount(v.plainBytes) &&

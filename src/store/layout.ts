@@ -112,6 +112,27 @@ export function parseSegmentKey(key: string): { generation: number; seq: number;
 }
 
 /**
+ * Whether `key` is a segment key (as parseSegmentKey, without building its parts: readers check every
+ * key of a listing). KEY_RE's host part is COMPONENT_RE and starts with a letter or digit, so the
+ * only rule of isSafeComponent left to check is "no '..'", and the rest of a key holds no dot.
+ */
+export function isSegmentKey(key: string): boolean {
+  return KEY_RE.test(key) && !key.includes('..');
+}
+
+/** Whether `key` is the segment key of this generation and sequence (any host). */
+export function isKeyOf(key: string, generation: number, seq: number): boolean {
+  return isSegmentKey(key) && digitsAt(key, 0, 6) === generation && digitsAt(key, 7, 8) === seq;
+}
+
+/** The number written by `length` decimal digits at `start` (the caller has checked they are digits). */
+function digitsAt(s: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+}
+
+/**
  * Where a segment sorts in history: its key, with the generation replaced by `orderGeneration` when
  * that is higher (seals made while an arrival's fetch was owed, placed after the history it fetched:
  * src/transfer/decide-order.ts). Readers, retention and the disk-full pruning share it.

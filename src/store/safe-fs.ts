@@ -119,10 +119,8 @@ export class SafeDir {
   }
 
   /** Entries and whether each is a regular file, from the listing itself (no stat per entry). */
-  listTyped(): { name: string; isFile: boolean }[] {
-    return fs
-      .readdirSync(HAVE_PROC_FD ? `${PROC_FD}/${this.fd}` : this.path, { withFileTypes: true })
-      .map((d) => ({ name: d.name, isFile: d.isFile() }));
+  listTyped(): readonly { readonly name: string; isFile(): boolean }[] {
+    return fs.readdirSync(HAVE_PROC_FD ? `${PROC_FD}/${this.fd}` : this.path, { withFileTypes: true });
   }
 
   /** Inode, size, mtime and ctime (ns) of one entry, or undefined: an entry replaced or written changes it. */

@@ -26,6 +26,7 @@ import {
   classifyArchiveEntry,
   INDEX_NAME,
   domainUuid,
+  isSegmentKey,
   parseSegmentKey,
   segmentFileNames,
   segmentKey,
@@ -151,6 +152,11 @@ export function readSegmentContent(archive: SafeDir, key: string): Buffer | unde
     : readContent(archive, names.gz, true);
 }
 
+/** Entries of one key in a listing (bits; shifted by 3: that entry is a regular file). */
+const PLAIN = 1;
+const GZ = 2;
+const SIDECAR = 4;
+
 /** A visible segment: a sidecar and a regular content file (plain wins while both exist). */
 interface VisibleSegment {
   key: string;
@@ -160,30 +166,30 @@ interface VisibleSegment {
 
 /** The visible segments of one archive listing, in history (key) order. */
 function visibleSegments(archive: SafeDir): VisibleSegment[] {
-  // Per key: whether its content (plain, gz) and sidecar entries are regular files. Suffixes are
-  // matched here and each key checked once below: this runs over every entry on every read.
-  const files = new Map<string, { plain?: boolean; gz?: boolean; sidecar?: boolean }>();
-  for (const { name, isFile } of archive.listTyped()) {
+  // Per key, a bit per entry seen and per entry that is a regular file. Suffixes are matched here
+  // and each key checked once below, without an object per key: this runs over every entry of
+  // every read, and what a read allocates here it pays for in scavenges.
+  const files = new Map<string, number>();
+  for (const entry of archive.listTyped()) {
+    const name = entry.name;
     const kind = name.endsWith('.seg')
-      ? 'plain'
+      ? PLAIN
       : name.endsWith('.seg.gz')
-        ? 'gz'
+        ? GZ
         : name.endsWith('.json')
-          ? 'sidecar'
-          : undefined;
+          ? SIDECAR
+          : 0;
     if (!kind || name.startsWith('.tmp-')) continue;
-    const key = name.slice(0, name.length - (kind === 'plain' ? 4 : kind === 'gz' ? 7 : 5));
-    let e = files.get(key);
-    if (!e) files.set(key, (e = {}));
-    e[kind] = isFile;
+    const key = name.slice(0, name.length - (kind === PLAIN ? 4 : kind === GZ ? 7 : 5));
+    files.set(key, (files.get(key) ?? 0) | kind | (entry.isFile() ? kind << 3 : 0));
   }
   const out: VisibleSegment[] = [];
   for (const key of [...files.keys()].sort()) {
-    const e = files.get(key);
-    if (e?.sidecar === undefined || (e.plain === undefined && e.gz === undefined)) continue;
+    const seen = files.get(key) ?? 0;
+    if (!(seen & SIDECAR) || !(seen & (PLAIN | GZ))) continue;
     // Both exist only between compression's rename and its unlink: the plain one is complete too.
-    const plain = e.plain !== undefined;
-    if (!(plain ? e.plain : e.gz) || !parseSegmentKey(key)) continue;
+    const plain = (seen & PLAIN) !== 0;
+    if (!(seen & ((plain ? PLAIN : GZ) << 3)) || !isSegmentKey(key)) continue;
     out.push({ key, file: plain ? `${key}.seg` : `${key}.seg.gz`, compressed: !plain });
   }
   return out;

@@ -309,3 +309,47 @@ test('the full listing (retention, export, status) is unchanged by the index', a
     archive.close();
   }
 });
+
+test('a segment is listed only with a sidecar and a regular content file; odd entries hide nothing else', async (t) => {
+  const config = await store(4);
+  const dir = join(config.logRoot, UUID, 'archive');
+  const keys = truth(config).map((e) => e.key);
+  const [k1, k2, k3, k4] = keys as [string, string, string, string];
+  // A symlink in place of one segment's content: that segment is not shown (nor followed).
+  fs.renameSync(join(dir, `${k1}.seg`), join(config.base, 'moved.seg'));
+  fs.symlinkSync(join(config.base, 'moved.seg'), join(dir, `${k1}.seg`));
+  // Plain and gzip side by side (compression between its rename and its unlink): plain is read,
+  // whatever the gzip entry is.
+  fs.symlinkSync(join(config.base, 'nowhere'), join(dir, `${k2}.seg.gz`));
+  // A sidecar without content, content without a sidecar, a folder as content, a temp file, a name
+  // that is no key (a host with '..'), and other files: none of them is a segment.
+  fs.copyFileSync(join(dir, `${k4}.json`), join(dir, '000000-00000009-hosta.json'));
+  fs.writeFileSync(join(dir, '000000-00000010-hosta.seg'), 'orphan\n');
+  fs.copyFileSync(join(dir, `${k4}.json`), join(dir, '000000-00000011-hosta.json'));
+  fs.mkdirSync(join(dir, '000000-00000011-hosta.seg'));
+  fs.writeFileSync(join(dir, `.tmp-${k3}.seg`), 'temp\n');
+  fs.writeFileSync(join(dir, '000000-00000012-a..b.seg'), 'x\n');
+  fs.copyFileSync(join(dir, `${k4}.json`), join(dir, '000000-00000012-a..b.json'));
+  fs.writeFileSync(join(dir, 'notes.txt'), 'x\n');
+  const shown = [k2, k3, k4];
+  t.deepEqual(
+    reading(config).listed.map((e) => e.key),
+    shown,
+  );
+  t.deepEqual(
+    truth(config).map((e) => e.key),
+    shown,
+  );
+  const archive = openArchive(config, UUID);
+  if (!archive) throw new Error('no archive');
+  try {
+    const files = listArchiveForReading(archive).segments.map((s) => [s.file, s.compressed]);
+    t.deepEqual(files, [
+      [`${k2}.seg`, false],
+      [`${k3}.seg`, false],
+      [`${k4}.seg`, false],
+    ]);
+  } finally {
+    archive.close();
+  }
+});
