@@ -125,6 +125,11 @@ export function isKeyOf(key: string, generation: number, seq: number): boolean {
   return isSegmentKey(key) && digitsAt(key, 0, 6) === generation && digitsAt(key, 7, 8) === seq;
 }
 
+/** The sequence number of a segment key; undefined when `key` is not one. */
+export function segmentKeySeq(key: string): number | undefined {
+  return isSegmentKey(key) ? digitsAt(key, 7, 8) : undefined;
+}
+
 /** The number written by `length` decimal digits at `start` (the caller has checked they are digits). */
 function digitsAt(s: string, start: number, length: number): number {
   let n = 0;

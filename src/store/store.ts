@@ -8,6 +8,7 @@ import {
   DOMAIN_STATE_FILE,
   domainUuid,
   parseSegmentKey,
+  segmentKeySeq,
   SEAL_STATE_FILE,
   segmentFileNames,
 } from './layout.js';
@@ -138,8 +139,8 @@ function unrecordedSeal(archive: SafeDir, key: string): UnrecordedSeal | undefin
 /** Pure: the segment keys whose sidecars may hold watermarks sealed.json lacks (all when it is unreadable). */
 export function keysToReplay(parsed: SealState | undefined, keys: readonly string[]): string[] {
   return keys.filter((key) => {
-    const k = parseSegmentKey(key);
-    return !!k && (!parsed || k.seq >= parsed.nextSeq);
+    const seq = segmentKeySeq(key);
+    return seq !== undefined && (!parsed || seq >= parsed.nextSeq);
   });
 }
 

@@ -1,6 +1,6 @@
 // Segment keys: the checks readers run on every key of a listing agree with the full parse.
 import test from 'ava';
-import { isKeyOf, isSegmentKey, parseSegmentKey, segmentKey } from '../../src/store/layout.js';
+import { isKeyOf, isSegmentKey, parseSegmentKey, segmentKey, segmentKeySeq } from '../../src/store/layout.js';
 
 const keys = [
   segmentKey(0, 1, 'hosta'),
@@ -40,4 +40,9 @@ test('isKeyOf: a key of that generation and sequence, on any host', (t) => {
   }
   t.false(isKeyOf(segmentKey(0, 1, 'hosta'), 0, 10));
   t.false(isKeyOf(segmentKey(1, 0, 'hosta'), 0, 1));
+});
+
+test('segmentKeySeq: the sequence of a key, undefined for anything else', (t) => {
+  for (const key of keys) t.is(segmentKeySeq(key), parseSegmentKey(key)?.seq, JSON.stringify(key));
+  t.is(segmentKeySeq(segmentKey(3, 12345678, 'h')), 12345678);
 });
