@@ -54,7 +54,6 @@ export type MergedSegment = Pick<
   'key' | 'host' | 'device' | 'plainBytes' | 'lines' | 'boots' | 'firstTime' | 'lastTime' | 'orderGeneration'
 > & { compressed?: boolean };
 
-/** Orders segments and live tails of one device into pieces (empty ranges dropped). */
 /** Boot marks in offset order; a list that already is in order is shared, not copied (one per segment). */
 function byOffset(boots: readonly BootMark[]): BootMark[] {
   for (let i = 1; i < boots.length; i++)
@@ -63,6 +62,7 @@ function byOffset(boots: readonly BootMark[]): BootMark[] {
   return boots as BootMark[];
 }
 
+/** Orders segments and live tails of one device into pieces (empty ranges dropped). */
 export function mergeHistory(
   segments: readonly MergedSegment[],
   live: readonly LiveTail[],

@@ -72,3 +72,33 @@ test('without orderGeneration (older stores and hosts) the order is the key orde
     ['000000-00000001-a', '000001-00000003-b'],
   );
 });
+
+test('mergeHistory: boot marks in offset order, without reordering the listing it was given', (t) => {
+  const mark = (offset: number) => ({
+    offset,
+    id: `b${offset}`,
+    host: 'a',
+    at: '2026-01-01T00:00:00.000Z',
+    markerBytes: 0,
+  });
+  const unordered = { ...seg('000001-00000001-a'), boots: [mark(7), mark(0), mark(3)] };
+  const ordered = { ...seg('000001-00000002-a'), boots: [mark(0), mark(5)] };
+  const tail = { ...live('a', 1), boots: [mark(4), mark(1)] };
+  const pieces = mergeHistory([unordered, ordered], [tail], 'serial0');
+  t.deepEqual(
+    pieces.map((p) => p.boots.map((b) => b.offset)),
+    [
+      [0, 3, 7],
+      [0, 5],
+      [1, 4],
+    ],
+  );
+  t.deepEqual(
+    unordered.boots.map((b) => b.offset),
+    [7, 0, 3],
+  );
+  t.deepEqual(
+    tail.boots.map((b) => b.offset),
+    [4, 1],
+  );
+});
