@@ -78,6 +78,9 @@ export async function withStore<T>(
         const waiting = readWaitingMarkers(config, uuid);
         // A change tells the capture service (src/store/domains-changed.ts); a rewrite of the same does not.
         let savedDomain = domainStateText(domain.state);
+        // domain.json is rewritten only when its text changes (a rewrite of the same costs two fsyncs),
+        // except after a recovered lock: the dead writer's last rename may not be on the disk yet.
+        let domainOnDisk = lock.recovered ? undefined : domain.text;
         if (waiting.length)
           repairs.push(`recorded ${waiting.length} boot marker(s) written while the store was unavailable`);
         const store: LockedStore = {
@@ -99,7 +102,11 @@ export async function withStore<T>(
               writeSealState(dir, store.seal, config.logFileMode);
               savedSeal = text;
             }
-            const domainText = writeDomainState(dir, store.domain, config.logFileMode);
+            const domainText = domainStateText(store.domain);
+            if (domainText !== domainOnDisk) {
+              writeDomainState(dir, store.domain, config.logFileMode);
+              domainOnDisk = domainText;
+            }
             if (domainText !== savedDomain) {
               savedDomain = domainText;
               signalDomainsChanged(config);

@@ -57,8 +57,9 @@ export function readDomainState(dir: SafeDir, uuid: string): DomainState {
 export function readDomainStateChecked(
   dir: SafeDir,
   uuid: string,
-): { state: DomainState; unreadable: boolean } {
-  return readDomainStateText(domainUuid(uuid), dir.readText(DOMAIN_STATE_FILE));
+): { state: DomainState; unreadable: boolean; text: string | undefined } {
+  const text = dir.readText(DOMAIN_STATE_FILE);
+  return { ...readDomainStateText(domainUuid(uuid), text), text };
 }
 
 /** domain.json's text for `state` (what writeDomainState writes). */
