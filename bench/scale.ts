@@ -7,6 +7,8 @@
 // "With the plugin" is the plugin as installed: the hook and the capture service (`collect`, which the
 // packages start and which answers the hook's events, so that they start no Node), running in the lab
 // host from before the warm-up until the plugin runs of a size end; the baseline has neither.
+// VCL_BENCH_SCALE_FLOOR=1 adds a third mode, a hook that does nothing (sh, exit 0): what libvirt's
+// running of any hook costs a storm, the floor under the plugin's ratio.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -210,7 +212,7 @@ export interface ScaleBench {
   };
   storms: StormWalls;
   /** Every storm's wall time per mode, one per round (VCL_BENCH_SCALE_ROUNDS); `storms` has their medians. */
-  stormRuns?: Record<string, { plugin: number[]; none: number[] }>;
+  stormRuns?: Record<string, StormRuns>;
   /** Hook run time per event in each plugin phase (journal lines recorded within its wall time). */
   hookMsByPhase?: Record<string, Record<string, Summary>>;
   hookRuns: number;
@@ -285,8 +287,20 @@ function middle(runs: readonly number[]): number {
   return runs.length ? Math.round(summarise(runs).median) : 0;
 }
 
-/** Wall time of every storm, per size and mode; plugin / none is the ratio the targets hold to 1.15. */
-export type StormWalls = Record<string, { plugin: number; none: number }>;
+/**
+ * Wall time of every storm, per size and mode; plugin / none is the ratio the targets hold to 1.15.
+ * `nullHook` (VCL_BENCH_SCALE_FLOOR=1): the same storm with a hook that does nothing, libvirt's cost of
+ * running any hook at all, the floor under the plugin's ratio.
+ */
+export type StormWalls = Record<string, { plugin: number; none: number; nullHook?: number }>;
+
+type StormMode = 'plugin' | 'none' | 'nullHook';
+type StormRuns = { plugin: number[]; none: number[]; nullHook?: number[] };
+
+const MODE_TAG: Record<StormMode, string> = { plugin: 'plugin', none: 'no plugin', nullHook: 'null hook' };
+
+/** The floor's hook: what the plugin's launcher does for an event it ignores (sh starts, exits 0). */
+const NULL_HOOK = '#!/bin/sh\nexit 0\n';
 
 export async function benchScale(_repo: string, opts: { quick: boolean }): Promise<ScaleBench> {
   const sizes = (process.env.VCL_BENCH_SCALE_N ?? (opts.quick ? '10' : '200,50'))
@@ -296,6 +310,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   const n = sizes[0] ?? 200;
   // One pair per mode is as noisy as the storms' own spread (BENCHMARKS.md): more rounds, medians.
   const rounds = Math.max(1, Number(process.env.VCL_BENCH_SCALE_ROUNDS ?? 1) || 1);
+  const floor = process.env.VCL_BENCH_SCALE_FLOOR === '1';
   const memoryMiB = 16;
   const node = benchNode('/usr/bin/node');
   const nodeDir = node.chosen ? mkdtempSync('/var/tmp/vcl-scale-node-') : undefined;
@@ -339,6 +354,8 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     const phases: ScaleBench['phases'] = {};
     const waits: ScaleBench['waits'] = {};
     const storms: StormWalls = {};
+    // The lab starts with the plugin's hook in place.
+    let hookNow: StormMode = 'plugin';
     const stormRuns: NonNullable<ScaleBench['stormRuns']> = {};
     const collectCpuS: Record<string, number> = {};
     // The plugin as installed: the capture service runs before libvirt starts guests (its unit orders
@@ -346,28 +363,39 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     collect = await startCollect(host, node);
     // Warm-up, as after a host reboot: every guest started once with the plugin, its definition upgraded
     // by the automatic mode (a one-time job per guest that would otherwise run inside the first storm).
-    await Promise.all(all.map((g) => virsh(host, 'start', g.name)));
+    const warmT0 = Date.now();
+    const warmStarts = await Promise.all(all.map((g) => virsh(host, 'start', g.name)));
+    waits['warm-up: every start returned (plugin; silent = failed starts)'] = {
+      ms: Date.now() - warmT0,
+      silent: warmStarts.filter((r) => !r.ok).length,
+    };
     const warm = await waitForOutput(host, all, new Map(), 20, 120_000 + all.length * 1000);
     waits['output of the warm-up boot (plugin)'] = { ms: warm.ms, silent: warm.silent.length };
     const warmJobs = await waitForJobs(all, 900_000);
     waits['warm-up: detached jobs done (definition upgrades)'] = { ms: warmJobs.ms, silent: warmJobs.left };
     await Promise.all(all.map((g) => virsh(host, 'destroy', g.name)));
     let history: ScaleBench['history'] | undefined;
-    for (const size of sizes) {
+    // VCL_BENCH_SCALE_WARMUP_ONLY=1: the warm-up alone (its storm and the definition upgrades it starts),
+    // to look at those jobs under load without the storms after it.
+    for (const size of process.env.VCL_BENCH_SCALE_WARMUP_ONLY === '1' ? [] : sizes) {
       const guests = all.slice(0, size);
       const outputTimeout = 120_000 + size * 1000;
       // Plugin first: the history check needs the plugin to have seen every boot of the first size.
-      // Further rounds alternate the order (none, plugin; plugin, none; ...), so that neither mode
-      // always runs on the machine the other one just warmed or loaded.
+      // Further rounds rotate the order (plugin, none; none, plugin; ...), so that no mode always runs
+      // on the machine another one just warmed or loaded.
+      const modes: StormMode[] = floor ? ['plugin', 'none', 'nullHook'] : ['plugin', 'none'];
       const order = Array.from({ length: rounds }, (_, r) =>
-        r % 2 === 0 ? (['plugin', 'none'] as const) : (['none', 'plugin'] as const),
+        modes.map((_m, i) => modes[(i + r) % modes.length] as StormMode),
       );
-      for (const [round, mode] of order.flatMap((modes, r) => modes.map((m) => [r + 1, m] as const))) {
-        if (mode === 'plugin' && !host.hookInstalled()) await host.installHook();
+      for (const [round, mode] of order.flatMap((ms, r) => ms.map((m) => [r + 1, m] as const))) {
+        if (mode !== 'plugin') await stopService();
+        if (mode !== hookNow) {
+          if (mode === 'none') await host.removeHook();
+          else await host.installHook(mode === 'nullHook' ? NULL_HOOK : undefined);
+          hookNow = mode;
+        }
         if (mode === 'plugin' && !collect) collect = await startCollect(host, node);
-        if (mode === 'none') await stopService();
-        if (mode === 'none' && host.hookInstalled()) await host.removeHook();
-        const tag = `N=${size}, ${mode === 'plugin' ? 'plugin' : 'no plugin'}${rounds > 1 ? `, round ${round}` : ''}`;
+        const tag = `N=${size}, ${MODE_TAG[mode]}${rounds > 1 ? `, round ${round}` : ''}`;
         const phase = async (
           name: string,
           fn: (g: Guest) => Promise<{ ok: boolean; ms: number; err: string }>,
@@ -389,8 +417,12 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
           };
           const key = `${name} N=${size}`;
           const runs = (stormRuns[key] ??= { plugin: [], none: [] });
-          runs[mode].push(wallMs);
-          storms[key] = { plugin: middle(runs.plugin), none: middle(runs.none) };
+          (runs[mode] ??= []).push(wallMs);
+          storms[key] = {
+            plugin: middle(runs.plugin),
+            none: middle(runs.none),
+            ...(runs.nullHook ? { nullHook: middle(runs.nullHook) } : {}),
+          };
         };
         await phase('start', (g) => virsh(host, 'start', g.name));
         const start = await waitForOutput(host, guests, new Map(), 20, outputTimeout);
@@ -518,6 +550,21 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
             met: r <= 1.15,
           };
         }),
+      ...Object.entries(storms)
+        .filter(([name, w]) => !name.startsWith('stop') && w.nullHook !== undefined)
+        .map(([name, w]): Target => {
+          const runs = stormRuns[name];
+          const hook = w.nullHook ?? 0;
+          return {
+            id: `scale.storm-floor.${name.replace(/[^a-zA-Z0-9=]+/g, '-')}`,
+            what: `${name.replace(/ N=\d+$/, '')} storm, ${name.replace(/^.* N=/, '')} guests: the floor, a hook that does nothing (sh, exit 0) / no hook, and the plugin / that hook`,
+            limit: 'reported',
+            measured:
+              `null hook ${hook} ms: ${ratio(hook, w.none)} of no hook; plugin ${ratio(w.plugin, hook)} of the null hook` +
+              (rounds > 1 ? ` (null hook ${runs?.nullHook?.join(', ')} ms)` : ''),
+            met: undefined,
+          };
+        }),
     ];
     return {
       node: hookNode,
@@ -533,7 +580,14 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       hookFailures: failed.length,
       hookProblems: failed
         .slice(0, 10)
-        .map((e) => `${e.domain} ${e.op} ${e.subop}: ${e.problems.join('; ').slice(0, 300)}`),
+        // A job's problem is only its outcome ("gave up"): its last notes say why.
+        .map(
+          (e) =>
+            `${e.domain} ${e.op} ${e.subop}: ${e.problems.join('; ').slice(0, 300)}` +
+            (e.subop === 'job'
+              ? ` (last notes: ${(e.notes ?? []).slice(-4).join(' | ').slice(0, 600)})`
+              : ''),
+        ),
       libvirtdHookErrors,
       lockWaits: {
         runs: waitsMs.length,

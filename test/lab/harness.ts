@@ -138,7 +138,8 @@ export interface LabHost {
   cli(...args: string[]): Promise<RunResult>;
   writeConfig(text: string): void;
   hookInstalled(): boolean;
-  installHook(): Promise<void>;
+  /** The plugin's launcher, or (benchmarks) another hook script in its place. */
+  installHook(script?: string): Promise<void>;
   removeHook(): Promise<void>;
   restartLibvirtd(): Promise<void>;
   reloadLibvirtd(): Promise<void>;
@@ -432,8 +433,12 @@ class HostImpl implements LabHost {
     chmodSync(this.hookPath(), 0o755);
   }
 
-  async installHook(): Promise<void> {
-    this.copyHook();
+  async installHook(script?: string): Promise<void> {
+    if (script === undefined) this.copyHook();
+    else {
+      mkdirSync(dirname(this.hookPath()), { recursive: true });
+      writeFileSync(this.hookPath(), script, { mode: 0o755 });
+    }
     await this.reloadLibvirtd(); // the first qemu hook is only seen after a reload (docs/LIBVIRT-FACTS.md)
   }
 
