@@ -56,6 +56,7 @@ test('any gunzip reads the members and the index member as the content (Node, gz
   t.true(starts.length > 5);
   t.true(gunzipSync(file).equals(content));
   const dir = fs.mkdtempSync(join(tmpdir(), 'vcl-gz-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'x.seg.gz');
   fs.writeFileSync(path, file);
   t.is((await execa('gzip', ['-t', path], { reject: false })).exitCode, 0);
@@ -74,7 +75,9 @@ test('the index is found at the end and gives every member start; members decode
   t.deepEqual(memberAt(index, MEMBER_BYTES), starts[1]);
   t.deepEqual(memberAt(index, 3 * MEMBER_BYTES + 5), starts[3]);
   t.deepEqual(memberAt(undefined, 12345), { plain: 0, gz: 0 });
-  const path = join(fs.mkdtempSync(join(tmpdir(), 'vcl-gz-')), 'x.seg.gz');
+  const dir = fs.mkdtempSync(join(tmpdir(), 'vcl-gz-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'x.seg.gz');
   fs.writeFileSync(path, file);
   const fd = fs.openSync(path, 'r');
   try {
