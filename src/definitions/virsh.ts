@@ -15,7 +15,7 @@ export interface VirshOptions {
   timeoutMs?: number;
 }
 
-/** `busy`: try again later (the domain is in a job, or libvirtd did not answer or dropped us). */
+/** `busy`: try again later (the domain is in a job, or libvirtd did not answer in time or dropped us). */
 export type VirshErrorKind = 'not-found' | 'busy' | 'other';
 
 export class VirshError extends Error {
@@ -34,11 +34,12 @@ const NOT_FOUND_RE = /failed to get domain|Domain not found|no domain with match
 const BUSY_RE =
   /state change lock|Timed out during operation|is already being|domain is locked|another job|job is active|migration in progress|operation not allowed while/i;
 /**
- * The connection lost or refused: libvirtd too loaded to answer virsh's keepalive (a storm of 200 starts
- * did that to the automatic job's calls), or restarting. Nothing was done: retry later, like a busy domain.
+ * The connection lost: libvirtd too loaded to answer virsh's keepalive (a storm of 200 starts did that to
+ * the automatic job's calls). Nothing was done: retry later, like a busy domain. A refused connection is
+ * not retried: no libvirtd at all (the job's own hook came from one) will not come back within the bound.
  */
 const CONNECTION_RE =
-  /keepalive timeout|no valid connection|failed to connect to the hypervisor|End of file while reading data|Cannot recv data|Cannot write data/i;
+  /keepalive timeout|no valid connection|End of file while reading data|Cannot recv data|Cannot write data/i;
 
 export function classifyVirshError(stderr: string): VirshErrorKind {
   if (NOT_FOUND_RE.test(stderr)) return 'not-found';

@@ -146,10 +146,16 @@ test('virsh errors: busy, not found, other', (t) => {
   for (const lost of [
     'error: Disconnected from qemu:///system due to keepalive timeout\nerror: internal error: connection closed due to keepalive timeout',
     'error: Unable to register disconnect callback\nerror: no valid connection\nerror: internal error: connection closed due to keepalive timeout',
-    "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/run/libvirt/libvirt-sock': Connection refused",
     'error: End of file while reading data: Input/output error',
   ])
     t.is(classifyVirshError(lost), 'busy', lost);
+  // No libvirtd at all: not waited for.
+  t.is(
+    classifyVirshError(
+      "error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+    ),
+    'other',
+  );
   t.is(uriFrom('qemu:///x', { LIBVIRT_DEFAULT_URI: 'qemu:///y' }), 'qemu:///x');
   t.is(uriFrom(undefined, { LIBVIRT_DEFAULT_URI: 'qemu:///y' }), 'qemu:///y');
   t.is(uriFrom(undefined, {}), undefined);
