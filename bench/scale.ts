@@ -8,7 +8,9 @@
 // packages start and which answers the hook's events, so that they start no Node), running in the lab
 // host from before the warm-up until the plugin runs of a size end; the baseline has neither.
 // VCL_BENCH_SCALE_FLOOR=1 adds a third mode, a hook that does nothing (sh, exit 0): what libvirt's
-// running of any hook costs a storm, the floor under the plugin's ratio.
+// running of any hook costs a storm, the floor under the plugin's ratio. VCL_BENCH_SCALE_MODES (a comma list
+// of plugin, none, nullHook) runs those modes only; without plugin the warm-up runs in the first mode
+// listed (no capture service, no definition upgrades to wait for): the floor at N = 200 in half the time.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -299,6 +301,16 @@ type StormRuns = { plugin: number[]; none: number[]; nullHook?: number[] };
 
 const MODE_TAG: Record<StormMode, string> = { plugin: 'plugin', none: 'no plugin', nullHook: 'null hook' };
 
+/** The modes a run compares: VCL_BENCH_SCALE_MODES, else plugin and none (and nullHook with the floor). */
+function stormModes(list: string | undefined, floor: boolean): StormMode[] {
+  if (!list) return floor ? ['plugin', 'none', 'nullHook'] : ['plugin', 'none'];
+  const modes = [...new Set(list.split(',').map((m) => m.trim()))];
+  const bad = modes.filter((m) => !(m in MODE_TAG));
+  if (bad.length || modes.length < 2)
+    throw new Error(`VCL_BENCH_SCALE_MODES=${list}: two or more of ${Object.keys(MODE_TAG).join(', ')}`);
+  return modes as StormMode[];
+}
+
 /** The floor's hook: what the plugin's launcher does for an event it ignores (sh starts, exits 0). */
 const NULL_HOOK = '#!/bin/sh\nexit 0\n';
 
@@ -310,7 +322,8 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
   const n = sizes[0] ?? 200;
   // One pair per mode is as noisy as the storms' own spread (BENCHMARKS.md): more rounds, medians.
   const rounds = Math.max(1, Number(process.env.VCL_BENCH_SCALE_ROUNDS ?? 1) || 1);
-  const floor = process.env.VCL_BENCH_SCALE_FLOOR === '1';
+  const modes = stormModes(process.env.VCL_BENCH_SCALE_MODES, process.env.VCL_BENCH_SCALE_FLOOR === '1');
+  const withPlugin = modes.includes('plugin');
   const memoryMiB = 16;
   const node = benchNode('/usr/bin/node');
   const nodeDir = node.chosen ? mkdtempSync('/var/tmp/vcl-scale-node-') : undefined;
@@ -356,23 +369,34 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
     const storms: StormWalls = {};
     // The lab starts with the plugin's hook in place.
     let hookNow: StormMode = 'plugin';
+    const useHook = async (mode: StormMode) => {
+      if (mode === hookNow) return;
+      if (mode === 'none') await host.removeHook();
+      else await host.installHook(mode === 'nullHook' ? NULL_HOOK : undefined);
+      hookNow = mode;
+    };
     const stormRuns: NonNullable<ScaleBench['stormRuns']> = {};
     const collectCpuS: Record<string, number> = {};
     // The plugin as installed: the capture service runs before libvirt starts guests (its unit orders
     // itself before libvirtd), and answers their hook events.
-    collect = await startCollect(host, node);
+    // Without the plugin among the modes, the warm-up runs in the first one listed.
+    const warmMode = withPlugin ? 'plugin' : (modes[0] as StormMode);
+    if (withPlugin) collect = await startCollect(host, node);
+    else await useHook(warmMode);
     // Warm-up, as after a host reboot: every guest started once with the plugin, its definition upgraded
     // by the automatic mode (a one-time job per guest that would otherwise run inside the first storm).
     const warmT0 = Date.now();
     const warmStarts = await Promise.all(all.map((g) => virsh(host, 'start', g.name)));
-    waits['warm-up: every start returned (plugin; silent = failed starts)'] = {
+    waits[`warm-up: every start returned (${MODE_TAG[warmMode]}; silent = failed starts)`] = {
       ms: Date.now() - warmT0,
       silent: warmStarts.filter((r) => !r.ok).length,
     };
     const warm = await waitForOutput(host, all, new Map(), 20, 120_000 + all.length * 1000);
-    waits['output of the warm-up boot (plugin)'] = { ms: warm.ms, silent: warm.silent.length };
-    const warmJobs = await waitForJobs(all, 900_000);
-    waits['warm-up: detached jobs done (definition upgrades)'] = { ms: warmJobs.ms, silent: warmJobs.left };
+    waits[`output of the warm-up boot (${MODE_TAG[warmMode]})`] = { ms: warm.ms, silent: warm.silent.length };
+    if (withPlugin) {
+      const warmJobs = await waitForJobs(all, 900_000);
+      waits['warm-up: detached jobs done (definition upgrades)'] = { ms: warmJobs.ms, silent: warmJobs.left };
+    }
     await Promise.all(all.map((g) => virsh(host, 'destroy', g.name)));
     let history: ScaleBench['history'] | undefined;
     // VCL_BENCH_SCALE_WARMUP_ONLY=1: the warm-up alone (its storm and the definition upgrades it starts),
@@ -383,17 +407,12 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       // Plugin first: the history check needs the plugin to have seen every boot of the first size.
       // Further rounds rotate the order (plugin, none; none, plugin; ...), so that no mode always runs
       // on the machine another one just warmed or loaded.
-      const modes: StormMode[] = floor ? ['plugin', 'none', 'nullHook'] : ['plugin', 'none'];
       const order = Array.from({ length: rounds }, (_, r) =>
         modes.map((_m, i) => modes[(i + r) % modes.length] as StormMode),
       );
       for (const [round, mode] of order.flatMap((ms, r) => ms.map((m) => [r + 1, m] as const))) {
         if (mode !== 'plugin') await stopService();
-        if (mode !== hookNow) {
-          if (mode === 'none') await host.removeHook();
-          else await host.installHook(mode === 'nullHook' ? NULL_HOOK : undefined);
-          hookNow = mode;
-        }
+        await useHook(mode);
         if (mode === 'plugin' && !collect) collect = await startCollect(host, node);
         const tag = `N=${size}, ${MODE_TAG[mode]}${rounds > 1 ? `, round ${round}` : ''}`;
         const phase = async (
@@ -535,7 +554,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
         met: undefined,
       },
       ...Object.entries(storms)
-        .filter(([name]) => !name.startsWith('stop'))
+        .filter(([name]) => !name.startsWith('stop') && withPlugin)
         .map(([name, w]): Target => {
           const r = ratio(w.plugin, w.none);
           return {
@@ -560,7 +579,8 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
             what: `${name.replace(/ N=\d+$/, '')} storm, ${name.replace(/^.* N=/, '')} guests: the floor, a hook that does nothing (sh, exit 0) / no hook, and the plugin / that hook`,
             limit: 'reported',
             measured:
-              `null hook ${hook} ms: ${ratio(hook, w.none)} of no hook; plugin ${ratio(w.plugin, hook)} of the null hook` +
+              `null hook ${hook} ms: ${ratio(hook, w.none)} of no hook` +
+              (withPlugin ? `; plugin ${ratio(w.plugin, hook)} of the null hook` : '; plugin not run') +
               (rounds > 1 ? ` (null hook ${runs?.nullHook?.join(', ')} ms)` : ''),
             met: undefined,
           };
