@@ -738,6 +738,14 @@ function keepLogs(lab: Lab): void {
   writeFileSync(join(keep, 'virtlogd.log'), host.virtlogdLog());
 }
 
+/** The hook's process name in accounting: qemu.d/50-virt-consolelog, cut to the kernel's 15 bytes. */
+const HOOK_COMM = '50-virt-console';
+
+/** The hook script's runs in a phase: their CPU, and how long libvirt waited for the median one. */
+function hookRuns(c: CommandCpu | undefined): string {
+  return c ? `${c.cpuS.toFixed(1)} s (${c.processes}; ${Math.round(c.elapsedMedianS * 1000)} ms)` : '-';
+}
+
 /**
  * Per phase: all CPU of the processes it started, and Node's, virsh's and QEMU's share of it; beside it
  * the capture service's CPU over the phase (it started before: accounting has no record of it yet).
@@ -761,6 +769,7 @@ function cpuTable(
       'node (hook runs and jobs)',
       'virsh',
       'qemu',
+      'hook script (sh; its median run, start to exit)',
       'collect (capture service, over the phase), s',
     ],
     rows: Object.entries(cpu).map(([k, cs]) => [
@@ -769,6 +778,7 @@ function cpuTable(
       of(cs, /^node$/),
       of(cs, /^virsh$/),
       of(cs, /^qemu|^CPU \d+\/TCG$/),
+      hookRuns(cs.find((c) => c.command.startsWith(HOOK_COMM))),
       collectCpuS[k]?.toFixed(2) ?? '-',
     ]),
   };

@@ -1,6 +1,7 @@
 // Process accounting (acct(5), version 3 records) for the scale bench: which commands a storm's CPU
 // went to (Node runs of the hook and its jobs, virsh, QEMU), for every process, short-lived ones too.
 // Turned on with `accton FILE` (package acct) for the bench's run only, and off again after it.
+import { summarise } from './stats.js';
 import { execa } from 'execa';
 
 export interface AcctRecord {
@@ -46,21 +47,28 @@ export interface CommandCpu {
   command: string;
   processes: number;
   cpuS: number;
+  /** Median time from start to exit of one process, s: what a caller that waits for each one waits. */
+  elapsedMedianS: number;
 }
 
 /** CPU of the processes started in [fromMs, toMs], by command, most first. */
 export function cpuByCommand(records: readonly AcctRecord[], fromMs: number, toMs: number): CommandCpu[] {
-  const by = new Map<string, CommandCpu>();
+  const by = new Map<string, { command: string; processes: number; cpuS: number; elapsed: number[] }>();
   for (const r of records) {
     // Start times are whole seconds: a process started in the window's first second counts.
     if (r.startedAt < Math.floor(fromMs / 1000) || r.startedAt > toMs / 1000) continue;
-    const c = by.get(r.command) ?? { command: r.command, processes: 0, cpuS: 0 };
+    const c = by.get(r.command) ?? { command: r.command, processes: 0, cpuS: 0, elapsed: [] };
     c.processes++;
     c.cpuS += r.cpuS;
+    c.elapsed.push(r.elapsedS);
     by.set(r.command, c);
   }
   return [...by.values()]
-    .map((c) => ({ ...c, cpuS: Math.round(c.cpuS * 100) / 100 }))
+    .map(({ elapsed, ...c }) => ({
+      ...c,
+      cpuS: Math.round(c.cpuS * 100) / 100,
+      elapsedMedianS: summarise(elapsed).median,
+    }))
     .sort((a, b) => b.cpuS - a.cpuS);
 }
 
