@@ -99,12 +99,12 @@ export async function withStore<T>(
             if (store.forgotten) return;
             const text = sealStateText(store.seal);
             if (text !== savedSeal) {
-              writeSealState(dir, store.seal, config.logFileMode);
+              writeSealState(dir, store.seal, config.logFileMode, text);
               savedSeal = text;
             }
             const domainText = domainStateText(store.domain);
             if (domainText !== domainOnDisk) {
-              writeDomainState(dir, store.domain, config.logFileMode);
+              writeDomainState(dir, store.domain, config.logFileMode, domainText);
               domainOnDisk = domainText;
             }
             if (domainText !== savedDomain) {

@@ -67,9 +67,13 @@ export function domainStateText(state: DomainState): string {
   return JSON.stringify(state, null, 1) + '\n';
 }
 
-/** Writes domain.json; returns the text written. */
-export function writeDomainState(dir: SafeDir, state: DomainState, mode: number): string {
-  const text = domainStateText(state);
+/** Writes domain.json (`text`: domainStateText(state), when the caller has it already); returns the text. */
+export function writeDomainState(
+  dir: SafeDir,
+  state: DomainState,
+  mode: number,
+  text = domainStateText(state),
+): string {
   dir.writeAtomic(DOMAIN_STATE_FILE, text, mode);
   return text;
 }
@@ -180,6 +184,12 @@ export function sealStateText(state: SealState): string {
   return JSON.stringify(state) + '\n';
 }
 
-export function writeSealState(dir: SafeDir, state: SealState, mode: number): void {
-  dir.writeAtomic(SEAL_STATE_FILE, sealStateText(state), mode);
+/** Writes sealed.json (`text`: sealStateText(state), when the caller has it already). */
+export function writeSealState(
+  dir: SafeDir,
+  state: SealState,
+  mode: number,
+  text = sealStateText(state),
+): void {
+  dir.writeAtomic(SEAL_STATE_FILE, text, mode);
 }
