@@ -99,12 +99,12 @@ export async function withStore<T>(
             if (store.forgotten) return;
             const text = sealStateText(store.seal);
             if (text !== savedSeal) {
-              writeSealState(dir, store.seal, config.logFileMode, text);
+              writeSealState(dir, text, config.logFileMode);
               savedSeal = text;
             }
             const domainText = domainStateText(store.domain);
             if (domainText !== domainOnDisk) {
-              writeDomainState(dir, store.domain, config.logFileMode, domainText);
+              writeDomainState(dir, domainText, config.logFileMode);
               domainOnDisk = domainText;
             }
             if (domainText !== savedDomain) {

@@ -67,15 +67,9 @@ export function domainStateText(state: DomainState): string {
   return JSON.stringify(state, null, 1) + '\n';
 }
 
-/** Writes domain.json (`text`: domainStateText(state), when the caller has it already); returns the text. */
-export function writeDomainState(
-  dir: SafeDir,
-  state: DomainState,
-  mode: number,
-  text = domainStateText(state),
-): string {
+/** Writes domain.json: `text` is domainStateText of the state (computed once: save() compares it). */
+export function writeDomainState(dir: SafeDir, text: string, mode: number): void {
   dir.writeAtomic(DOMAIN_STATE_FILE, text, mode);
-  return text;
 }
 
 /**
@@ -184,12 +178,7 @@ export function sealStateText(state: SealState): string {
   return JSON.stringify(state) + '\n';
 }
 
-/** Writes sealed.json (`text`: sealStateText(state), when the caller has it already). */
-export function writeSealState(
-  dir: SafeDir,
-  state: SealState,
-  mode: number,
-  text = sealStateText(state),
-): void {
+/** Writes sealed.json: `text` is sealStateText of the state (computed once: save() compares it). */
+export function writeSealState(dir: SafeDir, text: string, mode: number): void {
   dir.writeAtomic(SEAL_STATE_FILE, text, mode);
 }

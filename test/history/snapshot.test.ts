@@ -6,7 +6,7 @@ import { openHistory, readHistory, storeStamp } from '../../src/history/reader.j
 import { DOMAIN_STATE_FILE, liveLogPath, SEAL_STATE_FILE } from '../../src/store/layout.js';
 import { withDomainLock } from '../../src/store/lock.js';
 import { sealHost } from '../../src/store/seal.js';
-import { openDomainDir, readDomainState, writeDomainState } from '../../src/store/store.js';
+import { domainStateText, openDomainDir, readDomainState, writeDomainState } from '../../src/store/store.js';
 import { domainXml, hook, hookEnv, UUID } from '../lifecycle/helpers.js';
 
 async function build(over: Parameters<typeof hookEnv>[0] = {}) {
@@ -83,7 +83,7 @@ test('the stamp changes with every writer step the snapshot could miss, and is a
     const s0 = storeStamp(dir, archive);
     t.truthy(s0);
     t.is(storeStamp(dir, archive), s0);
-    writeDomainState(dir, readDomainState(dir, UUID), 0o640); // same content, new file
+    writeDomainState(dir, domainStateText(readDomainState(dir, UUID)), 0o640); // same content, new file
     const s1 = storeStamp(dir, archive);
     t.not(s1, s0);
     archive.writeAtomic('x.tmp', 'x');
