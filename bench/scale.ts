@@ -311,6 +311,9 @@ function stormModes(list: string | undefined, floor: boolean): StormMode[] {
   return modes as StormMode[];
 }
 
+/** Targets that only a run with the plugin measures. */
+const PLUGIN_TARGETS = ['scale.hook-failures', 'scale.lost-lines', 'scale.hook-runs-by-service'];
+
 /** The floor's hook: what the plugin's launcher does for an event it ignores (sh starts, exits 0). */
 const NULL_HOOK = '#!/bin/sh\nexit 0\n';
 
@@ -618,7 +621,14 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       hookRunsBy,
       captureService: services,
       ...(cpu ? { cpu, collectCpuS } : {}),
-      targets,
+      // Without the plugin in the run there is no journal, history or service to check: not missed.
+      targets: withPlugin
+        ? targets
+        : targets.map((t) =>
+            PLUGIN_TARGETS.includes(t.id)
+              ? { ...t, met: undefined, note: 'the plugin was not among VCL_BENCH_SCALE_MODES' }
+              : t,
+          ),
       details: [
         ...(cpu ? [cpuTable(cpu, collectCpuS)] : []),
         {
