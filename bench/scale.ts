@@ -36,7 +36,7 @@ import { readText } from './lib/machine.js';
 import { benchNode, nodeVersion, overlayNodeShare, type BenchNode } from './lib/node.js';
 import { startCollect, stopCollect, type CaptureService } from './lib/lab-collect.js';
 import { domainXml, GUEST_ASM, IMAGE_BYTES, novaConsolePath, type Guest } from '../test/lab/guest.js';
-import { startLab, type Lab, type LabHost } from '../test/lab/harness.js';
+import { HOOK_NAME, startLab, type Lab, type LabHost } from '../test/lab/harness.js';
 import { define, sleep } from '../test/lab/scenario.js';
 import type { Target } from './lib/result.js';
 import { ratio, summarise, type Summary } from './lib/stats.js';
@@ -311,9 +311,6 @@ function stormModes(list: string | undefined, floor: boolean): StormMode[] {
   return modes as StormMode[];
 }
 
-/** Targets that only a run with the plugin measures. */
-const PLUGIN_TARGETS = ['scale.hook-failures', 'scale.lost-lines', 'scale.hook-runs-by-service'];
-
 /** The floor's hook: what the plugin's launcher does for an event it ignores (sh starts, exits 0). */
 const NULL_HOOK = '#!/bin/sh\nexit 0\n';
 
@@ -521,23 +518,26 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       .filter((l) => /hook|virt-consolelog/i.test(l) && /error/i.test(l))
       .slice(0, 20);
     const failures = Object.values(phases).reduce((s, p) => s + p.failures, 0);
+    // Without the plugin in the run there is no journal, history or service to check: not missed.
+    const ofPlugin = (t: Target): Target =>
+      withPlugin ? t : { ...t, met: undefined, note: 'the plugin was not among VCL_BENCH_SCALE_MODES' };
     const targets: Target[] = [
-      {
+      ofPlugin({
         id: 'scale.hook-failures',
         what: `${sizes.join(' and ')} guests started at once, restarted at once, stopped: hook failures (journal: failed or problems; libvirtd log: hook errors) and failed virsh operations`,
         limit: '0',
         measured: `${failed.length} hook runs with problems of ${j.length}; ${libvirtdHookErrors.length} hook errors in libvirtd.log; ${failures} virsh operations failed`,
         met: failed.length === 0 && libvirtdHookErrors.length === 0 && failures === 0 && n >= 200,
         ...(n < 200 ? { note: `N = ${n}, not 200` } : {}),
-      },
-      {
+      }),
+      ofPlugin({
         id: 'scale.lost-lines',
         what: `${n} guests: merged history (show) of every guest complete (3 boots: warm-up, start, restart; each from seq 0, no gap, no duplicate)`,
         limit: '0 lost lines',
         measured: `${ok}/${n} complete; ${lostOrBroken.length} with gaps, duplicates or missing boots; ${hist.tornByDestroy ?? 0} boot(s) ending in a line cut short by destroy (the guest's own, as in the lab tests)`,
         met: ok === n && n >= 200,
-      },
-      {
+      }),
+      ofPlugin({
         id: 'scale.hook-runs-by-service',
         what: 'hook runs with the plugin (warm-up and storms) answered by the capture service vs by a Node the launcher started (journal notes)',
         limit: 'reported; the service answers',
@@ -548,7 +548,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
             .map(([k, b]) => `${k.replace(/, plugin(, round \d+)?\)$/, '$1)')}: ${b.service} / ${b.node}`)
             .join('; '),
         met: runsBy.service > 0,
-      },
+      }),
       {
         id: 'scale.lock-waits',
         what: 'domain lock waits noted by hook runs (prepare notes waits > 100 ms)',
@@ -621,14 +621,7 @@ export async function benchScale(_repo: string, opts: { quick: boolean }): Promi
       hookRunsBy,
       captureService: services,
       ...(cpu ? { cpu, collectCpuS } : {}),
-      // Without the plugin in the run there is no journal, history or service to check: not missed.
-      targets: withPlugin
-        ? targets
-        : targets.map((t) =>
-            PLUGIN_TARGETS.includes(t.id)
-              ? { ...t, met: undefined, note: 'the plugin was not among VCL_BENCH_SCALE_MODES' }
-              : t,
-          ),
+      targets,
       details: [
         ...(cpu ? [cpuTable(cpu, collectCpuS)] : []),
         {
@@ -748,8 +741,8 @@ function keepLogs(lab: Lab): void {
   writeFileSync(join(keep, 'virtlogd.log'), host.virtlogdLog());
 }
 
-/** The hook's process name in accounting: qemu.d/50-virt-consolelog, cut to the kernel's 15 bytes. */
-const HOOK_COMM = '50-virt-console';
+/** The hook's process name in accounting: its file name, cut to the kernel's 15 bytes (TASK_COMM_LEN). */
+const HOOK_COMM = HOOK_NAME.slice(0, 15);
 
 /** The hook script's runs in a phase: their CPU, and how long libvirt waited for the median one. */
 function hookRuns(c: CommandCpu | undefined): string {

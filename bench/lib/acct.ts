@@ -53,7 +53,7 @@ export interface CommandCpu {
 
 /** CPU of the processes started in [fromMs, toMs], by command, most first. */
 export function cpuByCommand(records: readonly AcctRecord[], fromMs: number, toMs: number): CommandCpu[] {
-  const by = new Map<string, { command: string; processes: number; cpuS: number; elapsed: number[] }>();
+  const by = new Map<string, Omit<CommandCpu, 'elapsedMedianS'> & { elapsed: number[] }>();
   for (const r of records) {
     // Start times are whole seconds: a process started in the window's first second counts.
     if (r.startedAt < Math.floor(fromMs / 1000) || r.startedAt > toMs / 1000) continue;
