@@ -21,7 +21,7 @@ esac
 }
 # What `npm run build` leaves in dist/ for the packages (no blank in any name: the list is split on them).
 built="dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in
-  dist/cli-launcher.sh.in dist/chunks"
+  dist/cli-launcher.sh.in dist/ask-service.sh dist/chunks"
 for f in $built; do
   [ -e "$f" ] || { echo "build-package.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done

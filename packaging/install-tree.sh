@@ -11,8 +11,9 @@ hook_js=${VCL_LIBDIR:-$libdir}/hook.mjs
 hook_snapshot_js=${VCL_LIBDIR:-$libdir}/hook-snapshot.cjs
 cli_js=${VCL_LIBDIR:-$libdir}/virt-consolelog.mjs
 cli_snapshot_js=${VCL_LIBDIR:-$libdir}/cli-snapshot.cjs
+ask_service_sh=${VCL_LIBDIR:-$libdir}/ask-service.sh
 for f in dist/hook.mjs dist/hook-snapshot.cjs dist/cli-snapshot.cjs dist/virt-consolelog.mjs dist/hook-launcher.sh.in \
-  dist/cli-launcher.sh.in dist/chunks; do
+  dist/cli-launcher.sh.in dist/ask-service.sh dist/chunks; do
   [ -e "$f" ] || { echo "install-tree.sh: $f missing: run 'npm run build' first" >&2; exit 1; }
 done
 # The commented sample configuration is the conffile.
@@ -27,6 +28,8 @@ install -m 0644 dist/hook.mjs "$dest$libdir/hook.mjs"
 # The entry of the V8 start-up snapshot (VIRT_CONSOLELOG_SNAPSHOT in /etc/default).
 install -m 0644 dist/hook-snapshot.cjs "$dest$libdir/hook-snapshot.cjs"
 install -m 0644 dist/cli-snapshot.cjs "$dest$libdir/cli-snapshot.cjs"
+# What both launchers source to hand a request to the capture service.
+install -m 0644 dist/ask-service.sh "$dest$libdir/ask-service.sh"
 # The code both entry points load on demand (scripts/build.mjs splits the bundles).
 install -d "$dest$libdir/chunks"
 install -m 0644 dist/chunks/*.mjs "$dest$libdir/chunks/"
@@ -36,7 +39,7 @@ chmod 0755 "$dest$libdir/virt-consolelog.mjs"
 # The command and the hook are sh launchers (packaging/*-launcher.sh.in) that start Node on the bundles.
 fill() {
   sed -e "s|@HOOK_JS@|$hook_js|g" -e "s|@HOOK_SNAPSHOT_JS@|$hook_snapshot_js|g" -e "s|@CLI_JS@|$cli_js|g" \
-    -e "s|@CLI_SNAPSHOT_JS@|$cli_snapshot_js|g" "$1" > "$2"
+    -e "s|@CLI_SNAPSHOT_JS@|$cli_snapshot_js|g" -e "s|@ASK_SERVICE_SH@|$ask_service_sh|g" "$1" > "$2"
   # A placeholder left over would make the launcher test a path that never exists: fail the build instead.
   if grep -q '@[A-Z_]*@' "$2"; then
     echo "install-tree.sh: $2 keeps a placeholder:" >&2

@@ -3,7 +3,7 @@
 // bundle cost more than Node's own start-up). dist/hook.mjs and dist/virt-consolelog.mjs are the
 // entry points; the code they share or load on demand is in dist/chunks/.
 import { build } from 'esbuild';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 // CommonJS dependencies (proper-lockfile, graceful-fs) call require(): give every ES module one.
@@ -99,7 +99,10 @@ const placeholders = {
   '@HOOK_SNAPSHOT_JS@': 'hook-snapshot.cjs',
   '@CLI_JS@': 'virt-consolelog.mjs',
   '@CLI_SNAPSHOT_JS@': 'cli-snapshot.cjs',
+  '@ASK_SERVICE_SH@': 'ask-service.sh',
 };
+// Both launchers source it to hand a request to the capture service.
+await copyFile('packaging/ask-service.sh', 'dist/ask-service.sh');
 for (const [template, output] of [
   ['hook-launcher.sh.in', 'virt-consolelog-hook'],
   ['cli-launcher.sh.in', 'virt-consolelog'],

@@ -1,8 +1,9 @@
-// What the hook's launcher hands the capture service for one event (packaging/hook-launcher.sh.in):
-// a line with its shell's pid on the requests FIFO, and beside it PID.argv (the hook's arguments,
-// each ending in NUL), PID.env (`env -0`), PID.stdin (the domain XML; whoever renames it runs the
-// event: the service to PID.taken, the launcher's watchdog to PID.mine) and PID.reply (a FIFO: the
-// exit code, after PID.out and PID.err hold the event's stdout and stderr; nothing when not run).
+// What a launcher hands the capture service for one request (packaging/ask-service.sh): a line with
+// its shell's pid on the requests FIFO, and beside it PID.argv (a hook event: the hook's arguments,
+// each ending in NUL) or PID.cli (the command's `show`: its arguments), PID.env (`env -0`), PID.stdin
+// (the domain XML, empty for the command; whoever renames it runs the request: the service to
+// PID.taken, the launcher's watchdog to PID.mine) and PID.reply (a FIFO: the exit code, after PID.out
+// and PID.err hold the request's stdout and stderr; nothing when not run).
 import { posix } from 'node:path';
 
 /** Default folder of the requests FIFO; VIRT_CONSOLELOG_HOOK_SERVER names another, or 0 turns it off. */
@@ -26,6 +27,7 @@ export function requestFiles(dir: string, pid: number) {
   const base = posix.join(dir, String(pid));
   return {
     argv: `${base}.argv`,
+    cli: `${base}.cli`,
     env: `${base}.env`,
     stdin: `${base}.stdin`,
     taken: `${base}.taken`,
@@ -37,7 +39,7 @@ export function requestFiles(dir: string, pid: number) {
 
 /** The launcher pid a file of the folder belongs to (PID.argv, PID.stdin, ...), else undefined. */
 export function requestOwner(name: string): number | undefined {
-  const m = /^([1-9][0-9]{0,9})\.(argv|env|stdin|taken|mine|reply|out|err)$/.exec(name);
+  const m = /^([1-9][0-9]{0,9})\.(argv|cli|env|stdin|taken|mine|reply|out|err)$/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -1,8 +1,8 @@
 // The capture service answers the hook's events in-process, so that an event starts no Node
-// (BENCHMARKS.md, issue 20: a Node start per event is most of a hook run and of a boot storm's cost).
-// The launcher stays the hook libvirt runs and starts Node itself whenever this service is not
-// there, does not take an event in time or ends before it answers (packaging/hook-launcher.sh.in);
-// docs/HOOK-SERVICE.md.
+// (BENCHMARKS.md, issue 20: a Node start per event is most of a hook run and of a boot storm's cost),
+// and the command's bounded `show` reads the same way. The launcher stays the hook libvirt runs (or
+// the command) and starts Node itself whenever this service is not there, does not take a request in
+// time, declines it or ends before it answers (packaging/ask-service.sh); docs/HOOK-SERVICE.md.
 import * as fs from 'node:fs';
 import { Socket } from 'node:net';
 import { posix } from 'node:path';
@@ -37,11 +37,27 @@ const CLOSE_WAIT_MS = 20_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What a request printed and its exit code, for the launcher to pass on. */
+export interface RequestOutput {
+  code: number;
+  out: Buffer;
+  err: Buffer;
+}
+
+/** The command's requests (`show`) this service answers; without one it declines them all. */
+export interface CommandAnswerer {
+  /** Why the command must run this one itself (undefined: answered here); asked before the claim. */
+  declines(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined;
+  /** Runs it; undefined when it turned out too big to answer (the command then runs it itself). */
+  run(argv: string[], env: NodeJS.ProcessEnv): Promise<RequestOutput | undefined>;
+}
+
 export interface HookServerOptions {
   dir: string;
   log: (message: string) => void;
   /** The event's work; runHook unless a test needs another. */
   run?: (io: HookIO) => Promise<number>;
+  command?: CommandAnswerer;
 }
 
 export class HookServer {
@@ -54,6 +70,8 @@ export class HookServer {
   private closed = false;
   /** Events this service ran (status and tests). */
   answered = 0;
+  /** The command's requests it answered (tests). */
+  commandsAnswered = 0;
 
   private constructor(
     private readonly opts: HookServerOptions,
@@ -144,10 +162,11 @@ export class HookServer {
   }
 
   /**
-   * Opens the launcher's reply FIFO and reads its request, then claims the event (rename of PID.stdin:
-   * a launcher whose watchdog renamed it first runs Node instead). The exit code goes on the FIFO only
-   * once PID.out and PID.err are written; without it the launcher runs the event with Node from
-   * PID.taken, which is therefore removed only after the reply.
+   * Opens the launcher's reply FIFO and reads its request, then claims it (rename of PID.stdin: a
+   * launcher whose watchdog renamed it first runs Node instead). The exit code goes on the FIFO only
+   * once PID.out and PID.err are written; without it the launcher runs the request with Node (an
+   * event from PID.taken, which is therefore removed only after the reply). A command's request
+   * this service declines is not claimed: closing the FIFO without a code sends it to Node at once.
    */
   private async answer(pid: number): Promise<void> {
     const files = requestFiles(this.opts.dir, pid);
@@ -156,32 +175,36 @@ export class HookServer {
     try {
       reply = new Socket({ fd: await openReply(files.reply), readable: false, writable: true });
       reply.on('error', () => undefined); // the launcher gone: nothing to tell
-      const argv = splitNul(readRequestFile(files.argv));
+      const event = readRequestFileIfAny(files.argv);
+      const argv = splitNul(event ?? readRequestFile(files.cli));
       const env = parseEnv(readRequestFile(files.env));
+      const command = event ? undefined : this.opts.command;
+      if (!event && (!command || command.declines(argv, env) !== undefined)) return;
       try {
         fs.renameSync(files.stdin, files.taken);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // its watchdog took it: Node runs it
         throw e;
       }
-      const { code, out, err } = await this.limited(() => this.runEvent(argv, env, files.taken));
-      writeOutput(files.out, out);
-      writeOutput(files.err, err);
-      await endSocket(reply, `${code}\n`);
+      // A command's read is short and bounded (CommandAnswerer.declines): it does not queue behind events.
+      const result = command
+        ? await command.run(argv, env)
+        : await this.limited(() => this.runEvent(argv, env, files.taken));
+      if (!result) return;
+      writeOutput(files.out, result.out);
+      writeOutput(files.err, result.err);
+      await endSocket(reply, `${result.code}\n`);
       replied = true;
-      this.answered++;
+      if (command) this.commandsAnswered++;
+      else this.answered++;
     } finally {
       reply?.destroy();
-      for (const f of [files.argv, files.env, files.reply, ...(replied ? [files.taken] : [])])
+      for (const f of [files.argv, files.cli, files.env, files.reply, ...(replied ? [files.taken] : [])])
         fs.rmSync(f, { force: true });
     }
   }
 
-  private async runEvent(
-    argv: string[],
-    env: NodeJS.ProcessEnv,
-    stdinFile: string,
-  ): Promise<{ code: number; out: Buffer; err: Buffer }> {
+  private async runEvent(argv: string[], env: NodeJS.ProcessEnv, stdinFile: string): Promise<RequestOutput> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdin = fs.createReadStream('', { fd: fs.openSync(stdinFile, C.O_RDONLY | C.O_NOFOLLOW) });
@@ -261,6 +284,16 @@ async function openReply(path: string): Promise<number> {
       if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > deadline) throw e;
     }
     await sleep(2);
+  }
+}
+
+/** A request file, or undefined when there is none of that name (the other kind of request). */
+function readRequestFileIfAny(path: string): Buffer | undefined {
+  try {
+    return readRequestFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }
 

@@ -39,6 +39,7 @@ function env(cache: string, extra: Record<string, string> = {}): Record<string, 
     VIRT_CONSOLELOG_CONFIG: String(storeEnv.VIRT_CONSOLELOG_CONFIG),
     VIRT_CONSOLELOG_SNAPSHOT: '1',
     VIRT_CONSOLELOG_SNAPSHOT_DIR: cache,
+    VIRT_CONSOLELOG_HOOK_SERVER: '0', // a capture service would answer `show` (test/cli/show-service.test.ts)
     ...extra,
   };
 }

@@ -18,6 +18,7 @@ test('a request line is a pid and nothing else', (t) => {
 test('the request files are named after the pid inside the folder', (t) => {
   t.deepEqual(requestFiles('/run/x', 7), {
     argv: '/run/x/7.argv',
+    cli: '/run/x/7.cli',
     env: '/run/x/7.env',
     stdin: '/run/x/7.stdin',
     taken: '/run/x/7.taken',
@@ -27,6 +28,7 @@ test('the request files are named after the pid inside the folder', (t) => {
   });
   t.is(requestOwner('4242.stdin'), 4242);
   t.is(requestOwner('4242.mine'), 4242);
+  t.is(requestOwner('4242.cli'), 4242);
   for (const name of ['pid', 'requests', '.pid.tmp', '42.xml', '042.argv', 'x.argv', '42.argv.tmp'])
     t.is(requestOwner(name), undefined, name);
 });

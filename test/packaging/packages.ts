@@ -20,6 +20,7 @@ const DIST_FILES = [
   'dist/virt-consolelog.mjs',
   'dist/hook-launcher.sh.in',
   'dist/cli-launcher.sh.in',
+  'dist/ask-service.sh',
 ];
 
 /** Files whose content decides what the packages hold (generated debian/ files excluded). */

@@ -8,6 +8,7 @@ import { Collector } from '../../capture/service.js';
 import { mountOf, parseMountinfo } from '../../doctor/gather.js';
 import { createJournaldSink } from '../../journald/sink.js';
 import { hookServerDir } from '../../hook-server/request.js';
+import type { HookServer } from '../../hook-server/server.js';
 
 const USAGE = `usage: virt-consolelog collect [--flush-ms MS] [--poll-ms MS]
 
@@ -19,9 +20,9 @@ part of the log arrived, so that 'show -o short-iso' puts a time on every line. 
 applies retention (domain_cap_bytes, retention_days). With journald_forward = 1 (the default) it
 also sends every whole guest line to the host's journal (journalctl VIRT_DOMAIN_NAME=NAME). Its
 status is in state_dir/capture/status.json ('status' and 'doctor' read it). While it runs it also
-answers the hook's events, so that they start no Node (VIRT_CONSOLELOG_HOOK_SERVER=0 in
-/etc/default/virt-consolelog turns that off). Hooks work with or without it: without it, each
-handled event starts Node.
+answers the hook's events, so that they start no Node, and root's short 'show' reads into a pipe
+or file (-n, -c, --list-boots; VIRT_CONSOLELOG_HOOK_SERVER=0 in /etc/default/virt-consolelog turns
+both off). Hooks and 'show' work with or without it: without it, each starts Node.
 
 Options:
   --flush-ms MS  seal any unsealed output at least every MS ms, so that a store other hosts read
@@ -68,9 +69,13 @@ export const collectCommand: Command = {
     process.on('SIGINT', stop);
     // Hook events are answered here while it runs (VIRT_CONSOLELOG_HOOK_SERVER=0: not).
     const dir = hookServerDir(process.env);
-    const hooks = dir
-      ? await (await import('../../hook-server/server.js')).HookServer.start({ dir, log })
-      : undefined;
+    // The command's bounded `show` reads too (src/cli/show-service.ts).
+    let hooks: HookServer | undefined;
+    if (dir) {
+      const server = await import('../../hook-server/server.js');
+      const { showAnswerer } = await import('../show-service.js');
+      hooks = await server.HookServer.start({ dir, log, command: showAnswerer });
+    }
     const collector = new Collector(config, {
       flushMs: flushMs ?? defaultFlushMs(config),
       ...(pollMs !== undefined ? { pollMs } : {}),
