@@ -1,9 +1,7 @@
 // virt-consolelog CLI entry: global flags, then one command from the registry.
-import { describeConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
-import { EXIT, UsageError, type CliContext, type CliIO } from './command.js';
-import { parseCommandLine, type ParsedArgs } from './options.js';
+import { EXIT, type CliIO } from './command.js';
 import { COMMANDS } from './registry.js';
-import { describeAccessError } from './store-access.js';
+import { runCommand, usageError } from './run-command.js';
 import { isClosedPipe } from '../terminal/pipe.js';
 
 declare const VIRT_CONSOLELOG_VERSION: string;
@@ -58,54 +56,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === name);
   if (!entry) return usageError(io, `unknown command "${name}"`);
-  const command = await entry.load();
-  let parsed: ParsedArgs;
-  try {
-    parsed = command.rawArgs
-      ? { values: { help: args.includes('--help') || args.includes('-h') }, positionals: args }
-      : parseCommandLine(args, command.options);
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(io, e.message, entry.name);
-    throw e;
-  }
-  if (parsed.values.help === true) {
-    io.stdout.write(command.usage + '\n');
-    return EXIT.ok;
-  }
-  if (typeof parsed.values.config === 'string') configFlag = parsed.values.config;
-  let loaded: LoadedConfig | undefined;
-  const ctx: CliContext = {
-    io,
-    configFlag,
-    config() {
-      if (!loaded) {
-        loaded = loadConfig(configFlag, io.env);
-        for (const e of loaded.errors)
-          io.stderr.write(`virt-consolelog: config: ${describeConfigError(e)}\n`);
-      }
-      return loaded;
-    },
-  };
-  try {
-    return await command.run(parsed, ctx);
-  } catch (e) {
-    if (e instanceof UsageError) return usageError(io, e.message, entry.name);
-    // The reader went away (`| head`, a pager quit early): as journalctl, a quiet success.
-    if (isClosedPipe(e)) return EXIT.ok;
-    const denied = describeAccessError(e);
-    if (denied) {
-      io.stderr.write(`virt-consolelog ${entry.name}: ${denied}\n`);
-      return EXIT.failure;
-    }
-    io.stderr.write(`virt-consolelog ${entry.name}: ${(e as Error).message}\n`);
-    return EXIT.failure;
-  }
-}
-
-function usageError(io: CliIO, message: string, command?: string): number {
-  io.stderr.write(`virt-consolelog${command ? ` ${command}` : ''}: ${message}\n`);
-  io.stderr.write(`Try 'virt-consolelog ${command ? `${command} ` : ''}--help'.\n`);
-  return EXIT.usage;
+  return runCommand(entry.name, await entry.load(), args, io, configFlag);
 }
 
 /** This process as the CLI: its argv and stdio (the executable, src/cli/bin.ts, and its snapshot). */

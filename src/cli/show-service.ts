@@ -6,7 +6,8 @@
 import { isAbsolute } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { CommandAnswerer, RequestOutput } from '../hook-server/server.js';
-import { main } from './main.js';
+import { showCommand } from './commands/show.js';
+import { runCommand } from './run-command.js';
 import { parseCommandLine } from './options.js';
 import { parseShowArgs, SHOW_OPTIONS } from './show-print.js';
 
@@ -63,7 +64,9 @@ export async function serveShow(
 ): Promise<RequestOutput | undefined> {
   const out = new BoundedOutput(limit);
   const err = new BoundedOutput(limit);
-  const code = await main(argv, { stdin: Readable.from([]), stdout: out, stderr: err, env, isTTY: false });
+  // argv[0] is `show` (whyShowNotServed): the command itself, as main would run it.
+  const io = { stdin: Readable.from([]), stdout: out, stderr: err, env, isTTY: false };
+  const code = await runCommand('show', showCommand, argv.slice(1), io);
   if (out.over || err.over) return undefined;
   return { code, out: Buffer.concat(out.chunks), err: Buffer.concat(err.chunks) };
 }
