@@ -147,6 +147,34 @@ test.serial(
   },
 );
 
+test.serial('on a terminal the command runs itself (it pages and colours there)', async (t) => {
+  const dir = await folder('srv-tty');
+  const server = await HookServer.start({ dir, log: () => undefined, command: showAnswerer });
+  if (!server) return t.fail('the service did not start');
+  try {
+    // script(1) (util-linux) gives the command a terminal; --no-pager keeps less out of it.
+    const r = await execa('script', ['-qec', `${CLI} show --no-pager -n 3 guest1`, '/dev/null'], {
+      env: {
+        LC_ALL: 'C',
+        PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+        TERM: 'dumb',
+        VIRT_CONSOLELOG_CONFIG: String(storeEnv.VIRT_CONSOLELOG_CONFIG),
+        VIRT_CONSOLELOG_HOOK_SERVER: dir,
+      },
+      extendEnv: false,
+      reject: false,
+    });
+    t.is(r.exitCode, 0, r.stderr);
+    t.regex(r.stdout, /boot2 line 39/);
+    t.is(server.commandsAnswered, 0, 'not handed to the service');
+    // The same read into a pipe is answered.
+    await command(dir, ['show', '-n', '3', 'guest1']);
+    t.is(server.commandsAnswered, 1);
+  } finally {
+    await server.close();
+  }
+});
+
 test.serial('output past the bound: the service stops reading and the command prints it all', async (t) => {
   const dir = await folder('srv-small');
   const server = await HookServer.start({

@@ -2,12 +2,13 @@
 // libvirt's own hook calls are answered by the service: a Nova-style guest (file serial, truncated
 // at each start) boots twice on lab-a and migrates live to lab-b; every prepare, release and migrate
 // event is journalled by the service's process, the second start sealed the first boot (the history
-// holds both, complete), and the guest arrives on lab-b with the rewritten pty + append log. Then
-// with the service stopped the same events start Node again.
+// holds both, complete), and the guest arrives on lab-b with the rewritten pty + append log; the
+// command's `show` is answered by the service too. Then with the service stopped the same events
+// start Node again.
 import test from 'ava';
 import { checkHistory, summarise } from './checker.js';
 import { createGuest, type Guest } from './guest.js';
-import { CLI_JS, lazyLab, type LabHost, type RunPromise } from './harness.js';
+import { CLI_JS, DIST, lazyLab, type LabHost, type RunPromise } from './harness.js';
 import * as s from './scenario.js';
 import { SERVICE_NOTE as NOTE } from '../../src/lifecycle/run.js';
 
@@ -106,6 +107,15 @@ test.serial('lab: libvirt hook events answered by collect: two boots, a live mig
   t.log(summarise(history));
   t.is(history.boots.length, 2);
   t.true(history.boots.every((x) => x.complete));
+
+  // The command's `show` into a pipe is answered there too: its launcher prints the service's output
+  // file and starts no Node (sh -x traces it), byte for byte what the CLI prints itself.
+  const plain = await a.cli('show', '-n', '100', g.name);
+  const served = await a.exec(['sh', '-x', `${DIST}/virt-consolelog`, 'show', '-n', '100', g.name]);
+  t.is(served.exitCode, 0, served.stderr);
+  t.is(served.stdout, plain.stdout);
+  t.regex(served.stderr, /^\+ cat \/run\/virt-consolelog\/hook-server\/\d+\.out$/m);
+  t.notRegex(served.stderr, /^\+ exec /m, 'no Node started');
 
   // The service stopped: libvirt's next event starts Node, as before the service existed.
   await stopService(b);
