@@ -4,8 +4,8 @@
 // --all or --grep (which may read a whole history): the service captures every guest's console on
 // the same thread. And only where its answer is the command's own: the same time zone and files.
 import { isAbsolute } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import type { CommandAnswerer, RequestOutput } from '../hook-server/server.js';
+import { Readable } from 'node:stream';
+import { OutputBuffer, type CommandAnswerer, type RequestOutput } from '../hook-server/server.js';
 import { showCommand } from './commands/show.js';
 import { runCommand } from './run-command.js';
 import { parseCommandLine } from './options.js';
@@ -62,13 +62,13 @@ export async function serveShow(
   env: NodeJS.ProcessEnv,
   limit = SERVED_MAX_OUTPUT,
 ): Promise<RequestOutput | undefined> {
-  const out = new BoundedOutput(limit);
-  const err = new BoundedOutput(limit);
+  const out = new OutputBuffer(limit);
+  const err = new OutputBuffer(limit);
   // argv[0] is `show` (whyShowNotServed): the command itself, as main would run it.
   const io = { stdin: Readable.from([]), stdout: out, stderr: err, env, isTTY: false };
   const code = await runCommand('show', showCommand, argv.slice(1), io);
   if (out.over || err.over) return undefined;
-  return { code, out: Buffer.concat(out.chunks), err: Buffer.concat(err.chunks) };
+  return { code, out: out.data(), err: err.data() };
 }
 
 /** The capture service's answerer of the command's `show` (src/cli/commands/collect.ts). */
@@ -76,27 +76,3 @@ export const showAnswerer: CommandAnswerer = {
   declines: (argv, env) => whyShowNotServed(argv, env, process.env),
   run: serveShow,
 };
-
-/** Output kept in memory up to `limit` bytes; a write past it fails, which ends the command's read. */
-class BoundedOutput extends Writable {
-  readonly chunks: Buffer[] = [];
-  private size = 0;
-  over = false;
-
-  constructor(private readonly limit: number) {
-    super();
-    this.on('error', () => undefined); // the failed write tells the command; nothing else listens
-  }
-
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (e?: Error) => void): void {
-    const data = Buffer.from(chunk); // a copy: the reader reuses its buffers once a write is done
-    this.size += data.length;
-    if (this.size > this.limit) {
-      this.over = true;
-      done(new Error(`output over ${this.limit} bytes`));
-      return;
-    }
-    this.chunks.push(data);
-    done();
-  }
-}

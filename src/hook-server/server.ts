@@ -205,19 +205,19 @@ export class HookServer {
   }
 
   private async runEvent(argv: string[], env: NodeJS.ProcessEnv, stdinFile: string): Promise<RequestOutput> {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = new OutputBuffer();
+    const err = new OutputBuffer();
     const stdin = fs.createReadStream('', { fd: fs.openSync(stdinFile, C.O_RDONLY | C.O_NOFOLLOW) });
     try {
       const code = await (this.opts.run ?? runHook)({
         argv,
         stdin,
-        stdout: collector(out),
-        stderr: collector(err),
+        stdout: out,
+        stderr: err,
         env,
         resident: true,
       });
-      return { code, out: Buffer.concat(out), err: Buffer.concat(err) };
+      return { code, out: out.data(), err: err.data() };
     } finally {
       stdin.destroy();
     }
@@ -320,13 +320,35 @@ function writeOutput(path: string, data: Buffer): void {
   }
 }
 
-function collector(chunks: Buffer[]): Writable {
-  return new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
-      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-      done();
-    },
-  });
+/**
+ * A request's stdout or stderr kept in memory for the launcher, up to `limit` bytes: a write past it
+ * fails (which ends the command's read) and `over` says so.
+ */
+export class OutputBuffer extends Writable {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  over = false;
+
+  constructor(private readonly limit = Infinity) {
+    super();
+    this.on('error', () => undefined); // the failed write tells the writer; nothing else listens
+  }
+
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, done: (e?: Error) => void): void {
+    const data = Buffer.from(chunk); // a copy: a reader reuses its buffers once a write is done
+    this.size += data.length;
+    if (this.size > this.limit) {
+      this.over = true;
+      done(new Error(`output over ${this.limit} bytes`));
+      return;
+    }
+    this.chunks.push(data);
+    done();
+  }
+
+  data(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 function endSocket(socket: Socket, data: string): Promise<void> {
